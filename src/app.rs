@@ -1,0 +1,208 @@
+//! The application: shared state, the router, and the background tasks, started and stopped together.
+//!
+//! `App::build` connects storage (and migrates it), starts the writers and workers; `App::serve` serves
+//! HTTP until the shutdown future resolves, then stops accepting, lets in-flight requests finish, stops
+//! the workers and flushes the audit trail.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::cache::Redis;
+use crate::config::Config;
+use crate::ingress::audit::{self, AuditSink};
+use crate::ingress::dedup::SeenCache;
+use crate::ingress::ratelimit::RateLimiter;
+use crate::store::writer::{InboxWriter, WriterOptions};
+use crate::store::{Store, StoreOptions};
+use crate::telemetry::Metrics;
+use crate::worker::inbox::{InboxWorker, LogHandler, WorkerOptions};
+use crate::{health, ingress};
+
+/// Everything a handler may need; cheap to clone. Handlers destructure what they use.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    /// Group-commit writer of inbound events.
+    pub inbox: InboxWriter,
+    pub seen: SeenCache,
+    pub limiter: Arc<RateLimiter>,
+    /// `None` when `REDIS_URL` is unset.
+    pub redis: Option<Redis>,
+    pub audit: AuditSink,
+    pub metrics: Metrics,
+    pub started: Instant,
+}
+
+pub struct App {
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+    worker: JoinHandle<()>,
+    audit_writer: JoinHandle<()>,
+    housekeeping: Vec<JoinHandle<()>>,
+}
+
+impl App {
+    /// Connects and migrates storage, and starts the background tasks.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let store_options = StoreOptions {
+            // Leave the webhook time to answer 503 itself when the pool cannot give a connection.
+            acquire_timeout: config.store_timeout,
+            ..StoreOptions::default()
+        };
+        let store = Store::connect(&config.database_url, &store_options).await?;
+        store.migrate().await?;
+
+        let redis = match &config.redis_url {
+            Some(url) => Some(Redis::new(url, &config.redis_prefix, metrics.clone())?),
+            None => None,
+        };
+        let seen = match &redis {
+            Some(r) => SeenCache::redis(r.clone(), config.dedup_ttl),
+            None => SeenCache::local(config.dedup_ttl),
+        };
+        let limiter = Arc::new(RateLimiter::new(&config.rate_limit, redis.clone()));
+
+        let committed = Arc::new(Notify::new());
+        let inbox = InboxWriter::spawn(
+            store.clone(),
+            WriterOptions::for_store(&store),
+            committed.clone(),
+        );
+        let (audit, audit_writer) = AuditSink::spawn(store.clone(), metrics.clone());
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let worker = tokio::spawn(
+            InboxWorker::new(
+                store.clone(),
+                LogHandler,
+                committed,
+                WorkerOptions::default(),
+            )
+            .run(shutdown_rx),
+        );
+        let upkeep_metrics = metrics.clone();
+        let housekeeping = vec![
+            audit::spawn_pruner(store.clone(), config.audit_retention_days),
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    every.tick().await;
+                    upkeep_metrics.upkeep();
+                }
+            }),
+        ];
+
+        Ok(Self {
+            state: AppState {
+                config: Arc::new(config),
+                store,
+                inbox,
+                seen,
+                limiter,
+                redis,
+                audit,
+                metrics,
+                started: Instant::now(),
+            },
+            shutdown,
+            worker,
+            audit_writer,
+            housekeeping,
+        })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops everything in order.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let App {
+            state,
+            shutdown: stop_workers,
+            worker,
+            audit_writer,
+            housekeeping,
+        } = self;
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+
+        // Requests are finished; every handle to the audit sink is gone with the router.
+        let _ = stop_workers.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), audit_writer).await;
+        for task in housekeeping {
+            task.abort();
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// All routes, with request ids, tracing and per-route metrics.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(ingress::routes())
+        .merge(health::routes())
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(req).await;
+    state
+        .metrics
+        .http_request(&route, response.status().as_u16());
+    response
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,546 @@
+//! Configuration from the environment (and a `.env` file, read by `main`).
+//!
+//! Every variable of the public contract (ARCHITECTURE.md, "Configuration") is parsed here and nowhere
+//! else. Parsing is a pure function of a lookup closure so tests can build configurations without
+//! touching the process environment. An invalid value stops start-up with one line naming the variable.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// A secret value: its `Debug` and `Display` never show the content, so it cannot leak into logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is handed to a cryptographic check or a client.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// Why the configuration was refused: the variable and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        reason: reason.into(),
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// The storage backend, chosen by the scheme of `DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(Secret),
+    /// Path of the SQLite file (created with its folder when missing).
+    Sqlite(PathBuf),
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // A Postgres URL may carry a password.
+            DatabaseUrl::Postgres(_) => f.write_str("Postgres([redacted])"),
+            DatabaseUrl::Sqlite(path) => write!(f, "Sqlite({})", path.display()),
+        }
+    }
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Ok(Self::Postgres(Secret::new(raw)))
+        } else if let Some(rest) = raw.strip_prefix("sqlite://") {
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(invalid("DATABASE_URL", "sqlite:// needs a file path"));
+            }
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else {
+            Err(invalid(
+                "DATABASE_URL",
+                "expected postgres://... or sqlite://path",
+            ))
+        }
+    }
+
+    /// A name safe to print: the backend and, for SQLite, the file.
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseUrl::Postgres(_) => "postgres".to_owned(),
+            DatabaseUrl::Sqlite(path) => format!("sqlite ({})", path.display()),
+        }
+    }
+}
+
+/// WhatsApp Cloud API settings.
+#[derive(Debug, Clone)]
+pub struct WhatsAppConfig {
+    pub verify_token: Option<Secret>,
+    pub app_secret: Option<Secret>,
+    pub access_token: Option<Secret>,
+    pub phone_number_id: Option<String>,
+    pub api_base: String,
+    pub http_timeout: Duration,
+}
+
+/// Stripe settings (deposits); used from the payments issue on.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub secret_key: Option<Secret>,
+    pub webhook_secret: Option<Secret>,
+    pub api_base: String,
+}
+
+/// Chatwoot settings (human mode); on only when base URL and token are both set.
+#[derive(Debug, Clone)]
+pub struct ChatwootConfig {
+    pub base_url: Option<String>,
+    pub api_token: Option<Secret>,
+    pub account_id: Option<String>,
+    pub inbox_id: Option<String>,
+    pub webhook_secret: Option<Secret>,
+}
+
+/// Optional language model for free text.
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    pub api_key: Option<Secret>,
+    pub base_url: Option<String>,
+    pub model: Option<String>,
+}
+
+/// Request throttling per client address.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Failed authentications an address may make per minute before it is throttled.
+    pub invalid_per_minute: u32,
+    /// Optional limit on all requests of an address per minute.
+    pub per_minute: Option<u32>,
+}
+
+impl RateLimitConfig {
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// The whole configuration of one process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen_addr: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key, so that several deployments (or tests) can share one Redis.
+    pub redis_prefix: String,
+    pub salon_config: PathBuf,
+    pub flows_dir: PathBuf,
+    pub whatsapp: WhatsAppConfig,
+    pub stripe: StripeConfig,
+    pub chatwoot: ChatwootConfig,
+    pub openai: OpenAiConfig,
+    pub admin_token: Option<Secret>,
+    pub webhook_max_body_bytes: usize,
+    pub store_timeout: Duration,
+    pub dedup_ttl: Duration,
+    pub audit_retention_days: u32,
+    pub rate_limit: RateLimitConfig,
+    pub log_format: Option<LogFormat>,
+    /// `RUST_LOG`, or `LOG_LEVEL` when that is unset.
+    pub log_filter: Option<String>,
+}
+
+const DEFAULT_DATABASE_URL: &str = "sqlite://data/salonbot.db";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds a configuration from any source of variables; empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let secret = |name: &str| get(name).map(Secret::new);
+
+        let listen_addr = match (get("LISTEN_ADDR"), get("PORT")) {
+            (Some(addr), _) => addr
+                .parse()
+                .map_err(|_| invalid("LISTEN_ADDR", format!("expected host:port, got '{addr}'")))?,
+            (None, Some(port)) => {
+                let port: u16 = port.parse().map_err(|_| {
+                    invalid("PORT", format!("expected a port number, got '{port}'"))
+                })?;
+                SocketAddr::from(([0, 0, 0, 0], port))
+            }
+            (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+
+        let database_url = DatabaseUrl::parse(
+            &get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+        )?;
+
+        let redis_url = match get("REDIS_URL") {
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                Some(Secret::new(url))
+            }
+            Some(_) => return Err(invalid("REDIS_URL", "expected redis://...")),
+            None => None,
+        };
+
+        let whatsapp = WhatsAppConfig {
+            verify_token: secret("WHATSAPP_VERIFY_TOKEN"),
+            app_secret: secret("WHATSAPP_APP_SECRET").or_else(|| secret("WHATSAPP_WEBHOOK_SECRET")),
+            access_token: secret("WHATSAPP_ACCESS_TOKEN"),
+            phone_number_id: get("WHATSAPP_PHONE_NUMBER_ID"),
+            api_base: http_url(
+                "WHATSAPP_API_BASE",
+                get("WHATSAPP_API_BASE").or_else(|| get("WHATSAPP_API_URL")),
+                "https://graph.facebook.com/v21.0",
+            )?,
+            http_timeout: Duration::from_secs(number(
+                "WHATSAPP_HTTP_TIMEOUT_SECONDS",
+                get("WHATSAPP_HTTP_TIMEOUT_SECONDS"),
+                30,
+            )?),
+        };
+        if whatsapp.access_token.is_some() && whatsapp.phone_number_id.is_none() {
+            return Err(invalid(
+                "WHATSAPP_PHONE_NUMBER_ID",
+                "required when WHATSAPP_ACCESS_TOKEN is set",
+            ));
+        }
+
+        let stripe = StripeConfig {
+            secret_key: secret("STRIPE_SECRET_KEY"),
+            webhook_secret: secret("STRIPE_WEBHOOK_SECRET"),
+            api_base: http_url(
+                "STRIPE_API_BASE",
+                get("STRIPE_API_BASE"),
+                "https://api.stripe.com",
+            )?,
+        };
+
+        let chatwoot = ChatwootConfig {
+            base_url: match get("CHATWOOT_BASE_URL") {
+                Some(url) => Some(http_url("CHATWOOT_BASE_URL", Some(url), "")?),
+                None => None,
+            },
+            api_token: secret("CHATWOOT_API_TOKEN"),
+            account_id: get("CHATWOOT_ACCOUNT_ID"),
+            inbox_id: get("CHATWOOT_INBOX_ID"),
+            webhook_secret: secret("CHATWOOT_WEBHOOK_SECRET"),
+        };
+
+        let openai = OpenAiConfig {
+            api_key: secret("OPENAI_API_KEY"),
+            base_url: get("OPENAI_BASE_URL"),
+            model: get("OPENAI_MODEL"),
+        };
+
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|item| {
+                    item.parse::<IpNet>()
+                        .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                        .map_err(|_| {
+                            invalid(
+                                "TRUSTED_PROXIES",
+                                format!("'{item}' is not an address or CIDR range"),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+
+        let log_format = match get("LOG_FORMAT").map(|v| v.to_ascii_lowercase()) {
+            Some(v) if v == "json" => Some(LogFormat::Json),
+            Some(v) if v == "pretty" => Some(LogFormat::Pretty),
+            Some(v) => {
+                return Err(invalid(
+                    "LOG_FORMAT",
+                    format!("expected json or pretty, got '{v}'"),
+                ));
+            }
+            None => None,
+        };
+
+        Ok(Config {
+            listen_addr,
+            database_url,
+            redis_url,
+            redis_prefix: "salonbot:".to_owned(),
+            salon_config: get("SALON_CONFIG")
+                .unwrap_or_else(|| "salon.toml".into())
+                .into(),
+            flows_dir: get("FLOWS_DIR").unwrap_or_else(|| "flows".into()).into(),
+            whatsapp,
+            stripe,
+            chatwoot,
+            openai,
+            admin_token: secret("ADMIN_TOKEN"),
+            webhook_max_body_bytes: number(
+                "WEBHOOK_MAX_BODY_BYTES",
+                get("WEBHOOK_MAX_BODY_BYTES"),
+                4 * 1024 * 1024,
+            )?,
+            store_timeout: Duration::from_millis(positive(
+                "STORE_TIMEOUT_MS",
+                get("STORE_TIMEOUT_MS"),
+                3000,
+            )?),
+            dedup_ttl: Duration::from_secs(positive(
+                "DEDUP_TTL_SECONDS",
+                get("DEDUP_TTL_SECONDS"),
+                86_400,
+            )?),
+            audit_retention_days: positive(
+                "AUDIT_RETENTION_DAYS",
+                get("AUDIT_RETENTION_DAYS"),
+                30,
+            )?,
+            rate_limit: RateLimitConfig {
+                trusted_proxies,
+                invalid_per_minute: number(
+                    "RATE_LIMIT_INVALID_PER_MINUTE",
+                    get("RATE_LIMIT_INVALID_PER_MINUTE"),
+                    30,
+                )?,
+                per_minute: match get("RATE_LIMIT_PER_MINUTE") {
+                    Some(v) => Some(positive("RATE_LIMIT_PER_MINUTE", Some(v), 0)?),
+                    None => None,
+                },
+            },
+            log_format,
+            log_filter: get("RUST_LOG")
+                .or_else(|| get("LOG_LEVEL").map(|l| l.to_ascii_lowercase())),
+        })
+    }
+
+    /// One line per integration saying whether it is on, for the start-up banner.
+    pub fn integrations(&self) -> Vec<(&'static str, &'static str)> {
+        let on = |b: bool, yes: &'static str, no: &'static str| if b { yes } else { no };
+        vec![
+            (
+                "whatsapp webhooks",
+                on(
+                    self.whatsapp.app_secret.is_some(),
+                    "on",
+                    "off (WHATSAPP_APP_SECRET unset: 503 not_configured)",
+                ),
+            ),
+            (
+                "whatsapp sending",
+                on(
+                    self.whatsapp.access_token.is_some(),
+                    "on",
+                    "sandbox (replies recorded, not sent)",
+                ),
+            ),
+            (
+                "redis",
+                on(
+                    self.redis_url.is_some(),
+                    "on",
+                    "off (in-process dedup and limits)",
+                ),
+            ),
+            (
+                "stripe",
+                on(self.stripe.secret_key.is_some(), "on", "off (no deposits)"),
+            ),
+            (
+                "chatwoot",
+                on(
+                    self.chatwoot.base_url.is_some() && self.chatwoot.api_token.is_some(),
+                    "on",
+                    "off",
+                ),
+            ),
+            (
+                "language model",
+                on(self.openai.api_key.is_some(), "on", "off (rules only)"),
+            ),
+            (
+                "admin",
+                on(self.admin_token.is_some(), "on", "off (ADMIN_TOKEN unset)"),
+            ),
+        ]
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    var: &'static str,
+    raw: Option<String>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match raw {
+        Some(v) => v
+            .parse()
+            .map_err(|_| invalid(var, format!("expected a whole number, got '{v}'"))),
+        None => Ok(default),
+    }
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(
+    var: &'static str,
+    raw: Option<String>,
+    default: T,
+) -> Result<T, ConfigError> {
+    let value = number(var, raw, default)?;
+    if value <= T::default() {
+        return Err(invalid(var, "must be greater than zero"));
+    }
+    Ok(value)
+}
+
+fn http_url(var: &'static str, raw: Option<String>, default: &str) -> Result<String, ConfigError> {
+    let url = raw.unwrap_or_else(|| default.to_owned());
+    match reqwest::Url::parse(&url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
+            Ok(url.trim_end_matches('/').to_owned())
+        }
+        _ => Err(invalid(
+            var,
+            format!("expected an http(s) URL, got '{url}'"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_run_on_the_embedded_store() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.listen_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Sqlite(PathBuf::from("data/salonbot.db"))
+        );
+        assert!(c.redis_url.is_none());
+        assert_eq!(c.webhook_max_body_bytes, 4 * 1024 * 1024);
+        assert_eq!(c.store_timeout, Duration::from_millis(3000));
+        assert_eq!(c.rate_limit.invalid_per_minute, 30);
+        assert_eq!(c.rate_limit.per_minute, None);
+        assert_eq!(c.whatsapp.api_base, "https://graph.facebook.com/v21.0");
+    }
+
+    #[test]
+    fn port_alone_listens_on_all_interfaces() {
+        let c = config(&[("PORT", "9000")]).unwrap();
+        assert_eq!(c.listen_addr, "0.0.0.0:9000".parse().unwrap());
+        let c = config(&[("PORT", "9000"), ("LISTEN_ADDR", "127.0.0.1:7000")]).unwrap();
+        assert_eq!(c.listen_addr, "127.0.0.1:7000".parse().unwrap());
+    }
+
+    #[test]
+    fn invalid_values_name_their_variable() {
+        let cases = [
+            ("WEBHOOK_MAX_BODY_BYTES", "lots"),
+            ("STORE_TIMEOUT_MS", "0"),
+            ("DATABASE_URL", "mysql://x"),
+            ("REDIS_URL", "localhost:6379"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8,not-an-ip"),
+            ("LOG_FORMAT", "xml"),
+            ("LISTEN_ADDR", "8080"),
+            ("WHATSAPP_API_BASE", "ftp://x"),
+        ];
+        for (var, value) in cases {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{var}={value}");
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("invalid configuration: {var}:"))
+            );
+        }
+    }
+
+    #[test]
+    fn older_variable_names_are_accepted() {
+        let c = config(&[
+            ("WHATSAPP_WEBHOOK_SECRET", "s3cret"),
+            ("WHATSAPP_API_URL", "http://127.0.0.1:1/v1/"),
+            ("LOG_LEVEL", "INFO"),
+        ])
+        .unwrap();
+        assert_eq!(c.whatsapp.app_secret.unwrap().expose(), "s3cret");
+        assert_eq!(c.whatsapp.api_base, "http://127.0.0.1:1/v1");
+        assert_eq!(c.log_filter.as_deref(), Some("info"));
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c = config(&[
+            ("WHATSAPP_APP_SECRET", "topsecret-app"),
+            ("DATABASE_URL", "postgres://user:hunter2@db/x"),
+            ("REDIS_URL", "redis://:pw-redis@r:6379"),
+            ("ADMIN_TOKEN", "admintoken123"),
+        ])
+        .unwrap();
+        let debug = format!("{c:?}");
+        for leaked in ["topsecret-app", "hunter2", "pw-redis", "admintoken123"] {
+            assert!(!debug.contains(leaked), "{leaked} leaked in {debug}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_accept_addresses_and_ranges() {
+        let c = config(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7")]).unwrap();
+        assert!(c.rate_limit.is_trusted_proxy("10.1.2.3".parse().unwrap()));
+        assert!(
+            c.rate_limit
+                .is_trusted_proxy("192.168.1.7".parse().unwrap())
+        );
+        assert!(
+            !c.rate_limit
+                .is_trusted_proxy("192.168.1.8".parse().unwrap())
+        );
+    }
+}

@@ -1,0 +1,357 @@
+//! Persistence: the only module that runs SQL.
+//!
+//! Two backends behind one `Store` type: PostgreSQL for production and for several instances, SQLite for
+//! the embedded default. Each has its own migrations (`migrations/postgres`, `migrations/sqlite`) and
+//! the same methods, named after domain operations; one contract test suite runs against both.
+//! Time is always passed in (`now`), never read from the database clock, so both backends agree and
+//! tests control it.
+
+mod postgres;
+mod sqlite;
+pub mod writer;
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::DatabaseUrl;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Who sent an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    WhatsApp,
+    Chatwoot,
+    Stripe,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::WhatsApp => "whatsapp",
+            Provider::Chatwoot => "chatwoot",
+            Provider::Stripe => "stripe",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "whatsapp" => Ok(Provider::WhatsApp),
+            "chatwoot" => Ok(Provider::Chatwoot),
+            "stripe" => Ok(Provider::Stripe),
+            other => Err(StoreError::Corrupt(format!("unknown provider '{other}'"))),
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an inbox event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A customer's message.
+    Message,
+    /// A delivery status of a message we sent.
+    Status,
+    /// An error report about the business number (`value.errors`).
+    Error,
+    /// A change the bot does not handle yet, kept for later.
+    Other,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Message => "message",
+            EventKind::Status => "status",
+            EventKind::Error => "error",
+            EventKind::Other => "other",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "message" => Ok(EventKind::Message),
+            "status" => Ok(EventKind::Status),
+            "error" => Ok(EventKind::Error),
+            "other" => Ok(EventKind::Other),
+            other => Err(StoreError::Corrupt(format!("unknown event kind '{other}'"))),
+        }
+    }
+}
+
+/// Where an inbox event is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxStatus {
+    /// Stored, waiting for a worker.
+    Pending,
+    /// Claimed by a worker, whose lease ends at `next_attempt_at`.
+    Processing,
+    /// Handled.
+    Done,
+    /// The last attempt failed; retried at `next_attempt_at`.
+    Failed,
+    /// Gave up after the retry budget; kept for operators to inspect and replay.
+    Dead,
+}
+
+impl InboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxStatus::Pending => "pending",
+            InboxStatus::Processing => "processing",
+            InboxStatus::Done => "done",
+            InboxStatus::Failed => "failed",
+            InboxStatus::Dead => "dead",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "pending" => Ok(InboxStatus::Pending),
+            "processing" => Ok(InboxStatus::Processing),
+            "done" => Ok(InboxStatus::Done),
+            "failed" => Ok(InboxStatus::Failed),
+            "dead" => Ok(InboxStatus::Dead),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown inbox status '{other}'"
+            ))),
+        }
+    }
+}
+
+/// An event to store, as ingress extracted it from a verified webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInboxEvent {
+    pub provider: Provider,
+    /// The provider's id for the event; unique per provider (the dedup authority).
+    pub provider_event_id: String,
+    /// The business number it belongs to, so that one database can later serve several salons.
+    pub business_id: String,
+    /// `channel:business:customer`; events of one key are processed in order.
+    pub conversation_key: String,
+    pub kind: EventKind,
+    /// The event's JSON.
+    pub payload: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A stored inbox event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxEvent {
+    pub id: i64,
+    pub provider: Provider,
+    pub provider_event_id: String,
+    pub business_id: String,
+    pub conversation_key: String,
+    pub kind: EventKind,
+    pub payload: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+    pub status: InboxStatus,
+    /// How many times a worker claimed it; also the fencing token of the current claim.
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+/// One webhook request, as the audit trail keeps it (never its body).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub provider: Provider,
+    pub outcome: &'static str,
+    pub status_code: u16,
+    pub body_bytes: u64,
+    pub remote_addr: Option<String>,
+    pub latency: Duration,
+    pub request_id: Option<String>,
+    pub events_new: u32,
+    pub events_duplicate: u32,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A stored audit record.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct StoredAudit {
+    pub provider: String,
+    pub outcome: String,
+    pub status_code: i32,
+    pub body_bytes: i64,
+    pub remote_addr: Option<String>,
+    pub events_new: i32,
+    pub events_duplicate: i32,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached (refused, timed out, pool exhausted): callers answer 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+/// Connection tuning shared by both backends.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Longest wait for a pooled connection; kept under the webhook's store timeout.
+    pub acquire_timeout: Duration,
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            acquire_timeout: Duration::from_secs(3),
+            max_connections: 16,
+        }
+    }
+}
+
+/// The database, on either backend. Cheap to clone (the pools are shared).
+#[derive(Clone, Debug)]
+pub enum Store {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+/// Runs the same method on whichever backend this is.
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            Store::Postgres(s) => s.$method($($arg),*).await,
+            Store::Sqlite(s) => s.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the pool. Postgres connects lazily, so a database that is down at start-up is reported by
+    /// `migrate` (and by `/health`) rather than by a hang here.
+    pub async fn connect(url: &DatabaseUrl, options: &StoreOptions) -> Result<Self, StoreError> {
+        match url {
+            DatabaseUrl::Postgres(url) => {
+                Ok(Store::Postgres(PgStore::connect(url.expose(), options)?))
+            }
+            DatabaseUrl::Sqlite(path) => Ok(Store::Sqlite(SqliteStore::open(path, options).await?)),
+        }
+    }
+
+    /// `postgres` or `sqlite`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Postgres(_) => "postgres",
+            Store::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Applies the backend's pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        dispatch!(self.migrate())
+    }
+
+    /// A round trip to the database.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self.ping())
+    }
+
+    /// Stores a batch of events in one transaction. Returns, per event, whether it was new (`true`) or
+    /// already stored (`false`). The batch must not repeat a `(provider, provider_event_id)`.
+    pub async fn record_inbound(&self, events: &[NewInboxEvent]) -> Result<Vec<bool>, StoreError> {
+        dispatch!(self.record_inbound(events))
+    }
+
+    /// Claims up to `limit` events for a worker: per conversation only the oldest open event, and only
+    /// when no other worker holds one of that conversation (or its lease ended). Claimed events are
+    /// `processing` until `now + lease`.
+    pub async fn claim_inbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        let lease_until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        dispatch!(self.claim_inbox(now, lease_until, limit))
+    }
+
+    /// Marks a claimed event done. `false` when the claim was lost (its lease ended and another worker
+    /// took it), in which case nothing changes.
+    pub async fn complete_inbox(
+        &self,
+        id: i64,
+        attempt: i32,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.complete_inbox(id, attempt, now))
+    }
+
+    /// Records a failed attempt: `failed` until `retry_at`, or `dead` when `retry_at` is `None`.
+    pub async fn fail_inbox(
+        &self,
+        id: i64,
+        attempt: i32,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.fail_inbox(id, attempt, error, retry_at))
+    }
+
+    pub async fn find_inbox_event(
+        &self,
+        provider: Provider,
+        provider_event_id: &str,
+    ) -> Result<Option<InboxEvent>, StoreError> {
+        dispatch!(self.find_inbox_event(provider, provider_event_id))
+    }
+
+    /// All events of one conversation, oldest first.
+    pub async fn conversation_events(
+        &self,
+        conversation_key: &str,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        dispatch!(self.conversation_events(conversation_key))
+    }
+
+    /// Number of stored inbox events.
+    pub async fn count_inbox(&self) -> Result<i64, StoreError> {
+        dispatch!(self.count_inbox())
+    }
+
+    pub async fn record_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        dispatch!(self.record_audit(records))
+    }
+
+    /// The newest audit records, newest first.
+    pub async fn recent_audit(&self, limit: u32) -> Result<Vec<StoredAudit>, StoreError> {
+        dispatch!(self.recent_audit(limit))
+    }
+
+    /// Deletes audit records received before `before`; returns how many.
+    pub async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        dispatch!(self.prune_audit(before))
+    }
+}

@@ -1,0 +1,320 @@
+//! PostgreSQL backend: production, and any number of instances sharing one database.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use super::{
+    AuditRecord, EventKind, InboxEvent, InboxStatus, NewInboxEvent, Provider, StoreError,
+    StoreOptions, StoredAudit,
+};
+
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// Columns of an inbox event as selected by every query below.
+const INBOX_COLUMNS: &str = "id, provider, provider_event_id, business_id, conversation_key, kind, \
+     payload::text AS payload, received_at, status, attempts, last_error, next_attempt_at";
+
+#[derive(sqlx::FromRow)]
+struct InboxRow {
+    id: i64,
+    provider: String,
+    provider_event_id: String,
+    business_id: String,
+    conversation_key: String,
+    kind: String,
+    payload: String,
+    received_at: DateTime<Utc>,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    next_attempt_at: DateTime<Utc>,
+}
+
+impl TryFrom<InboxRow> for InboxEvent {
+    type Error = StoreError;
+
+    fn try_from(row: InboxRow) -> Result<Self, StoreError> {
+        Ok(InboxEvent {
+            id: row.id,
+            provider: Provider::parse(&row.provider)?,
+            provider_event_id: row.provider_event_id,
+            business_id: row.business_id,
+            conversation_key: row.conversation_key,
+            kind: EventKind::parse(&row.kind)?,
+            payload: serde_json::from_str(&row.payload)
+                .map_err(|e| StoreError::Corrupt(format!("payload of event {}: {e}", row.id)))?,
+            received_at: row.received_at,
+            status: InboxStatus::parse(&row.status)?,
+            attempts: row.attempts,
+            last_error: row.last_error,
+            next_attempt_at: row.next_attempt_at,
+        })
+    }
+}
+
+fn events(rows: Vec<InboxRow>) -> Result<Vec<InboxEvent>, StoreError> {
+    rows.into_iter().map(InboxEvent::try_from).collect()
+}
+
+impl PgStore {
+    pub fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let connect = PgConnectOptions::from_str(url).map_err(StoreError::Database)?;
+        Ok(Self::with_options(connect, options))
+    }
+
+    pub fn with_options(connect: PgConnectOptions, options: &StoreOptions) -> Self {
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect);
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(super) async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(super) async fn record_inbound(
+        &self,
+        batch: &[NewInboxEvent],
+    ) -> Result<Vec<bool>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement for the whole batch: arrays in, the ids that were new out. A conflicting row
+        // (stored earlier, or by a concurrent batch) is skipped and not returned.
+        let mut providers = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut businesses = Vec::with_capacity(batch.len());
+        let mut keys = Vec::with_capacity(batch.len());
+        let mut kinds = Vec::with_capacity(batch.len());
+        let mut payloads = Vec::with_capacity(batch.len());
+        let mut received = Vec::with_capacity(batch.len());
+        for e in batch {
+            providers.push(e.provider.as_str());
+            ids.push(e.provider_event_id.as_str());
+            businesses.push(e.business_id.as_str());
+            keys.push(e.conversation_key.as_str());
+            kinds.push(e.kind.as_str());
+            payloads.push(e.payload.as_str());
+            received.push(e.received_at);
+        }
+        let inserted: Vec<(String, String)> = sqlx::query_as(
+            "INSERT INTO inbox_events \
+               (provider, provider_event_id, business_id, conversation_key, kind, payload, \
+                received_at, next_attempt_at) \
+             SELECT p, e, b, c, k, pl::jsonb, r, r \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                         $7::timestamptz[]) AS t(p, e, b, c, k, pl, r) \
+             ON CONFLICT (provider, provider_event_id) DO NOTHING \
+             RETURNING provider, provider_event_id",
+        )
+        .bind(&providers)
+        .bind(&ids)
+        .bind(&businesses)
+        .bind(&keys)
+        .bind(&kinds)
+        .bind(&payloads)
+        .bind(&received)
+        .fetch_all(&self.pool)
+        .await?;
+        let new: HashSet<(String, String)> = inserted.into_iter().collect();
+        Ok(batch
+            .iter()
+            .map(|e| new.contains(&(e.provider.as_str().to_owned(), e.provider_event_id.clone())))
+            .collect())
+    }
+
+    pub(super) async fn claim_inbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        // Only the oldest open event of a conversation is a candidate (NOT EXISTS), and SKIP LOCKED
+        // keeps two workers from taking the same one: one conversation runs in order, many in parallel.
+        let sql = format!(
+            "UPDATE inbox_events SET status = 'processing', attempts = attempts + 1, next_attempt_at = $2 \
+             WHERE id IN ( \
+                 SELECT e.id FROM inbox_events e \
+                 WHERE e.status IN ('pending', 'processing', 'failed') AND e.next_attempt_at <= $1 \
+                   AND NOT EXISTS ( \
+                       SELECT 1 FROM inbox_events o \
+                       WHERE o.conversation_key = e.conversation_key \
+                         AND o.status IN ('pending', 'processing', 'failed') AND o.id < e.id) \
+                 ORDER BY e.id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING {INBOX_COLUMNS}"
+        );
+        let mut rows: Vec<InboxRow> = sqlx::query_as(&sql)
+            .bind(now)
+            .bind(lease_until)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.sort_by_key(|r| r.id);
+        events(rows)
+    }
+
+    pub(super) async fn complete_inbox(
+        &self,
+        id: i64,
+        attempt: i32,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE inbox_events SET status = 'done', processed_at = $3, last_error = NULL \
+             WHERE id = $1 AND attempts = $2 AND status = 'processing'",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn fail_inbox(
+        &self,
+        id: i64,
+        attempt: i32,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        let (status, next) = match retry_at {
+            Some(at) => ("failed", Some(at)),
+            None => ("dead", None),
+        };
+        let done = sqlx::query(
+            "UPDATE inbox_events SET status = $3, last_error = $4, \
+                 next_attempt_at = COALESCE($5, next_attempt_at) \
+             WHERE id = $1 AND attempts = $2 AND status = 'processing'",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(status)
+        .bind(error)
+        .bind(next)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn find_inbox_event(
+        &self,
+        provider: Provider,
+        provider_event_id: &str,
+    ) -> Result<Option<InboxEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {INBOX_COLUMNS} FROM inbox_events WHERE provider = $1 AND provider_event_id = $2"
+        );
+        let row: Option<InboxRow> = sqlx::query_as(&sql)
+            .bind(provider.as_str())
+            .bind(provider_event_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(InboxEvent::try_from).transpose()
+    }
+
+    pub(super) async fn conversation_events(
+        &self,
+        key: &str,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {INBOX_COLUMNS} FROM inbox_events WHERE conversation_key = $1 ORDER BY id"
+        );
+        let rows: Vec<InboxRow> = sqlx::query_as(&sql).bind(key).fetch_all(&self.pool).await?;
+        events(rows)
+    }
+
+    pub(super) async fn count_inbox(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM inbox_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    pub(super) async fn record_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut providers = Vec::with_capacity(records.len());
+        let mut outcomes = Vec::with_capacity(records.len());
+        let mut codes = Vec::with_capacity(records.len());
+        let mut sizes = Vec::with_capacity(records.len());
+        let mut addrs = Vec::with_capacity(records.len());
+        let mut latencies = Vec::with_capacity(records.len());
+        let mut request_ids = Vec::with_capacity(records.len());
+        let mut new = Vec::with_capacity(records.len());
+        let mut dups = Vec::with_capacity(records.len());
+        let mut received = Vec::with_capacity(records.len());
+        for r in records {
+            providers.push(r.provider.as_str());
+            outcomes.push(r.outcome);
+            codes.push(i32::from(r.status_code));
+            sizes.push(i64::try_from(r.body_bytes).unwrap_or(i64::MAX));
+            addrs.push(r.remote_addr.clone());
+            latencies.push(i64::try_from(r.latency.as_micros()).unwrap_or(i64::MAX));
+            request_ids.push(r.request_id.clone());
+            new.push(i32::try_from(r.events_new).unwrap_or(i32::MAX));
+            dups.push(i32::try_from(r.events_duplicate).unwrap_or(i32::MAX));
+            received.push(r.received_at);
+        }
+        sqlx::query(
+            "INSERT INTO webhook_audit (provider, outcome, status_code, body_bytes, remote_addr, \
+                 latency_us, request_id, events_new, events_duplicate, received_at) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int[], $4::bigint[], $5::text[], \
+                 $6::bigint[], $7::text[], $8::int[], $9::int[], $10::timestamptz[])",
+        )
+        .bind(&providers)
+        .bind(&outcomes)
+        .bind(&codes)
+        .bind(&sizes)
+        .bind(&addrs)
+        .bind(&latencies)
+        .bind(&request_ids)
+        .bind(&new)
+        .bind(&dups)
+        .bind(&received)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn recent_audit(&self, limit: u32) -> Result<Vec<StoredAudit>, StoreError> {
+        let rows: Vec<StoredAudit> = sqlx::query_as(
+            "SELECT provider, outcome, status_code, body_bytes, remote_addr, events_new, \
+                     events_duplicate, received_at \
+                 FROM webhook_audit ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+
+    pub(super) async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM webhook_audit WHERE received_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,188 @@
+//! Logs (tracing) and metrics (Prometheus).
+//!
+//! Metric names are part of the public contract (ARCHITECTURE.md, "Metrics") and are defined here only.
+//! Each `App` owns its own recorder rather than a process-global one, so that several apps in one process
+//! (the test suite) count separately; `GET /metrics` renders it.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::{Key, Label, Metadata, Recorder, Unit};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, LogFormat};
+
+/// Installs the global tracing subscriber: JSON lines, or human-readable output on a terminal.
+pub fn init_tracing(config: &Config) {
+    let filter = config
+        .log_filter
+        .as_deref()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
+    let format = config
+        .log_format
+        .unwrap_or(if std::io::stdout().is_terminal() {
+            LogFormat::Pretty
+        } else {
+            LogFormat::Json
+        });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = result;
+}
+
+const WEBHOOKS_TOTAL: &str = "salonbot_webhooks_total";
+const WEBHOOK_DURATION: &str = "salonbot_webhook_duration_seconds";
+const INBOX_EVENTS_TOTAL: &str = "salonbot_inbox_events_total";
+const HTTP_REQUESTS_TOTAL: &str = "salonbot_http_requests_total";
+const REDIS_ERRORS_TOTAL: &str = "salonbot_redis_errors_total";
+const AUDIT_DROPPED_TOTAL: &str = "salonbot_audit_dropped_total";
+
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+
+/// The app's metrics, with one method per thing worth counting.
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        // Latency buckets from 0.5 ms to 10 s: Meta wants a median under 250 ms and almost nothing over 1 s.
+        let buckets = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let builder = PrometheusBuilder::new();
+        let builder = builder
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let describe = |name: &'static str, unit: Option<Unit>, text: &'static str| {
+            recorder.describe_counter(name.into(), unit, text.into());
+        };
+        describe(
+            WEBHOOKS_TOTAL,
+            None,
+            "Webhook requests by provider and outcome (one outcome per request).",
+        );
+        describe(
+            INBOX_EVENTS_TOTAL,
+            None,
+            "Events inside webhook requests, new or duplicate.",
+        );
+        describe(
+            HTTP_REQUESTS_TOTAL,
+            None,
+            "HTTP requests by route and status.",
+        );
+        describe(
+            REDIS_ERRORS_TOTAL,
+            None,
+            "Redis operations that failed or timed out; the database carried on alone.",
+        );
+        describe(
+            AUDIT_DROPPED_TOTAL,
+            None,
+            "Audit records dropped because the audit queue was full.",
+        );
+        recorder.describe_histogram(
+            WEBHOOK_DURATION.into(),
+            Some(Unit::Seconds),
+            "Time from request to answer of webhooks, by provider.".into(),
+        );
+        Self {
+            recorder: Arc::new(recorder),
+            handle,
+        }
+    }
+
+    fn counter(&self, name: &'static str, labels: &[(&'static str, &str)], by: u64) {
+        let labels: Vec<Label> = labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, (*v).to_owned()))
+            .collect();
+        self.recorder
+            .register_counter(&Key::from_parts(name, labels), &METADATA)
+            .increment(by);
+    }
+
+    /// One webhook request answered, with its outcome and latency.
+    pub fn webhook(&self, provider: &str, outcome: &str, elapsed: Duration) {
+        self.counter(
+            WEBHOOKS_TOTAL,
+            &[("provider", provider), ("outcome", outcome)],
+            1,
+        );
+        self.recorder
+            .register_histogram(
+                &Key::from_parts(
+                    WEBHOOK_DURATION,
+                    vec![Label::new("provider", provider.to_owned())],
+                ),
+                &METADATA,
+            )
+            .record(elapsed.as_secs_f64());
+    }
+
+    /// Events found in a webhook request: `outcome` is `new` or `duplicate`.
+    pub fn inbox_events(&self, provider: &str, outcome: &str, count: u64) {
+        if count > 0 {
+            self.counter(
+                INBOX_EVENTS_TOTAL,
+                &[("provider", provider), ("outcome", outcome)],
+                count,
+            );
+        }
+    }
+
+    pub fn http_request(&self, route: &str, status: u16) {
+        let status = status.to_string();
+        self.counter(
+            HTTP_REQUESTS_TOTAL,
+            &[("route", route), ("status", &status)],
+            1,
+        );
+    }
+
+    /// A Redis call failed (`op` names it); the caller fell back to the database or local state.
+    pub fn redis_error(&self, op: &str) {
+        self.counter(REDIS_ERRORS_TOTAL, &[("op", op)], 1);
+    }
+
+    pub fn audit_dropped(&self) {
+        self.counter(AUDIT_DROPPED_TOTAL, &[], 1);
+    }
+
+    /// Prometheus text format.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Folds recorded histogram samples into their buckets; run periodically so memory stays flat
+    /// between scrapes.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+}

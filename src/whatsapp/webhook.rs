@@ -1,0 +1,578 @@
+//! Wire types of Meta's WhatsApp Cloud API webhook notifications, and their split into inbox events.
+//!
+//! Reference: <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components>.
+//! Every object keeps the fields we do not model in `extra`, and a message keeps its `type` as a string,
+//! so a new message type or field from Meta is stored as it came instead of failing the whole POST.
+//! Serialising a parsed object gives back the JSON it was parsed from (tested on every fixture).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::conversation::{ConversationKey, CustomerId};
+use crate::store::{EventKind, NewInboxEvent, Provider};
+
+type Extra = Map<String, Value>;
+
+/// The body of one POST: `{"object": "whatsapp_business_account", "entry": [...]}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NotificationIn {
+    pub object: String,
+    #[serde(default)]
+    pub entry: Vec<EntryIn>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One WhatsApp Business Account's changes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EntryIn {
+    pub id: String,
+    #[serde(default)]
+    pub changes: Vec<ChangeIn>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ChangeIn {
+    /// `messages` for messages and statuses; other fields (template updates, account alerts) are kept raw.
+    pub field: String,
+    pub value: ValueIn,
+}
+
+/// `changes[].value`. All parts are optional: a change carries messages, statuses, errors, or other data.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ValueIn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging_product: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MetadataIn>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<ContactIn>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<MessageIn>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<StatusIn>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ErrorIn>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The business number the change is about.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MetadataIn {
+    pub display_phone_number: String,
+    pub phone_number_id: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ContactIn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileIn>,
+    /// The customer's phone without `+`; absent for some customers who use a username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wa_id: Option<String>,
+    /// Business-scoped user id (BSUID), for example `US.13491208655302741918`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ProfileIn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One inbound message. `kind` is Meta's `type`; the matching field holds its content.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MessageIn {
+    /// The `wamid`, unique per message: the event's dedup key.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<TextIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactive: Option<InteractiveIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button: Option<ButtonIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<MediaIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<MediaIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<MediaIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<MediaIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticker: Option<MediaIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<LocationIn>,
+    /// Shared contact cards, kept as Meta sends them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<ReactionIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ErrorIn>>,
+    /// The message this one replies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<ContextIn>,
+    /// Click-to-WhatsApp ad that started the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TextIn {
+    pub body: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct InteractiveIn {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button_reply: Option<ReplyIn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_reply: Option<ReplyIn>,
+    /// WhatsApp Flows answer: `response_json` is a JSON document in a string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nfm_reply: Option<NfmReplyIn>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The id and title of the button or list row the customer chose.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ReplyIn {
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NfmReplyIn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub response_json: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A template's quick-reply button press.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ButtonIn {
+    #[serde(default)]
+    pub payload: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Image, audio, video, document or sticker: a media id to download, never the bytes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MediaIn {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LocationIn {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ReactionIn {
+    pub message_id: String,
+    /// Absent when the customer removed the reaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OrderIn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub product_items: Vec<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A system notice, such as a customer changing number (`user_changed_number`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SystemIn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wa_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ContextIn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Meta's error object, in messages, statuses and `value.errors`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ErrorIn {
+    pub code: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_data: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A delivery status of a message we sent: sent, delivered, read or failed.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct StatusIn {
+    /// The `wamid` of our outbound message.
+    pub id: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ErrorIn>>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// What a customer's message says, as the conversation engine sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MessageContent<'a> {
+    Text(&'a str),
+    /// An interactive reply button or list row; `id` is the one we sent.
+    Choice {
+        id: &'a str,
+        title: &'a str,
+    },
+    /// A WhatsApp Flows form answer.
+    FlowReply(&'a str),
+    /// A template quick-reply button.
+    QuickReply {
+        payload: &'a str,
+        text: &'a str,
+    },
+    Media {
+        kind: &'a str,
+        media_id: &'a str,
+        caption: Option<&'a str>,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+    },
+    Reaction {
+        message_id: &'a str,
+        emoji: Option<&'a str>,
+    },
+    /// Contacts, order, system, unsupported and types Meta adds later: see `MessageIn::kind`.
+    Other(&'a str),
+}
+
+impl MessageIn {
+    /// The customer who sent it.
+    pub fn customer(&self, contact: Option<&ContactIn>) -> CustomerId {
+        let user_id = self
+            .from_user_id
+            .as_deref()
+            .or_else(|| contact.and_then(|c| c.user_id.as_deref()));
+        let phone = self
+            .from
+            .as_deref()
+            .or_else(|| contact.and_then(|c| c.wa_id.as_deref()));
+        CustomerId::from_parts(phone, user_id)
+    }
+
+    pub fn content(&self) -> MessageContent<'_> {
+        match self.kind.as_str() {
+            "text" => match &self.text {
+                Some(t) => MessageContent::Text(&t.body),
+                None => MessageContent::Other("text"),
+            },
+            "interactive" => match &self.interactive {
+                Some(InteractiveIn {
+                    button_reply: Some(r),
+                    ..
+                })
+                | Some(InteractiveIn {
+                    list_reply: Some(r),
+                    ..
+                }) => MessageContent::Choice {
+                    id: &r.id,
+                    title: &r.title,
+                },
+                Some(InteractiveIn {
+                    nfm_reply: Some(n), ..
+                }) => MessageContent::FlowReply(&n.response_json),
+                _ => MessageContent::Other("interactive"),
+            },
+            "button" => match &self.button {
+                Some(b) => MessageContent::QuickReply {
+                    payload: &b.payload,
+                    text: &b.text,
+                },
+                None => MessageContent::Other("button"),
+            },
+            "image" | "audio" | "video" | "document" | "sticker" => {
+                let media = match self.kind.as_str() {
+                    "image" => &self.image,
+                    "audio" => &self.audio,
+                    "video" => &self.video,
+                    "document" => &self.document,
+                    _ => &self.sticker,
+                };
+                match media {
+                    Some(m) => MessageContent::Media {
+                        kind: &self.kind,
+                        media_id: &m.id,
+                        caption: m.caption.as_deref(),
+                    },
+                    None => MessageContent::Other(&self.kind),
+                }
+            }
+            "location" => match &self.location {
+                Some(l) => MessageContent::Location {
+                    latitude: l.latitude,
+                    longitude: l.longitude,
+                },
+                None => MessageContent::Other("location"),
+            },
+            "reaction" => match &self.reaction {
+                Some(r) => MessageContent::Reaction {
+                    message_id: &r.message_id,
+                    emoji: r.emoji.as_deref(),
+                },
+                None => MessageContent::Other("reaction"),
+            },
+            other => MessageContent::Other(other),
+        }
+    }
+}
+
+/// Stored payload of a `message` inbox event.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MessageEvent {
+    pub metadata: MetadataIn,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ContactIn>,
+    pub message: MessageIn,
+}
+
+/// Stored payload of a `status` inbox event.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct StatusEvent {
+    pub metadata: MetadataIn,
+    pub status: StatusIn,
+}
+
+/// Stored payload of an `error` inbox event (`value.errors`: a problem with the business number).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ErrorsEvent {
+    pub metadata: MetadataIn,
+    pub errors: Vec<ErrorIn>,
+}
+
+/// Stored payload of any other change (a `field` we do not handle yet), kept whole.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OtherEvent {
+    pub entry_id: String,
+    pub field: String,
+    pub value: ValueIn,
+}
+
+impl NotificationIn {
+    /// One inbox event per message, status, error report and unhandled change, in the order Meta sent them.
+    ///
+    /// Ids: a message's `wamid`; a status's `wamid:status` (a message and its statuses are different
+    /// events); for error reports and other changes, a digest of their content, so that Meta's retry of
+    /// the same POST is recognised as a duplicate.
+    pub fn into_events(
+        self,
+        received_at: DateTime<Utc>,
+    ) -> Result<Vec<NewInboxEvent>, serde_json::Error> {
+        let mut events = Vec::new();
+        for entry in self.entry {
+            for change in entry.changes {
+                let ChangeIn { field, mut value } = change;
+                let metadata = match (field.as_str(), value.metadata.take()) {
+                    ("messages", Some(metadata)) => metadata,
+                    (_, metadata) => {
+                        value.metadata = metadata;
+                        let payload = serde_json::to_string(&OtherEvent {
+                            entry_id: entry.id.clone(),
+                            field,
+                            value,
+                        })?;
+                        events.push(NewInboxEvent {
+                            provider: Provider::WhatsApp,
+                            provider_event_id: format!("change:{}", digest(&payload)),
+                            business_id: entry.id.clone(),
+                            conversation_key: format!("whatsapp:{}:system", entry.id),
+                            kind: EventKind::Other,
+                            payload,
+                            received_at,
+                        });
+                        continue;
+                    }
+                };
+                let business = metadata.phone_number_id.clone();
+                let contacts = std::mem::take(&mut value.contacts);
+                for message in std::mem::take(&mut value.messages) {
+                    let contact = find_contact(&contacts, &message).cloned();
+                    let key =
+                        ConversationKey::whatsapp(&business, message.customer(contact.as_ref()));
+                    let id = message.id.clone();
+                    let payload = serde_json::to_string(&MessageEvent {
+                        metadata: metadata.clone(),
+                        contact,
+                        message,
+                    })?;
+                    events.push(NewInboxEvent {
+                        provider: Provider::WhatsApp,
+                        provider_event_id: id,
+                        business_id: business.clone(),
+                        conversation_key: key.to_string(),
+                        kind: EventKind::Message,
+                        payload,
+                        received_at,
+                    });
+                }
+                for status in std::mem::take(&mut value.statuses) {
+                    let customer = CustomerId::from_parts(
+                        status.recipient_id.as_deref(),
+                        status.recipient_user_id.as_deref(),
+                    );
+                    let key = ConversationKey::whatsapp(&business, customer);
+                    let id = format!("{}:{}", status.id, status.status);
+                    let payload = serde_json::to_string(&StatusEvent {
+                        metadata: metadata.clone(),
+                        status,
+                    })?;
+                    events.push(NewInboxEvent {
+                        provider: Provider::WhatsApp,
+                        provider_event_id: id,
+                        business_id: business.clone(),
+                        conversation_key: key.to_string(),
+                        kind: EventKind::Status,
+                        payload,
+                        received_at,
+                    });
+                }
+                if !value.errors.is_empty() {
+                    let payload = serde_json::to_string(&ErrorsEvent {
+                        metadata: metadata.clone(),
+                        errors: std::mem::take(&mut value.errors),
+                    })?;
+                    events.push(NewInboxEvent {
+                        provider: Provider::WhatsApp,
+                        provider_event_id: format!("errors:{}", digest(&payload)),
+                        business_id: business.clone(),
+                        conversation_key: ConversationKey::whatsapp(&business, CustomerId::System)
+                            .to_string(),
+                        kind: EventKind::Error,
+                        payload,
+                        received_at,
+                    });
+                }
+            }
+        }
+        Ok(events)
+    }
+}
+
+/// The contact entry that belongs to a message (Meta sends one per sender in the same change).
+fn find_contact<'a>(contacts: &'a [ContactIn], message: &MessageIn) -> Option<&'a ContactIn> {
+    contacts
+        .iter()
+        .find(|c| {
+            (message.from.is_some() && c.wa_id == message.from)
+                || (message.from_user_id.is_some() && c.user_id == message.from_user_id)
+        })
+        .or_else(|| {
+            if contacts.len() == 1 {
+                contacts.first()
+            } else {
+                None
+            }
+        })
+}
+
+fn digest(payload: &str) -> String {
+    hex::encode(&Sha256::digest(payload.as_bytes())[..16])
+}

@@ -1,0 +1,165 @@
+//! The inbox consumer: claims stored events and hands them to a handler, one conversation in order,
+//! many conversations in parallel, across any number of instances (the claim rule lives in
+//! `Store::claim_inbox`).
+//!
+//! A handler that fails is retried with exponential backoff and, after `max_attempts`, the event is
+//! marked `dead` with its error: kept for operators, and no longer holding back the conversation's later
+//! events. The conversation engine plugs in here as the handler; until then `LogHandler` acknowledges
+//! events after logging them.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Notify, watch};
+
+use crate::conversation::Masked;
+use crate::store::{InboxEvent, Store, StoreError};
+
+/// What the worker does with one event. An `Err` is retried later.
+pub trait EventHandler: Send + Sync + 'static {
+    fn handle(&self, event: &InboxEvent) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// Logs each event and marks it done.
+pub struct LogHandler;
+
+impl EventHandler for LogHandler {
+    async fn handle(&self, event: &InboxEvent) -> Result<(), String> {
+        tracing::debug!(
+            id = event.id,
+            provider = event.provider.as_str(),
+            kind = event.kind.as_str(),
+            conversation = %Masked(&event.conversation_key),
+            "inbox event handled"
+        );
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Events claimed at once (each of a different conversation).
+    pub batch: u32,
+    /// How long a claim holds before another worker may take the event over.
+    pub lease: Duration,
+    /// Longest sleep when idle; a commit wakes the worker sooner.
+    pub poll: Duration,
+    /// Attempts before an event is dead.
+    pub max_attempts: i32,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            batch: 32,
+            lease: Duration::from_secs(60),
+            poll: Duration::from_millis(500),
+            max_attempts: 8,
+        }
+    }
+}
+
+pub struct InboxWorker<H> {
+    store: Store,
+    handler: Arc<H>,
+    wake: Arc<Notify>,
+    options: WorkerOptions,
+}
+
+/// Delay before retry number `attempt` (1-based): 1 s, 2 s, 4 s ... capped at 5 minutes.
+pub fn retry_delay(attempt: i32) -> Duration {
+    let exp = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
+    Duration::from_secs(2u64.saturating_pow(exp).min(300))
+}
+
+impl<H: EventHandler> InboxWorker<H> {
+    pub fn new(store: Store, handler: H, wake: Arc<Notify>, options: WorkerOptions) -> Self {
+        Self {
+            store,
+            handler: Arc::new(handler),
+            wake,
+            options,
+        }
+    }
+
+    /// Claims and handles one batch; returns how many events it claimed.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let events = self
+            .store
+            .claim_inbox(Utc::now(), self.options.lease, self.options.batch)
+            .await?;
+        let claimed = events.len();
+        futures_util::future::join_all(events.iter().map(|e| self.process(e))).await;
+        Ok(claimed)
+    }
+
+    async fn process(&self, event: &InboxEvent) {
+        let outcome = match self.handler.handle(event).await {
+            Ok(()) => {
+                self.store
+                    .complete_inbox(event.id, event.attempts, Utc::now())
+                    .await
+            }
+            Err(error) => {
+                let retry_at = (event.attempts < self.options.max_attempts).then(|| {
+                    Utc::now()
+                        + chrono::Duration::from_std(retry_delay(event.attempts))
+                            .unwrap_or(chrono::Duration::seconds(300))
+                });
+                tracing::warn!(id = event.id, attempt = event.attempts, error = %error, dead = retry_at.is_none(), "inbox event failed");
+                self.store
+                    .fail_inbox(event.id, event.attempts, &error, retry_at)
+                    .await
+            }
+        };
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                id = event.id,
+                "inbox claim was lost before the event was settled"
+            ),
+            Err(err) => {
+                tracing::error!(id = event.id, error = %err, "inbox event could not be settled")
+            }
+        }
+    }
+
+    /// Runs until `shutdown` turns true, finishing the batch in hand.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let idle = match self.run_once().await {
+                Ok(0) => true,
+                Ok(_) => false,
+                Err(err) => {
+                    tracing::warn!(error = %err, "inbox claim failed");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.options.poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_grow_and_are_capped() {
+        assert_eq!(retry_delay(1), Duration::from_secs(1));
+        assert_eq!(retry_delay(2), Duration::from_secs(2));
+        assert_eq!(retry_delay(4), Duration::from_secs(8));
+        assert_eq!(retry_delay(30), Duration::from_secs(300));
+    }
+}
