@@ -8,7 +8,9 @@
 //! their commits on Postgres; SQLite has a single writer.
 //!
 //! A failed commit answers every waiter of its batch with an error (the webhook answers 503 and the
-//! provider retries): nothing is half-acknowledged.
+//! provider retries): nothing is half-acknowledged. When the database rejects a batch for its content
+//! rather than being unreachable, each request of it is retried alone, so one bad request fails only
+//! itself.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -16,7 +18,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
-use super::{NewInboxEvent, Store};
+use super::{NewInboxEvent, Store, StoreError};
 
 /// Why a batch was not stored. Cloneable, so that every waiter of a batch gets it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -158,6 +160,14 @@ async fn commit(store: &Store, batch: Vec<Job>, committed: &Notify) {
                     .collect();
                 // The waiter may have timed out and gone; its events are stored all the same.
                 let _ = job.reply.send(Ok(answer));
+            }
+        }
+        // A batch that the database rejected for its content (not for being unreachable) is retried
+        // request by request, so that one bad request cannot fail the others that shared its batch.
+        Err(StoreError::Database(err)) if batch.len() > 1 => {
+            tracing::warn!(error = %err, requests = batch.len(), "inbox batch rejected; storing its requests one by one");
+            for job in batch {
+                Box::pin(commit(store, vec![job], committed)).await;
             }
         }
         Err(err) => {

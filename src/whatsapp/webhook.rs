@@ -15,11 +15,20 @@ use crate::store::{EventKind, NewInboxEvent, Provider};
 
 type Extra = Map<String, Value>;
 
+/// A list that may also come as `null`: treated as empty rather than failing the whole POST.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// The body of one POST: `{"object": "whatsapp_business_account", "entry": [...]}`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct NotificationIn {
     pub object: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub entry: Vec<EntryIn>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -29,7 +38,7 @@ pub struct NotificationIn {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct EntryIn {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub changes: Vec<ChangeIn>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -49,13 +58,29 @@ pub struct ValueIn {
     pub messaging_product: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<MetadataIn>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub contacts: Vec<ContactIn>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub messages: Vec<MessageIn>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub statuses: Vec<StatusIn>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub errors: Vec<ErrorIn>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -247,7 +272,11 @@ pub struct OrderIn {
     pub catalog_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub product_items: Vec<Value>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -575,4 +604,129 @@ fn find_contact<'a>(contacts: &'a [ContactIn], message: &MessageIn) -> Option<&'
 
 fn digest(payload: &str) -> String {
     hex::encode(&Sha256::digest(payload.as_bytes())[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/whatsapp/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn first_message(name: &str) -> MessageIn {
+        let n: NotificationIn = serde_json::from_str(&fixture(name)).unwrap();
+        n.entry[0].changes[0].value.messages[0].clone()
+    }
+
+    #[test]
+    fn every_fixture_round_trips_without_losing_a_field() {
+        let dir = format!("{}/tests/fixtures/whatsapp", env!("CARGO_MANIFEST_DIR"));
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let raw: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let parsed: NotificationIn = serde_json::from_value(raw.clone()).unwrap();
+            assert_eq!(
+                serde_json::to_value(&parsed).unwrap(),
+                raw,
+                "{}",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn message_contents_are_typed() {
+        assert_eq!(
+            first_message("01_text.json").content(),
+            MessageContent::Text("Does it come in another color?")
+        );
+        assert_eq!(
+            first_message("02_interactive_button_reply.json").content(),
+            MessageContent::Choice {
+                id: "change-button",
+                title: "Change"
+            }
+        );
+        assert!(matches!(
+            first_message("03_interactive_list_reply.json").content(),
+            MessageContent::Choice { .. }
+        ));
+        assert!(matches!(
+            first_message("04_template_quick_reply_button.json").content(),
+            MessageContent::QuickReply { .. }
+        ));
+        assert!(matches!(
+            first_message("05_image.json").content(),
+            MessageContent::Media { kind: "image", .. }
+        ));
+        assert!(matches!(
+            first_message("06_location.json").content(),
+            MessageContent::Location { .. }
+        ));
+        assert!(matches!(
+            first_message("07_reaction.json").content(),
+            MessageContent::Reaction { .. }
+        ));
+        let unsupported = first_message("08_unsupported_message_errors.json");
+        assert_eq!(unsupported.content(), MessageContent::Other("unsupported"));
+        assert_eq!(unsupported.errors.as_ref().unwrap()[0].code, 131051);
+        let reply = first_message("15_text_reply_with_context.json");
+        assert!(reply.context.as_ref().unwrap().id.is_some());
+    }
+
+    #[test]
+    fn events_are_split_and_keyed() {
+        let n: NotificationIn =
+            serde_json::from_str(&fixture("16_interactive_with_value_errors_131000.json")).unwrap();
+        let events = n.into_events(Utc::now()).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].kind, EventKind::Message);
+        assert_eq!(events[0].provider_event_id, "wamid.wegrchytvwcggt=");
+        assert_eq!(
+            events[0].conversation_key,
+            "whatsapp:1122334455667:+972987654321"
+        );
+        assert_eq!(events[1].kind, EventKind::Error);
+        assert!(events[1].provider_event_id.starts_with("errors:"));
+
+        let n: NotificationIn = serde_json::from_str(&fixture("13_status_failed.json")).unwrap();
+        let events = n.into_events(Utc::now()).unwrap();
+        assert_eq!(
+            events[0].provider_event_id,
+            "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA:failed"
+        );
+        let payload: StatusEvent = serde_json::from_str(&events[0].payload).unwrap();
+        assert_eq!(payload.status.errors.unwrap()[0].code, 131049);
+    }
+
+    #[test]
+    fn the_same_error_report_gets_the_same_id() {
+        let a: NotificationIn =
+            serde_json::from_str(&fixture("09_value_errors_system.json")).unwrap();
+        let b = a.clone();
+        let t = Utc::now();
+        assert_eq!(
+            a.into_events(t).unwrap()[0].provider_event_id,
+            b.into_events(t).unwrap()[0].provider_event_id
+        );
+    }
+
+    #[test]
+    fn null_lists_count_as_empty() {
+        let n: NotificationIn = serde_json::from_str(
+            r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages",
+               "value":{"metadata":{"display_phone_number":"1","phone_number_id":"2"},"statuses":null,"messages":null}}]}]}"#,
+        )
+        .unwrap();
+        assert!(n.into_events(Utc::now()).unwrap().is_empty());
+    }
 }

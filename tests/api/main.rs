@@ -1,0 +1,12 @@
+//! The one integration-test binary: the real app over a real socket, real PostgreSQL and Redis.
+
+mod helpers;
+mod proxy;
+
+mod cli;
+mod health;
+mod storage_failures;
+mod store_contract;
+mod whatsapp_ingress;
+mod whatsapp_verify;
+mod worker;

@@ -1,0 +1,267 @@
+//! The storage contract: the same assertions on PostgreSQL and SQLite.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use salonbot::store::{AuditRecord, EventKind, InboxStatus, NewInboxEvent, Provider, Store};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestDb};
+
+fn event(id: &str, conversation: &str, at: DateTime<Utc>) -> NewInboxEvent {
+    NewInboxEvent {
+        provider: Provider::WhatsApp,
+        provider_event_id: id.to_owned(),
+        business_id: "106540352242922".to_owned(),
+        conversation_key: conversation.to_owned(),
+        kind: EventKind::Message,
+        payload: format!(r#"{{"id":"{id}"}}"#),
+        received_at: at,
+    }
+}
+
+async fn store(backend: Backend) -> (TestDb, Store) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    (db, store)
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T10:00:00.123Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+async fn record_inbound_tells_new_from_known(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let now = t0();
+    let first = store
+        .record_inbound(&[event("a", "c1", now), event("b", "c1", now)])
+        .await
+        .unwrap();
+    assert_eq!(first, [true, true]);
+    let again = store
+        .record_inbound(&[event("b", "c1", now), event("c", "c2", now)])
+        .await
+        .unwrap();
+    assert_eq!(again, [false, true]);
+    assert_eq!(store.count_inbox().await.unwrap(), 3);
+    let b = store
+        .find_inbox_event(Provider::WhatsApp, "b")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.status, InboxStatus::Pending);
+    assert_eq!(b.attempts, 0);
+    assert_eq!(b.received_at, now, "times round-trip to the millisecond");
+    assert_eq!(b.payload["id"], "b");
+    // The same id from another provider is another event.
+    let mut stripe = event("a", "c9", now);
+    stripe.provider = Provider::Stripe;
+    assert_eq!(store.record_inbound(&[stripe]).await.unwrap(), [true]);
+    assert!(store.record_inbound(&[]).await.unwrap().is_empty());
+}
+both_backends!(record_inbound, record_inbound_tells_new_from_known);
+
+async fn concurrent_writers_store_each_id_once(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let now = t0();
+    let tasks = (0..16).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .record_inbound(
+                    &(0..20)
+                        .map(|i| event(&format!("e{i}"), "c", now))
+                        .collect::<Vec<_>>(),
+                )
+                .await
+                .unwrap()
+        })
+    });
+    let results = futures_util::future::join_all(tasks).await;
+    let mut new_per_id = [0; 20];
+    for r in results {
+        for (i, new) in r.unwrap().into_iter().enumerate() {
+            new_per_id[i] += usize::from(new);
+        }
+    }
+    assert_eq!(new_per_id, [1; 20], "each id is new for exactly one writer");
+    assert_eq!(store.count_inbox().await.unwrap(), 20);
+}
+both_backends!(concurrent_record, concurrent_writers_store_each_id_once);
+
+async fn claims_take_only_the_oldest_open_event_of_each_conversation(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let now = t0();
+    store
+        .record_inbound(&[
+            event("a1", "A", now),
+            event("b1", "B", now),
+            event("a2", "A", now),
+        ])
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(30);
+    let claimed = store.claim_inbox(now, lease, 10).await.unwrap();
+    let ids: Vec<&str> = claimed
+        .iter()
+        .map(|e| e.provider_event_id.as_str())
+        .collect();
+    assert_eq!(ids, ["a1", "b1"]);
+    assert!(
+        claimed
+            .iter()
+            .all(|e| e.status == InboxStatus::Processing && e.attempts == 1)
+    );
+    // A's next event waits while a1 is held.
+    assert!(store.claim_inbox(now, lease, 10).await.unwrap().is_empty());
+    assert!(store.complete_inbox(claimed[0].id, 1, now).await.unwrap());
+    let next = store.claim_inbox(now, lease, 10).await.unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].provider_event_id, "a2");
+    let a1 = store
+        .find_inbox_event(Provider::WhatsApp, "a1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a1.status, InboxStatus::Done);
+}
+both_backends!(
+    claim_order,
+    claims_take_only_the_oldest_open_event_of_each_conversation
+);
+
+async fn an_expired_lease_is_taken_over_and_the_old_claim_loses(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let now = t0();
+    store.record_inbound(&[event("x", "X", now)]).await.unwrap();
+    let lease = Duration::from_secs(30);
+    let first = store.claim_inbox(now, lease, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let later = now + chrono::Duration::seconds(31);
+    let second = store.claim_inbox(later, lease, 10).await.unwrap();
+    assert_eq!(second.len(), 1, "a crashed worker's event is taken over");
+    assert_eq!(second[0].attempts, 2);
+    assert!(
+        !store.complete_inbox(first[0].id, 1, later).await.unwrap(),
+        "stale claim"
+    );
+    assert!(store.complete_inbox(second[0].id, 2, later).await.unwrap());
+}
+both_backends!(
+    lease_expiry,
+    an_expired_lease_is_taken_over_and_the_old_claim_loses
+);
+
+async fn failures_are_retried_later_and_dead_events_stop_blocking(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let now = t0();
+    store
+        .record_inbound(&[event("f1", "F", now), event("f2", "F", now)])
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(30);
+    let c = store.claim_inbox(now, lease, 10).await.unwrap();
+    let retry_at = now + chrono::Duration::seconds(10);
+    assert!(
+        store
+            .fail_inbox(c[0].id, 1, "boom", Some(retry_at))
+            .await
+            .unwrap()
+    );
+    let failed = store
+        .find_inbox_event(Provider::WhatsApp, "f1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.status, InboxStatus::Failed);
+    assert_eq!(failed.last_error.as_deref(), Some("boom"));
+    // Not before its retry time, and f2 keeps waiting behind it (order within the conversation).
+    assert!(store.claim_inbox(now, lease, 10).await.unwrap().is_empty());
+    let retry = store.claim_inbox(retry_at, lease, 10).await.unwrap();
+    assert_eq!(retry[0].provider_event_id, "f1");
+    assert_eq!(retry[0].attempts, 2);
+    assert!(
+        store
+            .fail_inbox(retry[0].id, 2, "boom again", None)
+            .await
+            .unwrap()
+    );
+    let dead = store
+        .find_inbox_event(Provider::WhatsApp, "f1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dead.status, InboxStatus::Dead);
+    let next = store.claim_inbox(retry_at, lease, 10).await.unwrap();
+    assert_eq!(
+        next[0].provider_event_id, "f2",
+        "a dead event no longer blocks"
+    );
+}
+both_backends!(
+    retries,
+    failures_are_retried_later_and_dead_events_stop_blocking
+);
+
+async fn audit_records_are_stored_and_pruned(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let record = |outcome: &'static str, at: DateTime<Utc>| AuditRecord {
+        provider: Provider::WhatsApp,
+        outcome,
+        status_code: 200,
+        body_bytes: 321,
+        remote_addr: Some("203.0.113.1".into()),
+        latency: Duration::from_micros(850),
+        request_id: Some("r1".into()),
+        events_new: 2,
+        events_duplicate: 1,
+        received_at: at,
+    };
+    let old = t0() - chrono::Duration::days(40);
+    store
+        .record_audit(&[record("accepted", old), record("duplicate", t0())])
+        .await
+        .unwrap();
+    let all = store.recent_audit(10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].outcome, "duplicate");
+    assert_eq!(all[0].body_bytes, 321);
+    assert_eq!(all[0].events_new, 2);
+    assert_eq!(all[0].received_at, t0());
+    let pruned = store
+        .prune_audit(t0() - chrono::Duration::days(30))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
+    assert_eq!(store.recent_audit(10).await.unwrap().len(), 1);
+}
+both_backends!(audit, audit_records_are_stored_and_pruned);
+
+async fn conversation_events_come_oldest_first(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let now = t0();
+    store
+        .record_inbound(&[
+            event("k1", "K", now),
+            event("z", "Z", now),
+            event("k2", "K", now),
+        ])
+        .await
+        .unwrap();
+    let events = store.conversation_events("K").await.unwrap();
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| e.provider_event_id.as_str())
+        .collect();
+    assert_eq!(ids, ["k1", "k2"]);
+}
+both_backends!(conversation_events, conversation_events_come_oldest_first);
+
+async fn migrations_can_run_twice(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    store.migrate().await.unwrap();
+    store.ping().await.unwrap();
+}
+both_backends!(migrate_twice, migrations_can_run_twice);

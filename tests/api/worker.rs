@@ -1,0 +1,167 @@
+//! The inbox worker: one conversation in order, many in parallel, across several workers.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use salonbot::store::{EventKind, InboxEvent, InboxStatus, NewInboxEvent, Provider};
+use salonbot::worker::inbox::{EventHandler, InboxWorker, WorkerOptions};
+use tokio::sync::{Notify, watch};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestDb};
+
+/// Records the order in which events are handled, and fails if two events of one conversation overlap.
+#[derive(Clone, Default)]
+struct Recorder {
+    seen: Arc<Mutex<Vec<(String, String)>>>,
+    in_flight: Arc<Mutex<HashSet<String>>>,
+    overlaps: Arc<Mutex<u32>>,
+    max_parallel: Arc<Mutex<usize>>,
+}
+
+impl EventHandler for Recorder {
+    async fn handle(&self, event: &InboxEvent) -> Result<(), String> {
+        {
+            let mut in_flight = self.in_flight.lock().unwrap();
+            if !in_flight.insert(event.conversation_key.clone()) {
+                *self.overlaps.lock().unwrap() += 1;
+            }
+            let mut max = self.max_parallel.lock().unwrap();
+            *max = (*max).max(in_flight.len());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        self.seen.lock().unwrap().push((
+            event.conversation_key.clone(),
+            event.provider_event_id.clone(),
+        ));
+        self.in_flight
+            .lock()
+            .unwrap()
+            .remove(&event.conversation_key);
+        Ok(())
+    }
+}
+
+async fn events_of_one_conversation_run_in_order_across_workers(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let now = Utc::now();
+    // 5 conversations, 20 events each, interleaved as they would arrive.
+    let mut batch = Vec::new();
+    for n in 0..20 {
+        for c in 0..5 {
+            batch.push(NewInboxEvent {
+                provider: Provider::WhatsApp,
+                provider_event_id: format!("c{c}-{n:02}"),
+                business_id: "b".into(),
+                conversation_key: format!("conv{c}"),
+                kind: EventKind::Message,
+                payload: "{}".into(),
+                received_at: now,
+            });
+        }
+    }
+    store.record_inbound(&batch).await.unwrap();
+
+    let recorder = Recorder::default();
+    let (stop, stop_rx) = watch::channel(false);
+    let options = WorkerOptions {
+        batch: 4,
+        poll: Duration::from_millis(20),
+        ..WorkerOptions::default()
+    };
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            let worker = InboxWorker::new(
+                store.clone(),
+                recorder.clone(),
+                Arc::new(Notify::new()),
+                options.clone(),
+            );
+            tokio::spawn(worker.run(stop_rx.clone()))
+        })
+        .collect();
+
+    for _ in 0..500 {
+        if recorder.seen.lock().unwrap().len() == 100 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    for w in workers {
+        w.await.unwrap();
+    }
+
+    let seen = recorder.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 100, "every event handled once");
+    let mut per_conversation: HashMap<String, Vec<String>> = HashMap::new();
+    for (conversation, id) in seen {
+        per_conversation.entry(conversation).or_default().push(id);
+    }
+    for (conversation, ids) in per_conversation {
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted, "{conversation} handled out of order");
+    }
+    assert_eq!(
+        *recorder.overlaps.lock().unwrap(),
+        0,
+        "one conversation, one lane"
+    );
+    assert!(
+        *recorder.max_parallel.lock().unwrap() > 1,
+        "conversations run in parallel"
+    );
+    let done = store.conversation_events("conv3").await.unwrap();
+    assert!(done.iter().all(|e| e.status == InboxStatus::Done));
+}
+both_backends!(
+    ordering,
+    events_of_one_conversation_run_in_order_across_workers
+);
+
+struct AlwaysFails;
+
+impl EventHandler for AlwaysFails {
+    async fn handle(&self, _event: &InboxEvent) -> Result<(), String> {
+        Err("handler exploded".into())
+    }
+}
+
+#[tokio::test]
+async fn a_failing_event_is_retried_then_dead_with_its_error() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = db.store().await;
+    store
+        .record_inbound(&[NewInboxEvent {
+            provider: Provider::WhatsApp,
+            provider_event_id: "bad".into(),
+            business_id: "b".into(),
+            conversation_key: "k".into(),
+            kind: EventKind::Message,
+            payload: "{}".into(),
+            received_at: Utc::now(),
+        }])
+        .await
+        .unwrap();
+    let worker = InboxWorker::new(
+        store.clone(),
+        AlwaysFails,
+        Arc::new(Notify::new()),
+        WorkerOptions {
+            max_attempts: 1,
+            ..WorkerOptions::default()
+        },
+    );
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    let event = store
+        .find_inbox_event(Provider::WhatsApp, "bad")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.status, InboxStatus::Dead);
+    assert_eq!(event.last_error.as_deref(), Some("handler exploded"));
+}
