@@ -1,4 +1,5 @@
 //! The one integration-test binary: the real app over a real socket, real PostgreSQL and Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
 mod proxy;
