@@ -348,8 +348,7 @@ impl Config {
                 },
             },
             log_format,
-            log_filter: get("RUST_LOG")
-                .or_else(|| get("LOG_LEVEL").map(|l| l.to_ascii_lowercase())),
+            log_filter: log_filter(get("RUST_LOG"), get("LOG_LEVEL"))?,
         })
     }
 
@@ -403,6 +402,31 @@ impl Config {
             ),
         ]
     }
+}
+
+/// `RUST_LOG`, else `LOG_LEVEL` (such as `INFO`), checked so that a typo stops start-up.
+fn log_filter(
+    rust_log: Option<String>,
+    level: Option<String>,
+) -> Result<Option<String>, ConfigError> {
+    let (var, filter) = match (rust_log, level) {
+        (Some(f), _) => ("RUST_LOG", f),
+        (None, Some(l)) => {
+            let level = l.to_ascii_lowercase();
+            if !["trace", "debug", "info", "warn", "error", "off"].contains(&level.as_str()) {
+                return Err(invalid(
+                    "LOG_LEVEL",
+                    format!("expected trace, debug, info, warn, error or off, got '{l}'"),
+                ));
+            }
+            ("LOG_LEVEL", level)
+        }
+        (None, None) => return Ok(None),
+    };
+    tracing_subscriber::EnvFilter::builder()
+        .parse(&filter)
+        .map_err(|e| invalid(var, format!("not a log filter: {e}")))?;
+    Ok(Some(filter))
 }
 
 fn number<T: std::str::FromStr>(
@@ -491,6 +515,8 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("LISTEN_ADDR", "8080"),
             ("WHATSAPP_API_BASE", "ftp://x"),
+            ("RUST_LOG", "info,[[["),
+            ("LOG_LEVEL", "loud"),
         ];
         for (var, value) in cases {
             let err = config(&[(var, value)]).unwrap_err();

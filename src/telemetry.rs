@@ -21,7 +21,7 @@ pub fn init_tracing(config: &Config) {
     let filter = config
         .log_filter
         .as_deref()
-        .and_then(|f| EnvFilter::try_new(f).ok())
+        .and_then(|f| EnvFilter::try_new(f).ok()) // validated by `Config`
         .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
     let format = config
         .log_format

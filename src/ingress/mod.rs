@@ -89,16 +89,23 @@ impl WebhookRequest {
     /// general limit.
     pub async fn admit(&mut self, state: &AppState) -> Result<(), AppError> {
         let now = unix_now();
-        state
-            .limiter
-            .check_blocked(self.client, now)
-            .map_err(AppError::Throttled)?;
-        self.quota = state
-            .limiter
-            .check_request(self.client, now)
-            .await
-            .map_err(AppError::Throttled)?;
-        Ok(())
+        let admitted = match state.limiter.check_blocked(self.client, now) {
+            Ok(()) => state.limiter.check_request(self.client, now).await,
+            Err(throttled) => Err(throttled),
+        };
+        match admitted {
+            Ok(quota) => {
+                self.quota = quota;
+                Ok(())
+            }
+            Err(throttled) => {
+                self.quota = Some(Quota {
+                    limit: throttled.limit,
+                    remaining: 0,
+                });
+                Err(AppError::Throttled(throttled))
+            }
+        }
     }
 
     /// Spends the failed-authentication budget and returns the error to answer with.
@@ -145,11 +152,13 @@ impl WebhookRequest {
             events_duplicate: accepted.map_or(0, |a| a.duplicate),
             received_at: Utc::now(),
         });
-        if let Some(quota) = self.quota {
-            let headers = response.headers_mut();
-            headers.insert("x-ratelimit-limit", HeaderValue::from(quota.limit));
-            headers.insert("x-ratelimit-remaining", HeaderValue::from(quota.remaining));
-        }
+        // The general limit when one is set, else the failed-authentication budget.
+        let quota = self
+            .quota
+            .unwrap_or_else(|| state.limiter.invalid_quota(self.client, unix_now()));
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-limit", HeaderValue::from(quota.limit));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(quota.remaining));
         response
     }
 }

@@ -147,9 +147,22 @@ impl RateLimiter {
                 })
                 .await;
             if let Some(count) = shared {
+                // Kept locally too, for the headers of this address's later answers.
+                self.local_count(budget, ip, current, |c| *c = (*c).max(count));
                 return count;
             }
         }
+        self.local_count(budget, ip, current, |c| *c += 1)
+    }
+
+    /// Applies `change` to this window's local count of `(ip, budget)` and returns the new count.
+    fn local_count(
+        &self,
+        budget: Budget,
+        ip: IpAddr,
+        current: u64,
+        change: impl FnOnce(&mut u32),
+    ) -> u32 {
         let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
         if local.len() > 100_000 {
             local.retain(|_, (w, _)| *w == current);
@@ -158,8 +171,24 @@ impl RateLimiter {
         if entry.0 != current {
             *entry = (current, 0);
         }
-        entry.1 += 1;
+        change(&mut entry.1);
         entry.1
+    }
+
+    /// What is left of an address's failed-authentication budget in this window, as far as this
+    /// instance knows (with Redis, other instances' failures are counted from this instance's last
+    /// increment on).
+    pub fn invalid_quota(&self, ip: IpAddr, now_unix: u64) -> Quota {
+        let (current, _) = window(now_unix);
+        let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        let used = match local.get(&(ip, Budget::Invalid)) {
+            Some((w, count)) if *w == current => *count,
+            _ => 0,
+        };
+        Quota {
+            limit: self.invalid_limit,
+            remaining: self.invalid_limit.saturating_sub(used),
+        }
     }
 }
 
@@ -193,6 +222,12 @@ mod tests {
                 retry_after_secs: 45,
                 limit: 3
             })
+        );
+        assert_eq!(l.invalid_quota(ip, t).remaining, 0);
+        assert_eq!(
+            l.invalid_quota("203.0.113.10".parse().unwrap(), t)
+                .remaining,
+            3
         );
         // Other addresses are not affected; the next window starts afresh.
         assert!(l.check_blocked("203.0.113.10".parse().unwrap(), t).is_ok());

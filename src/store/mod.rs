@@ -298,15 +298,17 @@ impl Store {
         dispatch!(self.claim_inbox(now, lease_until, limit))
     }
 
-    /// Marks a claimed event done. `false` when the claim was lost (its lease ended and another worker
-    /// took it), in which case nothing changes.
+    /// Marks claimed events done, each given as `(id, attempt)`; returns how many were settled. An event
+    /// whose claim was lost (its lease ended and another worker took it) is left as it is.
     pub async fn complete_inbox(
         &self,
-        id: i64,
-        attempt: i32,
+        claims: &[(i64, i32)],
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self.complete_inbox(id, attempt, now))
+    ) -> Result<u64, StoreError> {
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        dispatch!(self.complete_inbox(claims, now))
     }
 
     /// Records a failed attempt: `failed` until `retry_at`, or `dead` when `retry_at` is `None`.

@@ -175,20 +175,22 @@ impl PgStore {
 
     pub(super) async fn complete_inbox(
         &self,
-        id: i64,
-        attempt: i32,
+        claims: &[(i64, i32)],
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<u64, StoreError> {
+        let (ids, attempts): (Vec<i64>, Vec<i32>) = claims.iter().copied().unzip();
         let done = sqlx::query(
             "UPDATE inbox_events SET status = 'done', processed_at = $3, last_error = NULL \
-             WHERE id = $1 AND attempts = $2 AND status = 'processing'",
+             FROM UNNEST($1::bigint[], $2::int[]) AS c(id, attempt) \
+             WHERE inbox_events.id = c.id AND inbox_events.attempts = c.attempt \
+               AND inbox_events.status = 'processing'",
         )
-        .bind(id)
-        .bind(attempt)
+        .bind(&ids)
+        .bind(&attempts)
         .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done.rows_affected())
     }
 
     pub(super) async fn fail_inbox(

@@ -185,20 +185,25 @@ impl SqliteStore {
 
     pub(super) async fn complete_inbox(
         &self,
-        id: i64,
-        attempt: i32,
+        claims: &[(i64, i32)],
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE inbox_events SET status = 'done', processed_at = ?, last_error = NULL \
-             WHERE id = ? AND attempts = ? AND status = 'processing'",
-        )
-        .bind(millis(now))
-        .bind(id)
-        .bind(attempt)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut settled = 0;
+        for (id, attempt) in claims {
+            let done = sqlx::query(
+                "UPDATE inbox_events SET status = 'done', processed_at = ?, last_error = NULL \
+                 WHERE id = ? AND attempts = ? AND status = 'processing'",
+            )
+            .bind(millis(now))
+            .bind(id)
+            .bind(attempt)
+            .execute(&mut *tx)
+            .await?;
+            settled += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(settled)
     }
 
     pub(super) async fn fail_inbox(

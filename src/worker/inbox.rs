@@ -84,44 +84,51 @@ impl<H: EventHandler> InboxWorker<H> {
         }
     }
 
-    /// Claims and handles one batch; returns how many events it claimed.
+    /// Claims and handles one batch; returns how many events it claimed. The events handled well are
+    /// settled together in one statement; each failure is recorded on its own.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let events = self
             .store
             .claim_inbox(Utc::now(), self.options.lease, self.options.batch)
             .await?;
-        let claimed = events.len();
-        futures_util::future::join_all(events.iter().map(|e| self.process(e))).await;
-        Ok(claimed)
+        let outcomes =
+            futures_util::future::join_all(events.iter().map(|e| self.handler.handle(e))).await;
+        let mut done = Vec::with_capacity(events.len());
+        for (event, outcome) in events.iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => done.push((event.id, event.attempts)),
+                Err(error) => self.record_failure(event, &error).await,
+            }
+        }
+        let settled = self.store.complete_inbox(&done, Utc::now()).await?;
+        if settled < done.len() as u64 {
+            tracing::warn!(
+                lost = done.len() as u64 - settled,
+                "inbox claims were lost before their events were settled"
+            );
+        }
+        Ok(events.len())
     }
 
-    async fn process(&self, event: &InboxEvent) {
-        let outcome = match self.handler.handle(event).await {
-            Ok(()) => {
-                self.store
-                    .complete_inbox(event.id, event.attempts, Utc::now())
-                    .await
-            }
-            Err(error) => {
-                let retry_at = (event.attempts < self.options.max_attempts).then(|| {
-                    Utc::now()
-                        + chrono::Duration::from_std(retry_delay(event.attempts))
-                            .unwrap_or(chrono::Duration::seconds(300))
-                });
-                tracing::warn!(id = event.id, attempt = event.attempts, error = %error, dead = retry_at.is_none(), "inbox event failed");
-                self.store
-                    .fail_inbox(event.id, event.attempts, &error, retry_at)
-                    .await
-            }
-        };
-        match outcome {
+    async fn record_failure(&self, event: &InboxEvent, error: &str) {
+        let retry_at = (event.attempts < self.options.max_attempts).then(|| {
+            Utc::now()
+                + chrono::Duration::from_std(retry_delay(event.attempts))
+                    .unwrap_or(chrono::Duration::seconds(300))
+        });
+        tracing::warn!(id = event.id, attempt = event.attempts, error = %error, dead = retry_at.is_none(), "inbox event failed");
+        match self
+            .store
+            .fail_inbox(event.id, event.attempts, error, retry_at)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => tracing::warn!(
                 id = event.id,
-                "inbox claim was lost before the event was settled"
+                "inbox claim was lost before the failure was recorded"
             ),
             Err(err) => {
-                tracing::error!(id = event.id, error = %err, "inbox event could not be settled")
+                tracing::error!(id = event.id, error = %err, "inbox failure could not be recorded")
             }
         }
     }

@@ -116,7 +116,13 @@ async fn claims_take_only_the_oldest_open_event_of_each_conversation(backend: Ba
     );
     // A's next event waits while a1 is held.
     assert!(store.claim_inbox(now, lease, 10).await.unwrap().is_empty());
-    assert!(store.complete_inbox(claimed[0].id, 1, now).await.unwrap());
+    assert_eq!(
+        store
+            .complete_inbox(&[(claimed[0].id, 1)], now)
+            .await
+            .unwrap(),
+        1
+    );
     let next = store.claim_inbox(now, lease, 10).await.unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].provider_event_id, "a2");
@@ -143,11 +149,18 @@ async fn an_expired_lease_is_taken_over_and_the_old_claim_loses(backend: Backend
     let second = store.claim_inbox(later, lease, 10).await.unwrap();
     assert_eq!(second.len(), 1, "a crashed worker's event is taken over");
     assert_eq!(second[0].attempts, 2);
-    assert!(
-        !store.complete_inbox(first[0].id, 1, later).await.unwrap(),
-        "stale claim"
-    );
-    assert!(store.complete_inbox(second[0].id, 2, later).await.unwrap());
+    // Settled together: the stale claim is refused, the live one is done.
+    let settled = store
+        .complete_inbox(&[(first[0].id, 1), (second[0].id, 2)], later)
+        .await
+        .unwrap();
+    assert_eq!(settled, 1, "the stale claim is not settled");
+    let x = store
+        .find_inbox_event(Provider::WhatsApp, "x")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(x.status, InboxStatus::Done);
 }
 both_backends!(
     lease_expiry,

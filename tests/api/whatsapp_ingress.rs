@@ -550,7 +550,11 @@ async fn forgeries_are_throttled_while_meta_is_not(backend: Backend) {
     for _ in 0..20 {
         let body = text_message(&unique("wamid.meta"), "34600111222", "hola");
         let sig = sign_sha256_header(SECRET.as_bytes(), body.as_bytes());
-        assert_eq!(post(meta, body, sig).await.unwrap().status(), 200);
+        let res = post(meta, body, sig).await.unwrap();
+        assert_eq!(res.status(), 200);
+        // Every answer says what is left of the budget that applies.
+        assert_eq!(res.headers()["x-ratelimit-limit"], "3");
+        assert_eq!(res.headers()["x-ratelimit-remaining"], "3");
     }
     assert_eq!(app.store.count_inbox().await.unwrap(), 20);
 }
