@@ -163,7 +163,10 @@ impl PgStore {
                  ORDER BY e.id LIMIT $3 FOR UPDATE SKIP LOCKED) \
              RETURNING {INBOX_COLUMNS}"
         );
+        // Not a cached prepared statement: a generic plan (unknown limit and time) scans every open
+        // event, seconds on a large backlog; planned with the actual values it reads a few index rows.
         let mut rows: Vec<InboxRow> = sqlx::query_as(&sql)
+            .persistent(false)
             .bind(now)
             .bind(lease_until)
             .bind(i64::from(limit))

@@ -1,7 +1,8 @@
 //! SQLite backend: the embedded default, one file, no server to run.
 //!
 //! WAL journal with `synchronous = FULL`, so a commit is on disk before the webhook is acknowledged,
-//! exactly as on Postgres. SQLite has one writer at a time; the ingress batches writes anyway.
+//! exactly as on Postgres. SQLite has one writer at a time: every write goes through one dedicated
+//! connection, and the ingress batches its writes anyway.
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,7 +19,11 @@ use super::{
 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
+    /// Readers (WAL lets them run beside the writer).
     pool: SqlitePool,
+    /// The one connection that writes. SQLite allows one writer at a time; queueing writers here, in
+    /// order, beats letting them collide on the file lock, whose busy handler sleeps for up to 100 ms.
+    writer: SqlitePool,
 }
 
 const INBOX_COLUMNS: &str = "id, provider, provider_event_id, business_id, conversation_key, kind, \
@@ -101,12 +106,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone())
+            .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.clamp(1, 4))
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, writer })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -115,7 +125,7 @@ impl SqliteStore {
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
+            .run(&self.writer)
             .await?;
         Ok(())
     }
@@ -129,7 +139,7 @@ impl SqliteStore {
         &self,
         batch: &[NewInboxEvent],
     ) -> Result<Vec<bool>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let mut new = Vec::with_capacity(batch.len());
         for e in batch {
             let done = sqlx::query(
@@ -177,7 +187,7 @@ impl SqliteStore {
             .bind(millis(now))
             .bind(millis(lease_until))
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.writer)
             .await?;
         rows.sort_by_key(|r| r.id);
         events(rows)
@@ -188,7 +198,7 @@ impl SqliteStore {
         claims: &[(i64, i32)],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let mut settled = 0;
         for (id, attempt) in claims {
             let done = sqlx::query(
@@ -224,7 +234,7 @@ impl SqliteStore {
         .bind(retry_at.map(millis))
         .bind(id)
         .bind(attempt)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -264,7 +274,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn record_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for r in records {
             sqlx::query(
                 "INSERT INTO webhook_audit (provider, outcome, status_code, body_bytes, remote_addr, \
@@ -316,7 +326,7 @@ impl SqliteStore {
     pub(super) async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM webhook_audit WHERE received_at < ?")
             .bind(millis(before))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
     }

@@ -53,7 +53,7 @@ pub struct WorkerOptions {
 impl Default for WorkerOptions {
     fn default() -> Self {
         Self {
-            batch: 32,
+            batch: 128,
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(500),
             max_attempts: 8,
