@@ -186,3 +186,34 @@ async fn a_batch_the_database_rejects_is_not_half_written() {
             .is_none()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_redis_costs_a_timeout_now_and_then_never_a_webhook() {
+    let proxy = Proxy::start("127.0.0.1:6379".parse().unwrap()).await;
+    let app = AppBuilder::new(Backend::Postgres)
+        .var("REDIS_URL", &format!("redis://{}", proxy.addr))
+        .spawn()
+        .await;
+    assert_eq!(
+        app.post_whatsapp(text_message("wamid.rh.0", "34600111222", "hola")).await.status(),
+        200
+    );
+    proxy.set(Mode::Hang);
+    let started = Instant::now();
+    for i in 1..=20 {
+        let body = text_message(&format!("wamid.rh.{i}"), "34600111222", "hola");
+        assert_eq!(app.post_whatsapp(body.clone()).await.status(), 200);
+        // A redelivery is still recognised: the database is the authority.
+        assert_eq!(app.post_whatsapp(body).await.status(), 200);
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(4),
+        "40 webhooks took {waited:?} with Redis hanging: the breaker should skip it"
+    );
+    assert_eq!(app.store.count_inbox().await.unwrap(), 21);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("salonbot_redis_errors_total"), "{metrics}");
+    let health: Value = app.get("/health").await.json().await.unwrap();
+    assert_eq!(health["status"], "degraded");
+}
