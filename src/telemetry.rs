@@ -50,6 +50,9 @@ const INBOX_EVENTS_TOTAL: &str = "salonbot_inbox_events_total";
 const HTTP_REQUESTS_TOTAL: &str = "salonbot_http_requests_total";
 const REDIS_ERRORS_TOTAL: &str = "salonbot_redis_errors_total";
 const AUDIT_DROPPED_TOTAL: &str = "salonbot_audit_dropped_total";
+const OUTBOUND_TOTAL: &str = "salonbot_outbound_total";
+const OUTBOUND_LATENCY: &str = "salonbot_outbound_latency_seconds";
+const OUTBOUND_ERRORS_TOTAL: &str = "salonbot_outbound_errors_total";
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
@@ -106,6 +109,21 @@ impl Metrics {
             AUDIT_DROPPED_TOTAL,
             None,
             "Audit records dropped because the audit queue was full.",
+        );
+        describe(
+            OUTBOUND_TOTAL,
+            None,
+            "Outbound provider requests by kind and outcome (sent, or the failure class).",
+        );
+        describe(
+            OUTBOUND_ERRORS_TOTAL,
+            None,
+            "Failed outbound requests by the provider's error code.",
+        );
+        recorder.describe_histogram(
+            OUTBOUND_LATENCY.into(),
+            Some(Unit::Seconds),
+            "Time to send one outbound message, retries included, by kind.".into(),
         );
         recorder.describe_histogram(
             WEBHOOK_DURATION.into(),
@@ -169,6 +187,21 @@ impl Metrics {
     /// A Redis call failed (`op` names it); the caller fell back to the database or local state.
     pub fn redis_error(&self, op: &str) {
         self.counter(REDIS_ERRORS_TOTAL, &[("op", op)], 1);
+    }
+
+    /// One outbound message or call: `outcome` is `sent` or the failure class, `code` Meta's error code.
+    pub fn outbound(&self, kind: &str, outcome: &str, code: Option<i64>, elapsed: Duration) {
+        self.counter(OUTBOUND_TOTAL, &[("kind", kind), ("outcome", outcome)], 1);
+        if let Some(code) = code {
+            let code = code.to_string();
+            self.counter(OUTBOUND_ERRORS_TOTAL, &[("code", &code)], 1);
+        }
+        self.recorder
+            .register_histogram(
+                &Key::from_parts(OUTBOUND_LATENCY, vec![Label::new("kind", kind.to_owned())]),
+                &METADATA,
+            )
+            .record(elapsed.as_secs_f64());
     }
 
     pub fn audit_dropped(&self) {

@@ -1,6 +1,7 @@
 //! The one integration-test binary: the real app over a real socket, real PostgreSQL and Redis.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fake_graph;
 mod helpers;
 mod proxy;
 
@@ -8,6 +9,7 @@ mod cli;
 mod health;
 mod storage_failures;
 mod store_contract;
+mod whatsapp_client;
 mod whatsapp_ingress;
 mod whatsapp_verify;
 mod worker;

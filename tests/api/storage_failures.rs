@@ -195,7 +195,9 @@ async fn a_hanging_redis_costs_a_timeout_now_and_then_never_a_webhook() {
         .spawn()
         .await;
     assert_eq!(
-        app.post_whatsapp(text_message("wamid.rh.0", "34600111222", "hola")).await.status(),
+        app.post_whatsapp(text_message("wamid.rh.0", "34600111222", "hola"))
+            .await
+            .status(),
         200
     );
     proxy.set(Mode::Hang);

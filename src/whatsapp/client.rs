@@ -1,0 +1,283 @@
+//! The Cloud API client: posts messages to `{WHATSAPP_API_BASE}/{WHATSAPP_PHONE_NUMBER_ID}/messages`.
+//!
+//! One pooled HTTP client (rustls), a timeout per request (`WHATSAPP_HTTP_TIMEOUT_SECONDS`), and a small
+//! retry budget for failures that a second try a moment later may fix (connection errors, timeouts, 5xx,
+//! throttling codes), with exponential backoff and jitter (the `backoff` crate), honouring `Retry-After`.
+//! Everything else is returned classified (`SendError`) for the caller to act on: the outbox schedules
+//! longer retries, falls back to templates, or pauses sending.
+//!
+//! A retried POST whose first attempt did reach Meta (a timeout after Meta accepted it) can deliver a
+//! message twice: the Cloud API has no idempotency key for messages. Such duplicates are rare and
+//! preferred to losing a reply.
+//!
+//! Without `WHATSAPP_ACCESS_TOKEN` the bot runs in sandbox: messages are recorded as sent and nothing
+//! leaves the machine.
+
+use std::time::{Duration, Instant};
+
+use backoff::ExponentialBackoffBuilder;
+use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::error::{MetaError, SendError};
+use crate::config::{Secret, WhatsAppConfig};
+use crate::telemetry::Metrics;
+
+/// How long the client keeps retrying one request before handing the failure back.
+#[derive(Debug, Clone)]
+pub struct RetryBudget {
+    pub initial: Duration,
+    pub max_interval: Duration,
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryBudget {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(200),
+            max_interval: Duration::from_secs(2),
+            max_elapsed: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What Meta answered for a sent message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The message's `wamid`; status webhooks refer to it.
+    pub wamid: String,
+    /// The recipient's WhatsApp id as Meta resolved it, when given.
+    pub wa_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SendAnswer {
+    #[serde(default)]
+    contacts: Vec<ContactOut>,
+    messages: Vec<MessageIdOut>,
+}
+
+#[derive(Deserialize)]
+struct ContactOut {
+    #[serde(default)]
+    wa_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MessageIdOut {
+    id: String,
+}
+
+/// A live client for one business number.
+#[derive(Clone)]
+pub struct WhatsAppClient {
+    http: reqwest::Client,
+    messages_url: String,
+    token: Secret,
+    retry: RetryBudget,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for WhatsAppClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhatsAppClient")
+            .field("messages_url", &self.messages_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sends live, or records in sandbox.
+#[derive(Clone, Debug)]
+pub enum WhatsAppSender {
+    Live(WhatsAppClient),
+    /// No access token: messages are recorded as sent, nothing leaves the machine.
+    Sandbox,
+}
+
+impl WhatsAppSender {
+    pub fn from_config(config: &WhatsAppConfig, metrics: Metrics) -> Result<Self, reqwest::Error> {
+        match (&config.access_token, &config.phone_number_id) {
+            (Some(token), Some(phone_number_id)) => Ok(WhatsAppSender::Live(WhatsAppClient::new(
+                &config.api_base,
+                phone_number_id,
+                token.clone(),
+                config.http_timeout,
+                RetryBudget::default(),
+                metrics,
+            )?)),
+            _ => Ok(WhatsAppSender::Sandbox),
+        }
+    }
+
+    pub fn is_sandbox(&self) -> bool {
+        matches!(self, WhatsAppSender::Sandbox)
+    }
+
+    /// Sends a `/messages` request body; `kind` labels the metrics (text, template, buttons, ...).
+    pub async fn send(&self, kind: &'static str, body: &Value) -> Result<SentMessage, SendError> {
+        match self {
+            WhatsAppSender::Live(client) => client.send(kind, body).await,
+            WhatsAppSender::Sandbox => {
+                let wamid = format!("sandbox.{}", uuid::Uuid::new_v4().simple());
+                tracing::info!(kind, %wamid, "sandbox: message recorded, not sent");
+                Ok(SentMessage { wamid, wa_id: None })
+            }
+        }
+    }
+}
+
+impl WhatsAppClient {
+    pub fn new(
+        api_base: &str,
+        phone_number_id: &str,
+        token: Secret,
+        timeout: Duration,
+        retry: RetryBudget,
+        metrics: Metrics,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("salonbot/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            messages_url: format!(
+                "{}/{}/messages",
+                api_base.trim_end_matches('/'),
+                phone_number_id
+            ),
+            token,
+            retry,
+            metrics,
+        })
+    }
+
+    /// Sends a message, retrying transient failures within the retry budget.
+    pub async fn send(&self, kind: &'static str, body: &Value) -> Result<SentMessage, SendError> {
+        let started = Instant::now();
+        let result = self.post_with_retries(body).await.and_then(|answer| {
+            let parsed: SendAnswer =
+                serde_json::from_value(answer).map_err(|e| SendError::Rejected {
+                    code: 0,
+                    reason: format!("unexpected answer from Meta: {e}"),
+                })?;
+            let wamid = parsed
+                .messages
+                .into_iter()
+                .next()
+                .map(|m| m.id)
+                .ok_or_else(|| SendError::Rejected {
+                    code: 0,
+                    reason: "Meta's answer carried no message id".into(),
+                })?;
+            Ok(SentMessage {
+                wamid,
+                wa_id: parsed.contacts.into_iter().next().and_then(|c| c.wa_id),
+            })
+        });
+        let outcome = match &result {
+            Ok(_) => "sent",
+            Err(e) => e.label(),
+        };
+        self.metrics.outbound(
+            kind,
+            outcome,
+            result.as_ref().err().and_then(SendError::code),
+            started.elapsed(),
+        );
+        result
+    }
+
+    /// Marks a customer's message as read (blue ticks).
+    pub async fn mark_read(&self, message_id: &str) -> Result<(), SendError> {
+        let body = serde_json::json!({
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": message_id,
+        });
+        let started = Instant::now();
+        let result = self.post_with_retries(&body).await.map(|_| ());
+        let outcome = match &result {
+            Ok(()) => "sent",
+            Err(e) => e.label(),
+        };
+        self.metrics.outbound(
+            "mark_read",
+            outcome,
+            result.as_ref().err().and_then(SendError::code),
+            started.elapsed(),
+        );
+        result
+    }
+
+    async fn post_with_retries(&self, body: &Value) -> Result<Value, SendError> {
+        let policy = ExponentialBackoffBuilder::new()
+            .with_initial_interval(self.retry.initial)
+            .with_max_interval(self.retry.max_interval)
+            .with_max_elapsed_time(Some(self.retry.max_elapsed))
+            .build();
+        let attempt = || async {
+            match self.post_once(body).await {
+                Ok(answer) => Ok(answer),
+                // A wait longer than the budget is handed back for the outbox to schedule.
+                Err(err @ SendError::Transient { retry_after, .. }) => match retry_after {
+                    Some(after) if after > self.retry.max_elapsed => {
+                        Err(backoff::Error::permanent(err))
+                    }
+                    Some(after) => Err(backoff::Error::retry_after(err, after)),
+                    None => Err(backoff::Error::transient(err)),
+                },
+                // Everything else (including the pair rate limit, which asks for minutes) is for the
+                // caller to act on.
+                Err(err) => Err(backoff::Error::permanent(err)),
+            }
+        };
+        backoff::future::retry_notify(policy, attempt, |err: SendError, wait: Duration| {
+            tracing::debug!(error = %err, wait_ms = wait.as_millis() as u64, "retrying WhatsApp request");
+        })
+        .await
+    }
+
+    async fn post_once(&self, body: &Value) -> Result<Value, SendError> {
+        let response = self
+            .http
+            .post(&self.messages_url)
+            .header(AUTHORIZATION, format!("Bearer {}", self.token.expose()))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| SendError::network(&e))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response.bytes().await.map_err(|e| SendError::network(&e))?;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&bytes).map_err(|e| SendError::Transient {
+                reason: format!("unreadable answer from Meta: {e}"),
+                retry_after: None,
+                code: None,
+            });
+        }
+        let error = MetaError::from_body(&bytes);
+        let err = SendError::classify(status, error.as_ref(), retry_after);
+        if let Some(meta) = &error {
+            tracing::warn!(
+                status,
+                code = meta.code,
+                subcode = meta.error_subcode,
+                fbtrace_id = meta.fbtrace_id.as_deref().unwrap_or_default(),
+                class = err.label(),
+                "WhatsApp request failed: {}",
+                meta.reason()
+            );
+        }
+        Err(err)
+    }
+}

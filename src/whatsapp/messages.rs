@@ -1,0 +1,1 @@
+//! Outbound message builders (Cloud API `/messages` request bodies).

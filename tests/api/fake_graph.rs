@@ -1,0 +1,182 @@
+//! A local stand-in for Meta's Graph API `/messages` endpoint, speaking its wire format: it checks the
+//! method, path, bearer token and request JSON as Meta would, records every request, and answers either
+//! as Meta does on success or with scripted failures in Meta's error format.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "EAAG-test-access-token";
+pub const PHONE_NUMBER_ID: &str = "106540352242922";
+pub const VERSION: &str = "v21.0";
+
+/// One request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub authorization: Option<String>,
+    pub body: Value,
+    pub at: Instant,
+}
+
+/// What the fake answers to the next request.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Meta's error format with this HTTP status and code.
+    MetaError { status: u16, code: i64 },
+    /// A status with no Meta body (a proxy's 502, say).
+    Bare { status: u16 },
+    /// 429 with `Retry-After`.
+    RetryAfter { seconds: u64 },
+    /// Answer successfully, but only after this delay.
+    Slow(Duration),
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: Vec<Recorded>,
+    script: VecDeque<Answer>,
+    next_id: u64,
+}
+
+#[derive(Clone)]
+pub struct FakeGraph {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FakeGraph {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/{version}/{phone_number_id}/messages", post(messages))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { addr, inner }
+    }
+
+    /// The value of `WHATSAPP_API_BASE` pointing here.
+    pub fn base(&self) -> String {
+        format!("http://{}/{VERSION}", self.addr)
+    }
+
+    /// Queues answers for the next requests (then back to success).
+    pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.inner.lock().unwrap().script.extend(answers);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner.lock().unwrap().requests.clone()
+    }
+}
+
+fn meta_error(status: u16, code: i64, message: &str) -> Response {
+    let body = json!({"error": {
+        "message": format!("(#{code}) {message}"),
+        "type": "OAuthException",
+        "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": message},
+        "fbtrace_id": "AbCdEfGhIjKlMnOp"
+    }});
+    (StatusCode::from_u16(status).unwrap(), Json(body)).into_response()
+}
+
+async fn messages(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((version, phone_number_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let next = {
+        let mut inner = inner.lock().unwrap();
+        inner.requests.push(Recorded {
+            path: format!("/{version}/{phone_number_id}/messages"),
+            authorization: authorization.clone(),
+            body: parsed.clone(),
+            at: Instant::now(),
+        });
+        inner.script.pop_front()
+    };
+
+    // What Meta itself checks first.
+    if authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+        return meta_error(
+            401,
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+        );
+    }
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/json") {
+        return meta_error(400, 100, "Invalid parameter: content type");
+    }
+    if parsed["messaging_product"] != "whatsapp" {
+        return meta_error(400, 100, "The parameter messaging_product is required.");
+    }
+
+    match next {
+        Some(Answer::MetaError { status, code }) => {
+            return meta_error(status, code, "scripted failure");
+        }
+        Some(Answer::Bare { status }) => {
+            return StatusCode::from_u16(status).unwrap().into_response();
+        }
+        Some(Answer::RetryAfter { seconds }) => {
+            let mut response = meta_error(429, 130429, "Rate limit hit");
+            response
+                .headers_mut()
+                .insert("retry-after", seconds.to_string().parse().unwrap());
+            return response;
+        }
+        Some(Answer::Slow(delay)) => tokio::time::sleep(delay).await,
+        None => {}
+    }
+
+    if parsed["status"] == "read" {
+        return if parsed["message_id"].is_string() {
+            Json(json!({"success": true})).into_response()
+        } else {
+            meta_error(400, 100, "The parameter message_id is required.")
+        };
+    }
+    let kind = parsed["type"].as_str().unwrap_or_default();
+    if kind.is_empty() || parsed.get(kind).is_none() {
+        return meta_error(400, 100, "The message type and its object are required.");
+    }
+    let to = parsed["to"]
+        .as_str()
+        .or_else(|| parsed["recipient"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    if to.is_empty() {
+        return meta_error(400, 100, "The parameter to is required.");
+    }
+    let id = {
+        let mut inner = inner.lock().unwrap();
+        inner.next_id += 1;
+        inner.next_id
+    };
+    Json(json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{"input": to, "wa_id": to.trim_start_matches('+')}],
+        "messages": [{"id": format!("wamid.fake.{id}"), "message_status": "accepted"}]
+    }))
+    .into_response()
+}
