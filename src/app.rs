@@ -29,7 +29,9 @@ use crate::ingress::ratelimit::RateLimiter;
 use crate::store::writer::{InboxWriter, WriterOptions};
 use crate::store::{Store, StoreOptions};
 use crate::telemetry::Metrics;
-use crate::worker::inbox::{InboxWorker, LogHandler, WorkerOptions};
+use crate::whatsapp::client::WhatsAppSender;
+use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
+use crate::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
 use crate::{health, ingress};
 
 /// Everything a handler may need; cheap to clone. Handlers destructure what they use.
@@ -45,6 +47,8 @@ pub struct AppState {
     pub redis: Option<Redis>,
     pub audit: AuditSink,
     pub metrics: Metrics,
+    /// Whether WhatsApp sending is paused (token or account problem), for readiness.
+    pub sending: Arc<SendingState>,
     pub started: Instant,
 }
 
@@ -52,6 +56,7 @@ pub struct App {
     state: AppState,
     shutdown: watch::Sender<bool>,
     worker: JoinHandle<()>,
+    dispatcher: JoinHandle<()>,
     audit_writer: JoinHandle<()>,
     housekeeping: Vec<JoinHandle<()>>,
 }
@@ -90,13 +95,25 @@ impl App {
         let worker = tokio::spawn(
             InboxWorker::new(
                 store.clone(),
-                LogHandler,
+                InboxHandler::new(store.clone()),
                 committed,
                 WorkerOptions::default(),
             )
+            .run(shutdown_rx.clone()),
+        );
+        let sender = WhatsAppSender::from_config(&config.whatsapp, metrics.clone())?;
+        let sending = Arc::new(SendingState::default());
+        let dispatcher = tokio::spawn(
+            Dispatcher::new(
+                store.clone(),
+                sender,
+                sending.clone(),
+                Arc::new(Notify::new()),
+                DispatchOptions::default(),
+            )
             .run(shutdown_rx),
         );
-        let upkeep_metrics = metrics.clone();
+        let (upkeep_metrics, upkeep_store) = (metrics.clone(), store.clone());
         let housekeeping = vec![
             audit::spawn_pruner(store.clone(), config.audit_retention_days),
             tokio::spawn(async move {
@@ -104,6 +121,9 @@ impl App {
                 loop {
                     every.tick().await;
                     upkeep_metrics.upkeep();
+                    if let Ok(pending) = upkeep_store.count_outbox_pending().await {
+                        upkeep_metrics.outbox_pending(pending);
+                    }
                 }
             }),
         ];
@@ -118,10 +138,12 @@ impl App {
                 redis,
                 audit,
                 metrics,
+                sending,
                 started: Instant::now(),
             },
             shutdown,
             worker,
+            dispatcher,
             audit_writer,
             housekeeping,
         })
@@ -141,6 +163,7 @@ impl App {
             state,
             shutdown: stop_workers,
             worker,
+            dispatcher,
             audit_writer,
             housekeeping,
         } = self;
@@ -152,6 +175,7 @@ impl App {
         // Requests are finished; every handle to the audit sink is gone with the router.
         let _ = stop_workers.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), dispatcher).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), audit_writer).await;
         for task in housekeeping {
             task.abort();

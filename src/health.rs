@@ -81,6 +81,9 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     if whatsapp.verify_token.is_none() {
         reasons.push("WHATSAPP_VERIFY_TOKEN unset: Meta cannot verify the webhook".into());
     }
+    if let Some(reason) = state.sending.paused() {
+        reasons.push(format!("WhatsApp sending paused: {reason}"));
+    }
     if reasons.is_empty() {
         (StatusCode::OK, Json(json!({ "status": "ready" })))
     } else {

@@ -53,6 +53,7 @@ const AUDIT_DROPPED_TOTAL: &str = "salonbot_audit_dropped_total";
 const OUTBOUND_TOTAL: &str = "salonbot_outbound_total";
 const OUTBOUND_LATENCY: &str = "salonbot_outbound_latency_seconds";
 const OUTBOUND_ERRORS_TOTAL: &str = "salonbot_outbound_errors_total";
+const OUTBOX_PENDING: &str = "salonbot_outbox_pending";
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
@@ -119,6 +120,11 @@ impl Metrics {
             OUTBOUND_ERRORS_TOTAL,
             None,
             "Failed outbound requests by the provider's error code.",
+        );
+        recorder.describe_gauge(
+            OUTBOX_PENDING.into(),
+            None,
+            "Outbound messages not yet handed to the provider.".into(),
         );
         recorder.describe_histogram(
             OUTBOUND_LATENCY.into(),
@@ -202,6 +208,13 @@ impl Metrics {
                 &METADATA,
             )
             .record(elapsed.as_secs_f64());
+    }
+
+    /// Messages waiting in the outbox (pending or being sent).
+    pub fn outbox_pending(&self, count: i64) {
+        self.recorder
+            .register_gauge(&Key::from_name(OUTBOX_PENDING), &METADATA)
+            .set(count as f64);
     }
 
     pub fn audit_dropped(&self) {

@@ -123,6 +123,11 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// The single writing connection.
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.writer)

@@ -115,7 +115,7 @@ impl WhatsAppSender {
     }
 
     /// Sends a `/messages` request body; `kind` labels the metrics (text, template, buttons, ...).
-    pub async fn send(&self, kind: &'static str, body: &Value) -> Result<SentMessage, SendError> {
+    pub async fn send(&self, kind: &str, body: &Value) -> Result<SentMessage, SendError> {
         match self {
             WhatsAppSender::Live(client) => client.send(kind, body).await,
             WhatsAppSender::Sandbox => {
@@ -156,7 +156,7 @@ impl WhatsAppClient {
     }
 
     /// Sends a message, retrying transient failures within the retry budget.
-    pub async fn send(&self, kind: &'static str, body: &Value) -> Result<SentMessage, SendError> {
+    pub async fn send(&self, kind: &str, body: &Value) -> Result<SentMessage, SendError> {
         let started = Instant::now();
         let result = self.post_with_retries(body).await.and_then(|answer| {
             let parsed: SendAnswer =

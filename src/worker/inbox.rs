@@ -4,8 +4,8 @@
 //!
 //! A handler that fails is retried with exponential backoff and, after `max_attempts`, the event is
 //! marked `dead` with its error: kept for operators, and no longer holding back the conversation's later
-//! events. The conversation engine plugs in here as the handler; until then `LogHandler` acknowledges
-//! events after logging them.
+//! events. The conversation engine plugs in here as the handler; until then `InboxHandler` applies
+//! delivery statuses to the outbox and acknowledges the rest.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,27 +14,89 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{Notify, watch};
 
+use serde::Deserialize;
+
 use crate::conversation::Masked;
-use crate::store::{InboxEvent, Store, StoreError};
+use crate::store::{EventKind, InboxEvent, OutboundStatus, Store, StoreError};
+use crate::whatsapp::webhook::StatusEvent;
 
 /// What the worker does with one event. An `Err` is retried later.
 pub trait EventHandler: Send + Sync + 'static {
     fn handle(&self, event: &InboxEvent) -> impl Future<Output = Result<(), String>> + Send;
 }
 
-/// Logs each event and marks it done.
-pub struct LogHandler;
+/// What the inbox does with events until the conversation engine lands: delivery statuses update the
+/// outbox; messages and other events are logged and acknowledged.
+pub struct InboxHandler {
+    store: Store,
+}
 
-impl EventHandler for LogHandler {
+impl InboxHandler {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    async fn delivery_status(&self, event: &InboxEvent) -> Result<(), String> {
+        let StatusEvent { status, .. } =
+            StatusEvent::deserialize(&event.payload).map_err(|e| format!("status payload: {e}"))?;
+        let new = match status.status.as_str() {
+            "sent" => OutboundStatus::Sent,
+            "delivered" => OutboundStatus::Delivered,
+            "read" => OutboundStatus::Read,
+            "failed" => OutboundStatus::Failed,
+            other => {
+                tracing::debug!(status = other, "delivery status not tracked");
+                return Ok(());
+            }
+        };
+        let first_error = status.errors.as_ref().and_then(|e| e.first());
+        let reason = first_error.map(|e| {
+            let title = e
+                .title
+                .as_deref()
+                .or(e.message.as_deref())
+                .unwrap_or_default();
+            format!("meta error {}: {title}", e.code)
+        });
+        let applied = self
+            .store
+            .apply_delivery_status(
+                &status.id,
+                new,
+                reason.as_deref(),
+                first_error.map(|e| e.code),
+                Utc::now(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        match applied {
+            Some(_) => Ok(()),
+            // Meta can report a status before the dispatcher has stored the wamid Meta just gave it:
+            // try again shortly. Statuses of messages sent by other means (the WhatsApp Business app)
+            // never match, and are let go after a while.
+            None if Utc::now() - event.received_at < chrono::Duration::minutes(2) => {
+                Err(format!("no outbound message with wamid {} yet", status.id))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl EventHandler for InboxHandler {
     async fn handle(&self, event: &InboxEvent) -> Result<(), String> {
-        tracing::debug!(
-            id = event.id,
-            provider = event.provider.as_str(),
-            kind = event.kind.as_str(),
-            conversation = %Masked(&event.conversation_key),
-            "inbox event handled"
-        );
-        Ok(())
+        match event.kind {
+            EventKind::Status => self.delivery_status(event).await,
+            _ => {
+                tracing::debug!(
+                    id = event.id,
+                    provider = event.provider.as_str(),
+                    kind = event.kind.as_str(),
+                    conversation = %Masked(&event.conversation_key),
+                    "inbox event handled"
+                );
+                Ok(())
+            }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Background work off the request path: the inbox consumer (and, from later issues on, the outbox
-//! dispatcher and timers).
+//! Background work off the request path: the inbox consumer, the outbox dispatcher (and, from later
+//! issues on, timers).
 
 pub mod inbox;
+pub mod outbox;

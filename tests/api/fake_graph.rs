@@ -22,6 +22,8 @@ pub const VERSION: &str = "v21.0";
 /// One request as the fake received it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// Whether the fake answered it with success.
+    pub ok: bool,
     pub path: String,
     pub authorization: Option<String>,
     pub body: Value,
@@ -46,6 +48,10 @@ struct Inner {
     requests: Vec<Recorded>,
     script: VecDeque<Answer>,
     next_id: u64,
+    /// Per mille of message requests that fail with a transient error, beyond the script.
+    fail_per_mille: u64,
+    /// Recipients whose messages always fail with this Meta code.
+    failing_recipients: Vec<(String, u16, i64)>,
 }
 
 #[derive(Clone)]
@@ -81,6 +87,29 @@ impl FakeGraph {
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.lock().unwrap().requests.clone()
     }
+
+    /// Makes a share of requests fail with Meta's transient error 131000 (deterministically spread).
+    pub fn fail_share(&self, per_mille: u64) {
+        self.inner.lock().unwrap().fail_per_mille = per_mille;
+    }
+
+    /// Makes every message to `recipient` fail with this status and Meta code.
+    pub fn fail_recipient(&self, recipient: &str, status: u16, code: i64) {
+        self.inner
+            .lock()
+            .unwrap()
+            .failing_recipients
+            .push((recipient.to_owned(), status, code));
+    }
+
+    /// The successfully sent request bodies, in the order the fake accepted them.
+    pub fn delivered(&self) -> Vec<Value> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.ok)
+            .map(|r| r.body)
+            .collect()
+    }
 }
 
 fn meta_error(status: u16, code: i64, message: &str) -> Response {
@@ -105,17 +134,55 @@ async fn messages(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let next = {
+    let recipient = parsed["to"]
+        .as_str()
+        .or_else(|| parsed["recipient"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let (next, index) = {
         let mut inner = inner.lock().unwrap();
+        let n = inner.requests.len() as u64;
         inner.requests.push(Recorded {
+            ok: false,
             path: format!("/{version}/{phone_number_id}/messages"),
             authorization: authorization.clone(),
             body: parsed.clone(),
             at: Instant::now(),
         });
-        inner.script.pop_front()
+        let scripted = inner.script.pop_front();
+        let for_recipient = inner
+            .failing_recipients
+            .iter()
+            .find(|(r, _, _)| *r == recipient)
+            .map(|(_, status, code)| Answer::MetaError {
+                status: *status,
+                code: *code,
+            });
+        // A fixed scramble of the request number, so the failures are spread but reproducible.
+        let random = (n.wrapping_mul(2_654_435_761) >> 7) % 1000 < inner.fail_per_mille;
+        let next = scripted.or(for_recipient).or_else(|| {
+            random.then_some(Answer::MetaError {
+                status: 500,
+                code: 131000,
+            })
+        });
+        (next, inner.requests.len() - 1)
     };
+    let response = answer(&inner, next, &authorization, &headers, &parsed, &recipient).await;
+    if response.status().is_success() {
+        inner.lock().unwrap().requests[index].ok = true;
+    }
+    response
+}
 
+async fn answer(
+    inner: &Arc<Mutex<Inner>>,
+    next: Option<Answer>,
+    authorization: &Option<String>,
+    headers: &HeaderMap,
+    parsed: &Value,
+    to: &str,
+) -> Response {
     // What Meta itself checks first.
     if authorization.as_deref() != Some(&format!("Bearer {TOKEN}")) {
         return meta_error(
@@ -160,11 +227,6 @@ async fn messages(
     if kind.is_empty() || parsed.get(kind).is_none() {
         return meta_error(400, 100, "The message type and its object are required.");
     }
-    let to = parsed["to"]
-        .as_str()
-        .or_else(|| parsed["recipient"].as_str())
-        .unwrap_or_default()
-        .to_owned();
     if to.is_empty() {
         return meta_error(400, 100, "The parameter to is required.");
     }

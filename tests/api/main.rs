@@ -7,6 +7,7 @@ mod proxy;
 
 mod cli;
 mod health;
+mod outbox;
 mod storage_failures;
 mod store_contract;
 mod whatsapp_client;

@@ -1,0 +1,652 @@
+//! The outbox: every message the bot sends, stored before it is sent, then settled by the dispatcher and
+//! by Meta's delivery statuses.
+//!
+//! Rows are written in the same transaction as the state change that caused them, with a stable
+//! idempotency key, so a crash can neither lose a reply nor write it twice. The dispatcher claims, per
+//! recipient, only the oldest open row, so one customer's messages leave in the order they were
+//! written while other customers' messages go in parallel; a row waiting for a retry holds back only
+//! its own recipient.
+//!
+//! Both dialects live side by side below (`pg`, `lite`) so that they stay in step.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{Store, StoreError};
+
+/// Where an outbound message is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundStatus {
+    /// Waiting to be sent (first time, or a retry at `next_attempt_at`).
+    Pending,
+    /// Claimed by a dispatcher whose lease ends at `next_attempt_at`.
+    Sending,
+    /// Accepted by Meta (`wamid` known); then Meta's statuses move it on.
+    Sent,
+    Delivered,
+    Read,
+    /// Will not be delivered (undeliverable, rejected, or Meta reported failure); `last_error` says why.
+    Failed,
+    /// Gave up after the retry budget.
+    Dead,
+}
+
+impl OutboundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboundStatus::Pending => "pending",
+            OutboundStatus::Sending => "sending",
+            OutboundStatus::Sent => "sent",
+            OutboundStatus::Delivered => "delivered",
+            OutboundStatus::Read => "read",
+            OutboundStatus::Failed => "failed",
+            OutboundStatus::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "pending" => OutboundStatus::Pending,
+            "sending" => OutboundStatus::Sending,
+            "sent" => OutboundStatus::Sent,
+            "delivered" => OutboundStatus::Delivered,
+            "read" => OutboundStatus::Read,
+            "failed" => OutboundStatus::Failed,
+            "dead" => OutboundStatus::Dead,
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "unknown outbox status '{other}'"
+                )));
+            }
+        })
+    }
+}
+
+/// A message to store for sending.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOutbound {
+    /// Stable for the same message: writing it twice stores it once.
+    pub idempotency_key: String,
+    pub business_id: String,
+    pub conversation_key: String,
+    /// E.164 phone or business-scoped user id.
+    pub recipient: String,
+    /// `text`, `template`, `buttons`, ... (metrics label).
+    pub kind: String,
+    /// The Cloud API `/messages` request body.
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored outbound message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub business_id: String,
+    pub conversation_key: String,
+    pub recipient: String,
+    pub kind: String,
+    pub payload: Value,
+    pub status: OutboundStatus,
+    /// Claims so far; also the fencing token of the current claim.
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub error_code: Option<i64>,
+    pub wamid: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How a claimed message was settled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settle<'a> {
+    /// Meta accepted it.
+    Sent { wamid: &'a str },
+    /// Try again at `at` (the attempt counts).
+    Retry {
+        error: &'a str,
+        code: Option<i64>,
+        at: DateTime<Utc>,
+    },
+    /// Put back untouched, to be sent at `at` (sending is paused; the attempt does not count).
+    Release { at: DateTime<Utc> },
+    /// Give up: `dead` after the retry budget, else `failed`.
+    Fail {
+        error: &'a str,
+        code: Option<i64>,
+        dead: bool,
+    },
+}
+
+impl Store {
+    /// Stores messages for sending; returns how many were new (a repeated idempotency key is skipped).
+    pub async fn enqueue_outbox(&self, messages: &[NewOutbound]) -> Result<u64, StoreError> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        match self {
+            Store::Postgres(s) => pg::enqueue(s.pool(), messages).await,
+            Store::Sqlite(s) => lite::enqueue(s.writer(), messages).await,
+        }
+    }
+
+    /// Claims up to `limit` due messages, at most one per recipient (its oldest open one), leased until
+    /// `lease_until`.
+    pub async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Outbound>, StoreError> {
+        match self {
+            Store::Postgres(s) => pg::claim(s.pool(), now, lease_until, limit).await,
+            Store::Sqlite(s) => lite::claim(s.writer(), now, lease_until, limit).await,
+        }
+    }
+
+    /// Settles a claimed message. `false` when the claim was lost (another dispatcher took it over).
+    pub async fn settle_outbox(
+        &self,
+        id: i64,
+        attempt: i32,
+        settle: Settle<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Postgres(s) => pg::settle(s.pool(), id, attempt, settle, now).await,
+            Store::Sqlite(s) => lite::settle(s.writer(), id, attempt, settle, now).await,
+        }
+    }
+
+    /// Applies a delivery status from Meta (`sent`, `delivered`, `read`, `failed`) to the message with
+    /// this `wamid`. Statuses only move forward (sent < delivered < failed < read), since Meta's
+    /// webhooks can arrive out of order. `None` when no message has that `wamid`.
+    pub async fn apply_delivery_status(
+        &self,
+        wamid: &str,
+        status: OutboundStatus,
+        error: Option<&str>,
+        code: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<bool>, StoreError> {
+        match self {
+            Store::Postgres(s) => pg::delivery(s.pool(), wamid, status, error, code, at).await,
+            Store::Sqlite(s) => lite::delivery(s.writer(), wamid, status, error, code, at).await,
+        }
+    }
+
+    /// Messages to one recipient, oldest first.
+    pub async fn outbox_for_recipient(&self, recipient: &str) -> Result<Vec<Outbound>, StoreError> {
+        match self {
+            Store::Postgres(s) => pg::for_recipient(s.pool(), recipient).await,
+            Store::Sqlite(s) => lite::for_recipient(s.pool(), recipient).await,
+        }
+    }
+
+    /// Messages not yet handed to Meta (pending or being sent).
+    pub async fn count_outbox_pending(&self) -> Result<i64, StoreError> {
+        match self {
+            Store::Postgres(s) => pg::count_open(s.pool()).await,
+            Store::Sqlite(s) => lite::count_open(s.pool()).await,
+        }
+    }
+}
+
+/// Rank of a status for delivery updates: a status only replaces a lower one.
+const RANK_SQL: &str = "CASE {col} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 3 \
+     WHEN 'read' THEN 4 ELSE 0 END";
+
+fn rank(col: &str) -> String {
+    RANK_SQL.replace("{col}", col)
+}
+
+const COLUMNS: &str = "id, idempotency_key, business_id, conversation_key, recipient, kind, payload, \
+     status, attempts, next_attempt_at, last_error, error_code, wamid, created_at";
+
+/// Candidates: due open rows that are the oldest open row of their recipient.
+const CLAIMABLE: &str = "SELECT e.id FROM outbox e \
+     WHERE e.status IN ('pending', 'sending') AND e.next_attempt_at <= {now} \
+       AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.recipient = e.recipient \
+                       AND o.status IN ('pending', 'sending') AND o.id < e.id) \
+     ORDER BY e.id LIMIT {limit}";
+
+mod pg {
+    use super::*;
+    use sqlx::PgPool;
+
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        idempotency_key: String,
+        business_id: String,
+        conversation_key: String,
+        recipient: String,
+        kind: String,
+        payload: String,
+        status: String,
+        attempts: i32,
+        next_attempt_at: DateTime<Utc>,
+        last_error: Option<String>,
+        error_code: Option<i64>,
+        wamid: Option<String>,
+        created_at: DateTime<Utc>,
+    }
+
+    fn columns() -> String {
+        COLUMNS.replace("payload,", "payload::text AS payload,")
+    }
+
+    fn outbound(r: Row) -> Result<Outbound, StoreError> {
+        Ok(Outbound {
+            id: r.id,
+            idempotency_key: r.idempotency_key,
+            business_id: r.business_id,
+            conversation_key: r.conversation_key,
+            recipient: r.recipient,
+            kind: r.kind,
+            payload: serde_json::from_str(&r.payload)
+                .map_err(|e| StoreError::Corrupt(format!("outbox payload {}: {e}", r.id)))?,
+            status: OutboundStatus::parse(&r.status)?,
+            attempts: r.attempts,
+            next_attempt_at: r.next_attempt_at,
+            last_error: r.last_error,
+            error_code: r.error_code,
+            wamid: r.wamid,
+            created_at: r.created_at,
+        })
+    }
+
+    pub(super) async fn enqueue(
+        pool: &PgPool,
+        messages: &[NewOutbound],
+    ) -> Result<u64, StoreError> {
+        let mut keys = Vec::new();
+        let mut businesses = Vec::new();
+        let mut conversations = Vec::new();
+        let mut recipients = Vec::new();
+        let mut kinds = Vec::new();
+        let mut payloads = Vec::new();
+        let mut created = Vec::new();
+        for m in messages {
+            keys.push(m.idempotency_key.as_str());
+            businesses.push(m.business_id.as_str());
+            conversations.push(m.conversation_key.as_str());
+            recipients.push(m.recipient.as_str());
+            kinds.push(m.kind.as_str());
+            payloads.push(m.payload.to_string());
+            created.push(m.created_at);
+        }
+        let done = sqlx::query(
+            "INSERT INTO outbox (idempotency_key, business_id, conversation_key, recipient, kind, \
+                 payload, next_attempt_at, created_at) \
+             SELECT k, b, c, r, t, p::jsonb, at, at \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                         $7::timestamptz[]) AS m(k, b, c, r, t, p, at) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&keys)
+        .bind(&businesses)
+        .bind(&conversations)
+        .bind(&recipients)
+        .bind(&kinds)
+        .bind(&payloads)
+        .bind(&created)
+        .execute(pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub(super) async fn claim(
+        pool: &PgPool,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Outbound>, StoreError> {
+        let candidates = CLAIMABLE.replace("{now}", "$1").replace("{limit}", "$3");
+        let sql = format!(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 \
+             WHERE id IN ({candidates} FOR UPDATE SKIP LOCKED) RETURNING {}",
+            columns()
+        );
+        // Planned with the actual values each time (see the inbox claim for why).
+        let mut rows: Vec<Row> = sqlx::query_as(&sql)
+            .persistent(false)
+            .bind(now)
+            .bind(lease_until)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+        rows.sort_by_key(|r| r.id);
+        rows.into_iter().map(outbound).collect()
+    }
+
+    pub(super) async fn settle(
+        pool: &PgPool,
+        id: i64,
+        attempt: i32,
+        settle: Settle<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let fence = "WHERE id = $1 AND attempts = $2 AND status = 'sending'";
+        let done = match settle {
+            Settle::Sent { wamid } => {
+                let sql = format!(
+                    "UPDATE outbox SET status = 'sent', wamid = $3, sent_at = $4, status_at = $4, \
+                     last_error = NULL, error_code = NULL {fence}"
+                );
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(attempt)
+                    .bind(wamid.to_owned())
+                    .bind(now)
+                    .execute(pool)
+                    .await?
+            }
+            Settle::Retry { error, code, at } => {
+                let sql = format!(
+                    "UPDATE outbox SET status = 'pending', last_error = $3, error_code = $4, \
+                     next_attempt_at = $5 {fence}"
+                );
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(attempt)
+                    .bind(error.to_owned())
+                    .bind(code)
+                    .bind(at)
+                    .execute(pool)
+                    .await?
+            }
+            Settle::Release { at } => {
+                let sql = format!(
+                    "UPDATE outbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = $3 {fence}"
+                );
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(attempt)
+                    .bind(at)
+                    .execute(pool)
+                    .await?
+            }
+            Settle::Fail { error, code, dead } => {
+                let sql = format!(
+                    "UPDATE outbox SET status = $3, last_error = $4, error_code = $5, status_at = $6 {fence}"
+                );
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(attempt)
+                    .bind(if dead { "dead" } else { "failed" })
+                    .bind(error.to_owned())
+                    .bind(code)
+                    .bind(now)
+                    .execute(pool)
+                    .await?
+            }
+        };
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn delivery(
+        pool: &PgPool,
+        wamid: &str,
+        status: OutboundStatus,
+        error: Option<&str>,
+        code: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<bool>, StoreError> {
+        let sql = format!(
+            "WITH target AS (SELECT id, {} AS current FROM outbox WHERE wamid = $1), \
+                  updated AS ( \
+                    UPDATE outbox SET status = $2, status_at = $5, \
+                        last_error = COALESCE($3, outbox.last_error), \
+                        error_code = COALESCE($4, outbox.error_code) \
+                    FROM target WHERE outbox.id = target.id AND target.current < {} \
+                    RETURNING outbox.id) \
+             SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM updated)",
+            rank("status"),
+            rank("$2")
+        );
+        let (found, updated): (i64, i64) = sqlx::query_as(&sql)
+            .bind(wamid)
+            .bind(status.as_str())
+            .bind(error)
+            .bind(code)
+            .bind(at)
+            .fetch_one(pool)
+            .await?;
+        Ok((found > 0).then_some(updated > 0))
+    }
+
+    pub(super) async fn for_recipient(
+        pool: &PgPool,
+        recipient: &str,
+    ) -> Result<Vec<Outbound>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM outbox WHERE recipient = $1 ORDER BY id",
+            columns()
+        );
+        let rows: Vec<Row> = sqlx::query_as(&sql).bind(recipient).fetch_all(pool).await?;
+        rows.into_iter().map(outbound).collect()
+    }
+
+    pub(super) async fn count_open(pool: &PgPool) -> Result<i64, StoreError> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
+                .fetch_one(pool)
+                .await?;
+        Ok(n)
+    }
+}
+
+mod lite {
+    use super::*;
+    use sqlx::SqlitePool;
+
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        idempotency_key: String,
+        business_id: String,
+        conversation_key: String,
+        recipient: String,
+        kind: String,
+        payload: String,
+        status: String,
+        attempts: i32,
+        next_attempt_at: i64,
+        last_error: Option<String>,
+        error_code: Option<i64>,
+        wamid: Option<String>,
+        created_at: i64,
+    }
+
+    fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+        DateTime::from_timestamp_millis(ms)
+            .ok_or_else(|| StoreError::Corrupt(format!("time {ms} out of range")))
+    }
+
+    fn outbound(r: Row) -> Result<Outbound, StoreError> {
+        Ok(Outbound {
+            id: r.id,
+            idempotency_key: r.idempotency_key,
+            business_id: r.business_id,
+            conversation_key: r.conversation_key,
+            recipient: r.recipient,
+            kind: r.kind,
+            payload: serde_json::from_str(&r.payload)
+                .map_err(|e| StoreError::Corrupt(format!("outbox payload {}: {e}", r.id)))?,
+            status: OutboundStatus::parse(&r.status)?,
+            attempts: r.attempts,
+            next_attempt_at: time(r.next_attempt_at)?,
+            last_error: r.last_error,
+            error_code: r.error_code,
+            wamid: r.wamid,
+            created_at: time(r.created_at)?,
+        })
+    }
+
+    pub(super) async fn enqueue(
+        pool: &SqlitePool,
+        messages: &[NewOutbound],
+    ) -> Result<u64, StoreError> {
+        let mut tx = pool.begin().await?;
+        let mut new = 0;
+        for m in messages {
+            let done = sqlx::query(
+                "INSERT INTO outbox (idempotency_key, business_id, conversation_key, recipient, kind, \
+                     payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(&m.idempotency_key)
+            .bind(&m.business_id)
+            .bind(&m.conversation_key)
+            .bind(&m.recipient)
+            .bind(&m.kind)
+            .bind(m.payload.to_string())
+            .bind(m.created_at.timestamp_millis())
+            .bind(m.created_at.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            new += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    pub(super) async fn claim(
+        pool: &SqlitePool,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Outbound>, StoreError> {
+        let candidates = CLAIMABLE.replace("{now}", "?1").replace("{limit}", "?3");
+        let sql = format!(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?2 \
+             WHERE id IN ({candidates}) RETURNING {COLUMNS}"
+        );
+        let mut rows: Vec<Row> = sqlx::query_as(&sql)
+            .bind(now.timestamp_millis())
+            .bind(lease_until.timestamp_millis())
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+        rows.sort_by_key(|r| r.id);
+        rows.into_iter().map(outbound).collect()
+    }
+
+    pub(super) async fn settle(
+        pool: &SqlitePool,
+        id: i64,
+        attempt: i32,
+        settle: Settle<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let fence = "WHERE id = ?1 AND attempts = ?2 AND status = 'sending'";
+        let now = now.timestamp_millis();
+        let done = match settle {
+            Settle::Sent { wamid } => {
+                let sql = format!(
+                    "UPDATE outbox SET status = 'sent', wamid = ?3, sent_at = ?4, status_at = ?4, \
+                     last_error = NULL, error_code = NULL {fence}"
+                );
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(attempt)
+                    .bind(wamid.to_owned())
+                    .bind(now)
+                    .execute(pool)
+                    .await?
+            }
+            Settle::Retry { error, code, at } => {
+                let sql = format!(
+                    "UPDATE outbox SET status = 'pending', last_error = ?3, error_code = ?4, \
+                     next_attempt_at = ?5 {fence}"
+                );
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(attempt)
+                    .bind(error.to_owned())
+                    .bind(code)
+                    .bind(at.timestamp_millis())
+                    .execute(pool)
+                    .await?
+            }
+            Settle::Release { at } => {
+                let sql = format!(
+                    "UPDATE outbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = ?3 {fence}"
+                );
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(attempt)
+                    .bind(at.timestamp_millis())
+                    .execute(pool)
+                    .await?
+            }
+            Settle::Fail { error, code, dead } => {
+                let sql = format!(
+                    "UPDATE outbox SET status = ?3, last_error = ?4, error_code = ?5, status_at = ?6 {fence}"
+                );
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(attempt)
+                    .bind(if dead { "dead" } else { "failed" })
+                    .bind(error.to_owned())
+                    .bind(code)
+                    .bind(now)
+                    .execute(pool)
+                    .await?
+            }
+        };
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn delivery(
+        pool: &SqlitePool,
+        wamid: &str,
+        status: OutboundStatus,
+        error: Option<&str>,
+        code: Option<i64>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<bool>, StoreError> {
+        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM outbox WHERE wamid = ?")
+            .bind(wamid)
+            .fetch_optional(pool)
+            .await?;
+        if found.is_none() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "UPDATE outbox SET status = ?2, status_at = ?5, last_error = COALESCE(?3, last_error), \
+                 error_code = COALESCE(?4, error_code) \
+             WHERE wamid = ?1 AND {} < {}",
+            rank("status"),
+            rank("?2")
+        );
+        let done = sqlx::query(&sql)
+            .bind(wamid)
+            .bind(status.as_str())
+            .bind(error)
+            .bind(code)
+            .bind(at.timestamp_millis())
+            .execute(pool)
+            .await?;
+        Ok(Some(done.rows_affected() == 1))
+    }
+
+    pub(super) async fn for_recipient(
+        pool: &SqlitePool,
+        recipient: &str,
+    ) -> Result<Vec<Outbound>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM outbox WHERE recipient = ? ORDER BY id");
+        let rows: Vec<Row> = sqlx::query_as(&sql).bind(recipient).fetch_all(pool).await?;
+        rows.into_iter().map(outbound).collect()
+    }
+
+    pub(super) async fn count_open(pool: &SqlitePool) -> Result<i64, StoreError> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
+                .fetch_one(pool)
+                .await?;
+        Ok(n)
+    }
+}

@@ -1,1 +1,0 @@
-//! Outbound message builders (Cloud API `/messages` request bodies).

@@ -1,0 +1,314 @@
+//! The outbox dispatcher: sends stored messages through the WhatsApp client and settles each row by
+//! what Meta answered.
+//!
+//! - sent: the `wamid` is stored; Meta's status webhooks take it from there;
+//! - transient failure: retried later with exponential backoff (jittered, capped), `dead` after the
+//!   retry budget, with the last error;
+//! - pair rate limit (131056): retried to that recipient after 4^n seconds, as Meta advises;
+//! - undeliverable or rejected: `failed` with Meta's reason, visible to operators, no retry;
+//! - token invalid (190) or account restricted (368, 131031): sending stops, the row is put back
+//!   untouched, `/health/ready` says why, and one message is tried again every `probe_every` until it
+//!   goes through; then sending resumes.
+//!
+//! One recipient's messages leave in order (the store hands out only the oldest open row of each), and
+//! a recipient whose message waits for a retry holds back no one else.
+//!
+//! A crash after Meta accepted a message but before the row was settled sends it again once the lease
+//! ends: a rare duplicate, preferred to a lost reply.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, watch};
+
+use crate::store::{NewOutbound, Outbound, Settle, Store, StoreError};
+use crate::whatsapp::client::{SentMessage, WhatsAppSender};
+use crate::whatsapp::error::{SendError, pair_rate_limit_delay};
+use crate::whatsapp::messages::{LimitViolation, OutboundMessage, Recipient};
+
+#[derive(Debug, Clone)]
+pub struct DispatchOptions {
+    /// Messages claimed at once (each to a different recipient).
+    pub batch: u32,
+    /// How long a claim holds before another dispatcher may take the message over.
+    pub lease: Duration,
+    /// Longest sleep when idle.
+    pub poll: Duration,
+    /// Attempts before a message is dead.
+    pub max_attempts: i32,
+    /// First retry delay; doubled per attempt, capped at `max_retry_delay`.
+    pub base_retry_delay: Duration,
+    pub max_retry_delay: Duration,
+    /// While paused (token or account problem), how often one message is tried.
+    pub probe_every: Duration,
+}
+
+impl Default for DispatchOptions {
+    fn default() -> Self {
+        Self {
+            batch: 64,
+            lease: Duration::from_secs(120),
+            poll: Duration::from_millis(250),
+            max_attempts: 10,
+            base_retry_delay: Duration::from_secs(2),
+            max_retry_delay: Duration::from_secs(600),
+            probe_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Whether sending is paused, and why: shared with `/health/ready`.
+#[derive(Debug, Default)]
+pub struct SendingState {
+    paused: Mutex<Option<String>>,
+}
+
+impl SendingState {
+    /// The reason sending is paused, if it is.
+    pub fn paused(&self) -> Option<String> {
+        self.paused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn pause(&self, reason: String) {
+        let mut paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.is_none() {
+            tracing::error!(reason = %reason, "WhatsApp sending paused: an operator must act");
+        }
+        *paused = Some(reason);
+    }
+
+    fn resume(&self) {
+        let mut paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.take().is_some() {
+            tracing::warn!("WhatsApp sending resumed");
+        }
+    }
+}
+
+pub struct Dispatcher {
+    store: Store,
+    sender: WhatsAppSender,
+    state: Arc<SendingState>,
+    wake: Arc<Notify>,
+    options: DispatchOptions,
+}
+
+/// Delay before the retry that follows attempt `attempt` (1-based): base * 2^(attempt-1), capped, with
+/// up to a quarter of random jitter so that many failed messages do not come back at once.
+pub fn retry_delay(options: &DispatchOptions, attempt: i32) -> Duration {
+    let exp = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
+    let base = options
+        .base_retry_delay
+        .saturating_mul(2u32.saturating_pow(exp))
+        .min(options.max_retry_delay);
+    let jitter = base.mul_f64(rand_fraction() * 0.25);
+    base + jitter
+}
+
+/// A number in [0, 1) that is different each call; good enough for jitter.
+fn rand_fraction() -> f64 {
+    f64::from(uuid::Uuid::new_v4().as_u128() as u32) / (f64::from(u32::MAX) + 1.0)
+}
+
+fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1))
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Store,
+        sender: WhatsAppSender,
+        state: Arc<SendingState>,
+        wake: Arc<Notify>,
+        options: DispatchOptions,
+    ) -> Self {
+        Self {
+            store,
+            sender,
+            state,
+            wake,
+            options,
+        }
+    }
+
+    /// Claims and sends one batch; returns how many messages it claimed. While paused it claims one,
+    /// as a probe.
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let limit = if self.state.paused().is_some() {
+            1
+        } else {
+            self.options.batch
+        };
+        let now = Utc::now();
+        let claimed = self
+            .store
+            .claim_outbox(now, after(now, self.options.lease), limit)
+            .await?;
+        let results = futures_util::future::join_all(
+            claimed
+                .iter()
+                .map(|m| self.sender.send(&m.kind, &m.payload)),
+        )
+        .await;
+        for (message, result) in claimed.iter().zip(results) {
+            self.settle(message, result).await?;
+        }
+        Ok(claimed.len())
+    }
+
+    async fn settle(
+        &self,
+        message: &Outbound,
+        result: Result<SentMessage, SendError>,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let error = result
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let settle = match &result {
+            Ok(sent) => {
+                self.state.resume();
+                Settle::Sent { wamid: &sent.wamid }
+            }
+            Err(err) if err.stops_sending() => {
+                self.state.pause(error.clone());
+                Settle::Release {
+                    at: after(now, self.options.probe_every),
+                }
+            }
+            Err(err) if err.is_retryable() && message.attempts >= self.options.max_attempts => {
+                Settle::Fail {
+                    error: &error,
+                    code: err.code(),
+                    dead: true,
+                }
+            }
+            Err(err @ SendError::PairRateLimited) => Settle::Retry {
+                error: &error,
+                code: err.code(),
+                at: after(
+                    now,
+                    pair_rate_limit_delay(u32::try_from(message.attempts).unwrap_or(1)),
+                ),
+            },
+            Err(err @ SendError::Transient { retry_after, .. }) => Settle::Retry {
+                error: &error,
+                code: err.code(),
+                at: after(
+                    now,
+                    retry_after
+                        .unwrap_or_default()
+                        .max(retry_delay(&self.options, message.attempts)),
+                ),
+            },
+            // Not retried: undeliverable, rejected, and (until the template fallback is wired) outside
+            // the 24-hour window.
+            Err(err) => Settle::Fail {
+                error: &error,
+                code: err.code(),
+                dead: false,
+            },
+        };
+        if let Err(err) = &result {
+            tracing::warn!(
+                id = message.id,
+                attempt = message.attempts,
+                class = err.label(),
+                error = %err,
+                "outbound message not sent"
+            );
+        }
+        if !self
+            .store
+            .settle_outbox(message.id, message.attempts, settle, now)
+            .await?
+        {
+            tracing::warn!(
+                id = message.id,
+                "outbox claim was lost before the message was settled"
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs until `shutdown` turns true, finishing the batch in hand.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let paused = self.state.paused().is_some();
+            let idle = match self.run_once().await {
+                Ok(0) => true,
+                Ok(_) => paused,
+                Err(err) => {
+                    tracing::warn!(error = %err, "outbox claim failed");
+                    true
+                }
+            };
+            if idle {
+                let wait = if self.state.paused().is_some() {
+                    self.options.probe_every
+                } else {
+                    self.options.poll
+                };
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+}
+
+/// The outbox rows for one message the bot wants to send. A text too long for one WhatsApp message
+/// becomes several, in order (idempotency keys `{key}.0`, `{key}.1`, ...); labels and titles over
+/// WhatsApp's limits are shortened. What had to change is returned, for a warning.
+pub fn rows_for(
+    message: OutboundMessage,
+    key: &str,
+    business_id: &str,
+    conversation_key: &str,
+    now: DateTime<Utc>,
+) -> (Vec<NewOutbound>, Vec<LimitViolation>) {
+    let (parts, changes) = message.into_sendable();
+    let rows = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| NewOutbound {
+            idempotency_key: format!("{key}.{i}"),
+            business_id: business_id.to_owned(),
+            conversation_key: conversation_key.to_owned(),
+            recipient: match &part.to {
+                Recipient::Phone(phone) => phone.clone(),
+                Recipient::BusinessScopedUser(id) => id.clone(),
+            },
+            kind: part.kind().to_owned(),
+            payload: part.to_json(),
+            created_at: now,
+        })
+        .collect();
+    (rows, changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_with_a_little_jitter_and_a_cap() {
+        let o = DispatchOptions::default();
+        for (attempt, base) in [(1, 2), (2, 4), (3, 8), (20, 600)] {
+            let d = retry_delay(&o, attempt);
+            let base = Duration::from_secs(base);
+            assert!(d >= base && d <= base.mul_f64(1.25), "{attempt}: {d:?}");
+        }
+    }
+}

@@ -1,0 +1,647 @@
+//! The outbox and its dispatcher: storage rules on both backends, and sending through the fake Graph API.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use salonbot::config::Secret;
+use salonbot::store::{NewOutbound, OutboundStatus, Settle, Store};
+use salonbot::telemetry::Metrics;
+use salonbot::whatsapp::client::{RetryBudget, WhatsAppClient, WhatsAppSender};
+use salonbot::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::both_backends;
+use crate::fake_graph::{Answer, FakeGraph, PHONE_NUMBER_ID, TOKEN};
+use crate::helpers::{AppBuilder, Backend, TestDb};
+
+fn message(key: &str, recipient: &str, text: &str, at: DateTime<Utc>) -> NewOutbound {
+    NewOutbound {
+        idempotency_key: key.to_owned(),
+        business_id: PHONE_NUMBER_ID.to_owned(),
+        conversation_key: format!("whatsapp:{PHONE_NUMBER_ID}:{recipient}"),
+        recipient: recipient.to_owned(),
+        kind: "text".to_owned(),
+        payload: json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": recipient,
+            "type": "text",
+            "text": {"preview_url": false, "body": text}
+        }),
+        created_at: at,
+    }
+}
+
+fn lease(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + chrono::Duration::seconds(60)
+}
+
+async fn enqueueing_is_idempotent_and_claims_keep_each_recipients_order(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let now = Utc::now();
+    let batch = [
+        message("m1", "+34600000001", "uno", now),
+        message("m2", "+34600000002", "dos", now),
+        message("m3", "+34600000001", "tres", now),
+    ];
+    assert_eq!(store.enqueue_outbox(&batch).await.unwrap(), 3);
+    assert_eq!(
+        store.enqueue_outbox(&batch[..1]).await.unwrap(),
+        0,
+        "same key, stored once"
+    );
+    assert_eq!(store.count_outbox_pending().await.unwrap(), 3);
+
+    let claimed = store.claim_outbox(now, lease(now), 10).await.unwrap();
+    let keys: Vec<&str> = claimed.iter().map(|m| m.idempotency_key.as_str()).collect();
+    assert_eq!(keys, ["m1", "m2"], "one per recipient, oldest first");
+    assert!(
+        store
+            .claim_outbox(now, lease(now), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // m1 must be retried later: m3 waits behind it; the other recipient is unaffected.
+    let retry_at = now + chrono::Duration::seconds(30);
+    let m1 = &claimed[0];
+    assert!(
+        store
+            .settle_outbox(
+                m1.id,
+                1,
+                Settle::Retry {
+                    error: "boom",
+                    code: Some(131000),
+                    at: retry_at
+                },
+                now
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .settle_outbox(claimed[1].id, 1, Settle::Sent { wamid: "wamid.2" }, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_outbox(now, lease(now), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store
+        .claim_outbox(retry_at, lease(retry_at), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].idempotency_key, "m1");
+    assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[0].last_error.as_deref(), Some("boom"));
+    // A stale claim cannot settle it.
+    assert!(
+        !store
+            .settle_outbox(m1.id, 1, Settle::Sent { wamid: "x" }, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .settle_outbox(m1.id, 2, Settle::Sent { wamid: "wamid.1" }, retry_at)
+            .await
+            .unwrap()
+    );
+    let next = store
+        .claim_outbox(retry_at, lease(retry_at), 10)
+        .await
+        .unwrap();
+    assert_eq!(next[0].idempotency_key, "m3");
+}
+both_backends!(
+    outbox_claims,
+    enqueueing_is_idempotent_and_claims_keep_each_recipients_order
+);
+
+async fn delivery_statuses_only_move_forward(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let now = Utc::now();
+    store
+        .enqueue_outbox(&[message("s1", "+34600000009", "hola", now)])
+        .await
+        .unwrap();
+    let m = store
+        .claim_outbox(now, lease(now), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    store
+        .settle_outbox(m.id, 1, Settle::Sent { wamid: "wamid.s1" }, now)
+        .await
+        .unwrap();
+    let apply = |status| store.apply_delivery_status("wamid.s1", status, None, None, now);
+    assert_eq!(apply(OutboundStatus::Read).await.unwrap(), Some(true));
+    assert_eq!(
+        apply(OutboundStatus::Delivered).await.unwrap(),
+        Some(false),
+        "late delivered"
+    );
+    assert_eq!(
+        store
+            .apply_delivery_status("wamid.unknown", OutboundStatus::Read, None, None, now)
+            .await
+            .unwrap(),
+        None
+    );
+    let rows = store.outbox_for_recipient("+34600000009").await.unwrap();
+    assert_eq!(rows[0].status, OutboundStatus::Read);
+    assert_eq!(rows[0].wamid.as_deref(), Some("wamid.s1"));
+}
+both_backends!(delivery_statuses, delivery_statuses_only_move_forward);
+
+fn quick_options() -> DispatchOptions {
+    DispatchOptions {
+        batch: 64,
+        lease: Duration::from_secs(30),
+        poll: Duration::from_millis(20),
+        max_attempts: 40,
+        base_retry_delay: Duration::from_millis(5),
+        max_retry_delay: Duration::from_millis(40),
+        probe_every: Duration::from_millis(200),
+    }
+}
+
+fn live_sender(graph: &FakeGraph, token: &str) -> WhatsAppSender {
+    WhatsAppSender::Live(
+        WhatsAppClient::new(
+            &graph.base(),
+            PHONE_NUMBER_ID,
+            Secret::new(token),
+            Duration::from_secs(2),
+            // No quick retries inside the client: every failure goes back to the outbox.
+            RetryBudget {
+                initial: Duration::from_millis(1),
+                max_interval: Duration::from_millis(1),
+                max_elapsed: Duration::from_millis(0),
+            },
+            Metrics::new(),
+        )
+        .unwrap(),
+    )
+}
+
+fn dispatcher(
+    store: &Store,
+    graph: &FakeGraph,
+    options: DispatchOptions,
+) -> (Dispatcher, Arc<SendingState>) {
+    let state = Arc::new(SendingState::default());
+    let d = Dispatcher::new(
+        store.clone(),
+        live_sender(graph, TOKEN),
+        state.clone(),
+        Arc::new(Notify::new()),
+        options,
+    );
+    (d, state)
+}
+
+/// Runs the dispatcher until nothing is open (or gives up after `limit`).
+async fn drain(store: &Store, d: &Dispatcher, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while store.count_outbox_pending().await.unwrap() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "outbox not drained in {limit:?}"
+        );
+        if d.run_once().await.unwrap() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_messages_with_30_percent_failures_arrive_once_each_in_order() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = db.store().await;
+    let graph = FakeGraph::start().await;
+    graph.fail_share(300);
+    let now = Utc::now();
+    let messages: Vec<NewOutbound> = (0..1000)
+        .map(|i| {
+            let recipient = format!("+346000{:05}", i % 200);
+            message(&format!("k{i}"), &recipient, &format!("{i:04}"), now)
+        })
+        .collect();
+    store.enqueue_outbox(&messages).await.unwrap();
+    let (d, _) = dispatcher(&store, &graph, quick_options());
+    drain(&store, &d, Duration::from_secs(60)).await;
+
+    let failures = graph.requests().iter().filter(|r| !r.ok).count();
+    assert!(failures > 200, "the fake failed {failures} requests");
+    let delivered = graph.delivered();
+    assert_eq!(delivered.len(), 1000, "each message accepted exactly once");
+    let mut per_recipient: HashMap<String, Vec<String>> = HashMap::new();
+    for body in &delivered {
+        per_recipient
+            .entry(body["to"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(body["text"]["body"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(per_recipient.len(), 200);
+    for (recipient, texts) in per_recipient {
+        let mut sorted = texts.clone();
+        sorted.sort();
+        assert_eq!(texts, sorted, "{recipient} got its messages out of order");
+    }
+    for i in [0, 1, 199, 200] {
+        let rows = store
+            .outbox_for_recipient(&format!("+346000{:05}", i % 200))
+            .await
+            .unwrap();
+        assert!(
+            rows.iter()
+                .all(|r| r.status == OutboundStatus::Sent && r.wamid.is_some())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_is_dead_with_its_error_and_blocks_no_one_else() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = db.store().await;
+    let graph = FakeGraph::start().await;
+    graph.fail_recipient("+34600000666", 503, 2);
+    let now = Utc::now();
+    store
+        .enqueue_outbox(&[
+            message("bad", "+34600000666", "hola", now),
+            message("good", "+34600000777", "hola", now),
+        ])
+        .await
+        .unwrap();
+    let options = DispatchOptions {
+        max_attempts: 3,
+        ..quick_options()
+    };
+    let (d, _) = dispatcher(&store, &graph, options);
+    drain(&store, &d, Duration::from_secs(20)).await;
+    let bad = store.outbox_for_recipient("+34600000666").await.unwrap();
+    assert_eq!(bad[0].status, OutboundStatus::Dead);
+    assert_eq!(bad[0].attempts, 3);
+    assert_eq!(bad[0].error_code, Some(2));
+    assert!(
+        bad[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("scripted failure")
+    );
+    let good = store.outbox_for_recipient("+34600000777").await.unwrap();
+    assert_eq!(good[0].status, OutboundStatus::Sent);
+}
+
+#[tokio::test]
+async fn undeliverable_and_rejected_messages_fail_at_once_and_pair_limits_wait_minutes() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = db.store().await;
+    let graph = FakeGraph::start().await;
+    graph.fail_recipient("+34600000001", 400, 131026);
+    graph.fail_recipient("+34600000002", 400, 132001);
+    graph.fail_recipient("+34600000003", 400, 131056);
+    let now = Utc::now();
+    store
+        .enqueue_outbox(&[
+            message("a", "+34600000001", "hola", now),
+            message("b", "+34600000002", "hola", now),
+            message("c", "+34600000003", "hola", now),
+        ])
+        .await
+        .unwrap();
+    let (d, _) = dispatcher(&store, &graph, quick_options());
+    assert_eq!(d.run_once().await.unwrap(), 3);
+    let a = &store.outbox_for_recipient("+34600000001").await.unwrap()[0];
+    assert_eq!(
+        (a.status, a.error_code),
+        (OutboundStatus::Failed, Some(131026))
+    );
+    let b = &store.outbox_for_recipient("+34600000002").await.unwrap()[0];
+    assert_eq!(
+        (b.status, b.error_code),
+        (OutboundStatus::Failed, Some(132001))
+    );
+    let c = &store.outbox_for_recipient("+34600000003").await.unwrap()[0];
+    assert_eq!(c.status, OutboundStatus::Pending);
+    assert!(
+        c.next_attempt_at >= now + chrono::Duration::seconds(4),
+        "4^1 s for the pair limit"
+    );
+    assert_eq!(graph.requests().len(), 3, "none retried at once");
+}
+
+#[tokio::test]
+async fn an_invalid_token_pauses_sending_until_a_probe_goes_through() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = db.store().await;
+    let graph = FakeGraph::start().await;
+    // Both messages of the first batch fail, then the first probe fails too.
+    graph.script((0..3).map(|_| Answer::MetaError {
+        status: 401,
+        code: 190,
+    }));
+    let now = Utc::now();
+    store
+        .enqueue_outbox(&[
+            message("p1", "+34600000001", "hola", now),
+            message("p2", "+34600000002", "hola", now),
+        ])
+        .await
+        .unwrap();
+    let (d, state) = dispatcher(&store, &graph, quick_options());
+    d.run_once().await.unwrap();
+    assert!(
+        state.paused().unwrap().contains("access token"),
+        "{:?}",
+        state.paused()
+    );
+    // Paused: no attempt was spent, and only one message is tried per probe.
+    let rows = store.outbox_for_recipient("+34600000001").await.unwrap();
+    assert_eq!(
+        (rows[0].status, rows[0].attempts),
+        (OutboundStatus::Pending, 0)
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(d.run_once().await.unwrap(), 1);
+    assert!(state.paused().is_some(), "a failed probe keeps it paused");
+    assert_eq!(graph.requests().len(), 3);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    drain(&store, &d, Duration::from_secs(10)).await;
+    assert!(state.paused().is_none(), "resumed once the token works");
+    for r in ["+34600000001", "+34600000002"] {
+        assert_eq!(
+            store.outbox_for_recipient(r).await.unwrap()[0].status,
+            OutboundStatus::Sent
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_dispatcher_that_dies_mid_batch_loses_nothing() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = db.store().await;
+    let graph = FakeGraph::start().await;
+    let now = Utc::now();
+    let messages: Vec<NewOutbound> = (0..50)
+        .map(|i| message(&format!("c{i}"), &format!("+3460000{:04}", i), "hola", now))
+        .collect();
+    store.enqueue_outbox(&messages).await.unwrap();
+    // A dispatcher claims a batch and dies before settling it.
+    let short = now + chrono::Duration::milliseconds(200);
+    let lost = store.claim_outbox(now, short, 20).await.unwrap();
+    assert_eq!(lost.len(), 20);
+    // Another one takes everything over once the lease has ended.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (d, _) = dispatcher(&store, &graph, quick_options());
+    drain(&store, &d, Duration::from_secs(20)).await;
+    assert_eq!(graph.delivered().len(), 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meta_status_webhooks_move_sent_messages_along() {
+    let graph = FakeGraph::start().await;
+    let app = AppBuilder::new(Backend::Postgres)
+        .var("WHATSAPP_ACCESS_TOKEN", TOKEN)
+        .var("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
+        .var("WHATSAPP_API_BASE", &graph.base())
+        .spawn()
+        .await;
+    let now = Utc::now();
+    app.store
+        .enqueue_outbox(&[
+            message("w1", "+16505551234", "Tu cita está confirmada", now),
+            message("w2", "+16505559999", "Recordatorio", now),
+        ])
+        .await
+        .unwrap();
+    // The app's own dispatcher sends them.
+    let sent = wait_for(|| async {
+        let rows = [
+            app.store
+                .outbox_for_recipient("+16505551234")
+                .await
+                .unwrap(),
+            app.store
+                .outbox_for_recipient("+16505559999")
+                .await
+                .unwrap(),
+        ];
+        rows.iter()
+            .all(|r| r[0].status == OutboundStatus::Sent)
+            .then(|| rows.map(|r| r[0].wamid.clone().unwrap()))
+    })
+    .await;
+
+    let status = |wamid: &str, status: &str, recipient: &str, errors: Option<Value>| {
+        let mut s = json!({"id": wamid, "status": status, "timestamp": "1751142888", "recipient_id": recipient});
+        if let Some(errors) = errors {
+            s["errors"] = errors;
+        }
+        json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+            "value": {"messaging_product": "whatsapp",
+                      "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+                      "statuses": [s]}}]}]})
+        .to_string()
+    };
+    let res = app
+        .post_whatsapp(status(&sent[0], "delivered", "16505551234", None))
+        .await;
+    assert_eq!(res.status(), 200);
+    app.post_whatsapp(status(&sent[0], "read", "16505551234", None))
+        .await;
+    app.post_whatsapp(status(
+        &sent[1],
+        "failed",
+        "16505559999",
+        Some(json!([{"code": 131049, "title": "This message was not delivered to maintain healthy ecosystem engagement."}])),
+    ))
+    .await;
+
+    wait_for(|| async {
+        let a = &app
+            .store
+            .outbox_for_recipient("+16505551234")
+            .await
+            .unwrap()[0];
+        let b = &app
+            .store
+            .outbox_for_recipient("+16505559999")
+            .await
+            .unwrap()[0];
+        (a.status == OutboundStatus::Read && b.status == OutboundStatus::Failed).then_some(())
+    })
+    .await;
+    let b = &app
+        .store
+        .outbox_for_recipient("+16505559999")
+        .await
+        .unwrap()[0];
+    assert_eq!(b.error_code, Some(131049));
+    assert!(
+        b.last_error
+            .as_deref()
+            .unwrap()
+            .contains("healthy ecosystem")
+    );
+}
+
+#[tokio::test]
+async fn without_a_token_the_app_records_messages_as_sent_and_sends_nothing() {
+    let graph = FakeGraph::start().await;
+    let app = AppBuilder::new(Backend::Sqlite)
+        .var("WHATSAPP_API_BASE", &graph.base())
+        .spawn()
+        .await;
+    app.store
+        .enqueue_outbox(&[message("sb", "+34600000001", "hola", Utc::now())])
+        .await
+        .unwrap();
+    let wamid = wait_for(|| async {
+        let row = app
+            .store
+            .outbox_for_recipient("+34600000001")
+            .await
+            .unwrap()
+            .remove(0);
+        (row.status == OutboundStatus::Sent).then_some(row.wamid)
+    })
+    .await;
+    assert!(wamid.unwrap().starts_with("sandbox."));
+    assert!(graph.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_paused_sender_makes_the_app_unready_with_the_reason() {
+    let graph = FakeGraph::start().await;
+    graph.script((0..50).map(|_| Answer::MetaError {
+        status: 401,
+        code: 190,
+    }));
+    let app = AppBuilder::new(Backend::Sqlite)
+        .var("WHATSAPP_ACCESS_TOKEN", TOKEN)
+        .var("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
+        .var("WHATSAPP_API_BASE", &graph.base())
+        .spawn()
+        .await;
+    app.store
+        .enqueue_outbox(&[message("t", "+34600000001", "hola", Utc::now())])
+        .await
+        .unwrap();
+    let reasons = wait_for(|| async {
+        let res = app.get("/health/ready").await;
+        let body: Value = res.json().await.unwrap();
+        body["reasons"]
+            .as_array()
+            .filter(|r| {
+                r.iter()
+                    .any(|x| x.as_str().unwrap_or_default().contains("paused"))
+            })
+            .cloned()
+    })
+    .await;
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("access token"))
+    );
+}
+
+#[tokio::test]
+async fn a_long_reply_leaves_as_several_messages_in_order_and_long_titles_are_shortened() {
+    use salonbot::whatsapp::messages::{MessageBody, OutboundMessage, Recipient, ReplyButton};
+    use salonbot::worker::outbox::rows_for;
+
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = db.store().await;
+    let graph = FakeGraph::start().await;
+    let sentence = "Gracias por reservar con nosotros, te esperamos en el salón. ";
+    let long = sentence.repeat(150); // about 9,000 characters
+    let to = Recipient::phone("+34600000042");
+    let now = Utc::now();
+    let (rows, changes) = rows_for(
+        OutboundMessage::new(to.clone(), MessageBody::text(long.clone())),
+        "turn-7.reply",
+        PHONE_NUMBER_ID,
+        "whatsapp:x:+34600000042",
+        now,
+    );
+    assert_eq!(rows.len(), 3);
+    assert!(!changes.is_empty(), "the split is reported");
+    let (buttons, changes) = rows_for(
+        OutboundMessage::new(
+            to,
+            MessageBody::Buttons {
+                header: None,
+                body: "¿Confirmas la cita?".into(),
+                footer: None,
+                buttons: vec![
+                    ReplyButton::new("confirm", "Sí, confirmar la cita de corte"),
+                    ReplyButton::new("cancel", "No"),
+                ],
+            },
+        ),
+        "turn-7.confirm",
+        PHONE_NUMBER_ID,
+        "whatsapp:x:+34600000042",
+        now,
+    );
+    assert_eq!(changes.len(), 1, "one title shortened: {changes:?}");
+    store.enqueue_outbox(&rows).await.unwrap();
+    store.enqueue_outbox(&buttons).await.unwrap();
+    // Written again (a retried turn): nothing doubles.
+    store.enqueue_outbox(&rows).await.unwrap();
+
+    let (d, _) = dispatcher(&store, &graph, quick_options());
+    drain(&store, &d, Duration::from_secs(10)).await;
+    let delivered = graph.delivered();
+    assert_eq!(delivered.len(), 4);
+    let texts: Vec<&str> = delivered[..3]
+        .iter()
+        .map(|b| b["text"]["body"].as_str().unwrap())
+        .collect();
+    assert!(texts.iter().all(|t| t.chars().count() <= 4096));
+    assert_eq!(
+        texts.join(" ").split_whitespace().count(),
+        long.split_whitespace().count()
+    );
+    assert_eq!(delivered[3]["type"], "interactive");
+    let title = delivered[3]["interactive"]["action"]["buttons"][0]["reply"]["title"]
+        .as_str()
+        .unwrap();
+    assert!(
+        title.chars().count() <= 20 && title.ends_with('…'),
+        "{title}"
+    );
+}
+
+/// Polls `check` until it gives a value (10 s at most).
+async fn wait_for<T, F, Fut>(check: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..500 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("condition not reached in 10 s");
+}
