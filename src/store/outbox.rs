@@ -159,6 +159,30 @@ impl Store {
         }
     }
 
+    /// Records several claimed messages as accepted by Meta, each given as `(id, attempt, wamid)`, in one
+    /// statement; returns how many were settled (a lost claim is skipped).
+    pub async fn outbox_sent(
+        &self,
+        sent: &[(i64, i32, String)],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if sent.is_empty() {
+            return Ok(0);
+        }
+        match self {
+            Store::Postgres(s) => pg::sent(s.pool(), sent, now).await,
+            Store::Sqlite(s) => {
+                let mut settled = 0;
+                let mut tx = s.writer().begin().await?;
+                for (id, attempt, wamid) in sent {
+                    settled += lite::sent_in(&mut tx, *id, *attempt, wamid, now).await?;
+                }
+                tx.commit().await?;
+                Ok(settled)
+            }
+        }
+    }
+
     /// Applies a delivery status from Meta (`sent`, `delivered`, `read`, `failed`) to the message with
     /// this `wamid`. Statuses only move forward (sent < delivered < failed < read), since Meta's
     /// webhooks can arrive out of order. `None` when no message has that `wamid`.
@@ -386,6 +410,29 @@ mod pg {
         Ok(done.rows_affected() == 1)
     }
 
+    pub(super) async fn sent(
+        pool: &PgPool,
+        sent: &[(i64, i32, String)],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let ids: Vec<i64> = sent.iter().map(|s| s.0).collect();
+        let attempts: Vec<i32> = sent.iter().map(|s| s.1).collect();
+        let wamids: Vec<&str> = sent.iter().map(|s| s.2.as_str()).collect();
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'sent', wamid = s.wamid, sent_at = $4, status_at = $4, \
+                 last_error = NULL, error_code = NULL \
+             FROM UNNEST($1::bigint[], $2::int[], $3::text[]) AS s(id, attempt, wamid) \
+             WHERE outbox.id = s.id AND outbox.attempts = s.attempt AND outbox.status = 'sending'",
+        )
+        .bind(&ids)
+        .bind(&attempts)
+        .bind(&wamids)
+        .bind(now)
+        .execute(pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     pub(super) async fn delivery(
         pool: &PgPool,
         wamid: &str,
@@ -598,6 +645,27 @@ mod lite {
             }
         };
         Ok(done.rows_affected() == 1)
+    }
+
+    pub(super) async fn sent_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        id: i64,
+        attempt: i32,
+        wamid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'sent', wamid = ?3, sent_at = ?4, status_at = ?4, \
+                 last_error = NULL, error_code = NULL \
+             WHERE id = ?1 AND attempts = ?2 AND status = 'sending'",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(wamid)
+        .bind(now.timestamp_millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     pub(super) async fn delivery(

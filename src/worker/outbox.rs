@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 
 use crate::store::{NewOutbound, Outbound, Settle, Store, StoreError};
-use crate::whatsapp::client::{SentMessage, WhatsAppSender};
+use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::error::{SendError, pair_rate_limit_delay};
 use crate::whatsapp::messages::{LimitViolation, OutboundMessage, Recipient};
 
@@ -154,42 +154,45 @@ impl Dispatcher {
                 .map(|m| self.sender.send(&m.kind, &m.payload)),
         )
         .await;
+        // Accepted messages are settled together, in one statement; failures one by one.
+        let mut sent = Vec::with_capacity(claimed.len());
         for (message, result) in claimed.iter().zip(results) {
-            self.settle(message, result).await?;
+            match result {
+                Ok(answer) => sent.push((message.id, message.attempts, answer.wamid)),
+                Err(err) => self.settle_failure(message, err).await?,
+            }
+        }
+        if !sent.is_empty() {
+            self.state.resume();
+            let settled = self.store.outbox_sent(&sent, Utc::now()).await?;
+            if settled < sent.len() as u64 {
+                tracing::warn!(
+                    lost = sent.len() as u64 - settled,
+                    "outbox claims were lost before their messages were settled"
+                );
+            }
         }
         Ok(claimed.len())
     }
 
-    async fn settle(
-        &self,
-        message: &Outbound,
-        result: Result<SentMessage, SendError>,
-    ) -> Result<(), StoreError> {
+    async fn settle_failure(&self, message: &Outbound, err: SendError) -> Result<(), StoreError> {
         let now = Utc::now();
-        let error = result
-            .as_ref()
-            .err()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let settle = match &result {
-            Ok(sent) => {
-                self.state.resume();
-                Settle::Sent { wamid: &sent.wamid }
-            }
-            Err(err) if err.stops_sending() => {
+        let error = err.to_string();
+        let settle = match &err {
+            err if err.stops_sending() => {
                 self.state.pause(error.clone());
                 Settle::Release {
                     at: after(now, self.options.probe_every),
                 }
             }
-            Err(err) if err.is_retryable() && message.attempts >= self.options.max_attempts => {
+            err if err.is_retryable() && message.attempts >= self.options.max_attempts => {
                 Settle::Fail {
                     error: &error,
                     code: err.code(),
                     dead: true,
                 }
             }
-            Err(err @ SendError::PairRateLimited) => Settle::Retry {
+            SendError::PairRateLimited => Settle::Retry {
                 error: &error,
                 code: err.code(),
                 at: after(
@@ -197,7 +200,7 @@ impl Dispatcher {
                     pair_rate_limit_delay(u32::try_from(message.attempts).unwrap_or(1)),
                 ),
             },
-            Err(err @ SendError::Transient { retry_after, .. }) => Settle::Retry {
+            SendError::Transient { retry_after, .. } => Settle::Retry {
                 error: &error,
                 code: err.code(),
                 at: after(
@@ -209,21 +212,19 @@ impl Dispatcher {
             },
             // Not retried: undeliverable, rejected, and (until the template fallback is wired) outside
             // the 24-hour window.
-            Err(err) => Settle::Fail {
+            err => Settle::Fail {
                 error: &error,
                 code: err.code(),
                 dead: false,
             },
         };
-        if let Err(err) = &result {
-            tracing::warn!(
-                id = message.id,
-                attempt = message.attempts,
-                class = err.label(),
-                error = %err,
-                "outbound message not sent"
-            );
-        }
+        tracing::warn!(
+            id = message.id,
+            attempt = message.attempts,
+            class = err.label(),
+            error = %err,
+            "outbound message not sent"
+        );
         if !self
             .store
             .settle_outbox(message.id, message.attempts, settle, now)

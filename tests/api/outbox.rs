@@ -167,6 +167,42 @@ async fn delivery_statuses_only_move_forward(backend: Backend) {
 }
 both_backends!(delivery_statuses, delivery_statuses_only_move_forward);
 
+async fn accepted_messages_are_settled_together_and_stale_claims_are_skipped(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let now = Utc::now();
+    store
+        .enqueue_outbox(&[
+            message("t1", "+34600000011", "uno", now),
+            message("t2", "+34600000012", "dos", now),
+        ])
+        .await
+        .unwrap();
+    let claimed = store.claim_outbox(now, lease(now), 10).await.unwrap();
+    let settled = store
+        .outbox_sent(
+            &[
+                (claimed[0].id, claimed[0].attempts, "wamid.t1".into()),
+                (claimed[1].id, claimed[1].attempts + 5, "wamid.t2".into()),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(settled, 1, "the stale claim is skipped");
+    let t1 = &store.outbox_for_recipient("+34600000011").await.unwrap()[0];
+    assert_eq!(
+        (t1.status, t1.wamid.as_deref()),
+        (OutboundStatus::Sent, Some("wamid.t1"))
+    );
+    let t2 = &store.outbox_for_recipient("+34600000012").await.unwrap()[0];
+    assert_eq!(t2.status, OutboundStatus::Sending);
+}
+both_backends!(
+    batch_settle,
+    accepted_messages_are_settled_together_and_stale_claims_are_skipped
+);
+
 fn quick_options() -> DispatchOptions {
     DispatchOptions {
         batch: 64,
