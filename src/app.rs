@@ -95,7 +95,7 @@ impl App {
         let worker = tokio::spawn(
             InboxWorker::new(
                 store.clone(),
-                InboxHandler::new(store.clone()),
+                InboxHandler::new(store.clone(), config.whatsapp.reengagement.clone()),
                 committed,
                 WorkerOptions::default(),
             )
@@ -109,7 +109,10 @@ impl App {
                 sender,
                 sending.clone(),
                 Arc::new(Notify::new()),
-                DispatchOptions::default(),
+                DispatchOptions {
+                    reengagement: config.whatsapp.reengagement.clone(),
+                    ..DispatchOptions::default()
+                },
             )
             .run(shutdown_rx),
         );

@@ -108,6 +108,16 @@ pub struct WhatsAppConfig {
     pub phone_number_id: Option<String>,
     pub api_base: String,
     pub http_timeout: Duration,
+    /// Template sent instead of a free-form message outside the customer's 24-hour window.
+    pub reengagement: Option<Reengagement>,
+}
+
+/// An approved template that invites the customer to write again (the free-form messages waiting
+/// for them are sent once they do).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reengagement {
+    pub template: String,
+    pub language: String,
 }
 
 /// Stripe settings (deposits); used from the payments issue on.
@@ -235,6 +245,10 @@ impl Config {
                 get("WHATSAPP_HTTP_TIMEOUT_SECONDS"),
                 30,
             )?),
+            reengagement: get("WHATSAPP_REENGAGEMENT_TEMPLATE").map(|template| Reengagement {
+                template,
+                language: get("WHATSAPP_REENGAGEMENT_LANGUAGE").unwrap_or_else(|| "es".into()),
+            }),
         };
         if whatsapp.access_token.is_some() && whatsapp.phone_number_id.is_none() {
             return Err(invalid(

@@ -13,6 +13,7 @@ CREATE TABLE outbox (
     status          TEXT        NOT NULL DEFAULT 'pending',
     attempts        INTEGER     NOT NULL DEFAULT 0,
     -- pending: not before this time; sending: the dispatcher's lease ends at this time.
+    -- waiting: outside the customer's 24-hour window, sent once the customer writes again.
     next_attempt_at TIMESTAMPTZ NOT NULL,
     last_error      TEXT,
     error_code      BIGINT,
@@ -22,9 +23,19 @@ CREATE TABLE outbox (
     status_at       TIMESTAMPTZ,
     CONSTRAINT outbox_idempotency_key UNIQUE (idempotency_key),
     CONSTRAINT outbox_wamid UNIQUE (wamid),
-    CONSTRAINT outbox_status CHECK (status IN ('pending', 'sending', 'sent', 'delivered', 'read', 'failed', 'dead'))
+    CONSTRAINT outbox_status CHECK (status IN ('pending', 'sending', 'waiting', 'sent', 'delivered', 'read', 'failed', 'dead'))
 );
 
 CREATE INDEX outbox_open_by_recipient ON outbox (recipient, id) WHERE status IN ('pending', 'sending');
 CREATE INDEX outbox_open ON outbox (id) WHERE status IN ('pending', 'sending');
 CREATE INDEX outbox_conversation ON outbox (conversation_key, id);
+
+-- One row per conversation: what the dispatcher needs to know of it. The time of the customer's last
+-- message decides WhatsApp's 24-hour window: outside it only templates may be sent.
+CREATE TABLE conversations (
+    conversation_key TEXT PRIMARY KEY,
+    business_id      TEXT        NOT NULL,
+    last_inbound_at  TIMESTAMPTZ,
+    created_at       TIMESTAMPTZ NOT NULL,
+    updated_at       TIMESTAMPTZ NOT NULL
+);

@@ -8,7 +8,7 @@ CREATE TABLE outbox (
     kind             TEXT    NOT NULL,
     payload          TEXT    NOT NULL,
     status           TEXT    NOT NULL DEFAULT 'pending'
-        CHECK (status IN ('pending', 'sending', 'sent', 'delivered', 'read', 'failed', 'dead')),
+        CHECK (status IN ('pending', 'sending', 'waiting', 'sent', 'delivered', 'read', 'failed', 'dead')),
     attempts         INTEGER NOT NULL DEFAULT 0,
     next_attempt_at  INTEGER NOT NULL,
     last_error       TEXT,
@@ -22,3 +22,11 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_open_by_recipient ON outbox (recipient, id) WHERE status IN ('pending', 'sending');
 CREATE INDEX outbox_open ON outbox (id) WHERE status IN ('pending', 'sending');
 CREATE INDEX outbox_conversation ON outbox (conversation_key, id);
+
+CREATE TABLE conversations (
+    conversation_key TEXT PRIMARY KEY,
+    business_id      TEXT    NOT NULL,
+    last_inbound_at  INTEGER,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+);

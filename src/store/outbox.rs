@@ -21,6 +21,8 @@ pub enum OutboundStatus {
     Pending,
     /// Claimed by a dispatcher whose lease ends at `next_attempt_at`.
     Sending,
+    /// Outside the customer's 24-hour window: sent once the customer writes again.
+    Waiting,
     /// Accepted by Meta (`wamid` known); then Meta's statuses move it on.
     Sent,
     Delivered,
@@ -36,6 +38,7 @@ impl OutboundStatus {
         match self {
             OutboundStatus::Pending => "pending",
             OutboundStatus::Sending => "sending",
+            OutboundStatus::Waiting => "waiting",
             OutboundStatus::Sent => "sent",
             OutboundStatus::Delivered => "delivered",
             OutboundStatus::Read => "read",
@@ -48,6 +51,7 @@ impl OutboundStatus {
         Ok(match s {
             "pending" => OutboundStatus::Pending,
             "sending" => OutboundStatus::Sending,
+            "waiting" => OutboundStatus::Waiting,
             "sent" => OutboundStatus::Sent,
             "delivered" => OutboundStatus::Delivered,
             "read" => OutboundStatus::Read,
@@ -96,6 +100,8 @@ pub struct Outbound {
     pub error_code: Option<i64>,
     pub wamid: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When the customer last wrote in this conversation (the start of WhatsApp's 24-hour window).
+    pub last_inbound_at: Option<DateTime<Utc>>,
 }
 
 /// How a claimed message was settled.
@@ -183,6 +189,79 @@ impl Store {
         }
     }
 
+    /// Records that the customer wrote at `at` (the 24-hour window opens again), and releases the
+    /// messages that were waiting for it. Returns how many were released.
+    pub async fn record_customer_message(
+        &self,
+        conversation_key: &str,
+        business_id: &str,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Store::Postgres(s) => {
+                pg::customer_message(s.pool(), conversation_key, business_id, at, now).await
+            }
+            Store::Sqlite(s) => {
+                lite::customer_message(s.writer(), conversation_key, business_id, at, now).await
+            }
+        }
+    }
+
+    /// Parks a claimed message until the customer writes again (outside the 24-hour window), and stores
+    /// the re-engagement template to send instead, if one is configured, in the same transaction.
+    pub async fn park_outbox(
+        &self,
+        id: i64,
+        attempt: i32,
+        reason: &str,
+        template: Option<&NewOutbound>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Postgres(s) => {
+                pg::park(s.pool(), Target::Claim(id, attempt), reason, template, now).await
+            }
+            Store::Sqlite(s) => {
+                lite::park(
+                    s.writer(),
+                    Target::Claim(id, attempt),
+                    reason,
+                    template,
+                    now,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Parks an already sent message that Meta later reported undelivered for the 24-hour window
+    /// (a `failed` status with 131047), with the template to send instead. `false` if no such message.
+    pub async fn park_sent_outbox(
+        &self,
+        wamid: &str,
+        reason: &str,
+        template: Option<&NewOutbound>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Postgres(s) => {
+                pg::park(s.pool(), Target::Wamid(wamid), reason, template, now).await
+            }
+            Store::Sqlite(s) => {
+                lite::park(s.writer(), Target::Wamid(wamid), reason, template, now).await
+            }
+        }
+    }
+
+    /// One outbound message by its `wamid`.
+    pub async fn outbox_by_wamid(&self, wamid: &str) -> Result<Option<Outbound>, StoreError> {
+        match self {
+            Store::Postgres(s) => pg::by_wamid(s.pool(), wamid).await,
+            Store::Sqlite(s) => lite::by_wamid(s.pool(), wamid).await,
+        }
+    }
+
     /// Applies a delivery status from Meta (`sent`, `delivered`, `read`, `failed`) to the message with
     /// this `wamid`. Statuses only move forward (sent < delivered < failed < read), since Meta's
     /// webhooks can arrive out of order. `None` when no message has that `wamid`.
@@ -217,6 +296,13 @@ impl Store {
     }
 }
 
+/// Which message to park: a claimed one, or a sent one by its `wamid`.
+#[derive(Debug, Clone, Copy)]
+enum Target<'a> {
+    Claim(i64, i32),
+    Wamid(&'a str),
+}
+
 /// Rank of a status for delivery updates: a status only replaces a lower one.
 const RANK_SQL: &str = "CASE {col} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 3 \
      WHEN 'read' THEN 4 ELSE 0 END";
@@ -226,7 +312,9 @@ fn rank(col: &str) -> String {
 }
 
 const COLUMNS: &str = "id, idempotency_key, business_id, conversation_key, recipient, kind, payload, \
-     status, attempts, next_attempt_at, last_error, error_code, wamid, created_at";
+     status, attempts, next_attempt_at, last_error, error_code, wamid, created_at, \
+     (SELECT c.last_inbound_at FROM conversations c \
+      WHERE c.conversation_key = outbox.conversation_key) AS last_inbound_at";
 
 /// Candidates: due open rows that are the oldest open row of their recipient.
 const CLAIMABLE: &str = "SELECT e.id FROM outbox e \
@@ -255,6 +343,7 @@ mod pg {
         error_code: Option<i64>,
         wamid: Option<String>,
         created_at: DateTime<Utc>,
+        last_inbound_at: Option<DateTime<Utc>>,
     }
 
     fn columns() -> String {
@@ -278,11 +367,22 @@ mod pg {
             error_code: r.error_code,
             wamid: r.wamid,
             created_at: r.created_at,
+            last_inbound_at: r.last_inbound_at,
         })
     }
 
     pub(super) async fn enqueue(
         pool: &PgPool,
+        messages: &[NewOutbound],
+    ) -> Result<u64, StoreError> {
+        let mut tx = pool.begin().await?;
+        let new = enqueue_in(&mut tx, messages).await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    pub(super) async fn enqueue_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         messages: &[NewOutbound],
     ) -> Result<u64, StoreError> {
         let mut keys = Vec::new();
@@ -316,7 +416,7 @@ mod pg {
         .bind(&kinds)
         .bind(&payloads)
         .bind(&created)
-        .execute(pool)
+        .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected())
     }
@@ -464,6 +564,89 @@ mod pg {
         Ok((found > 0).then_some(updated > 0))
     }
 
+    pub(super) async fn customer_message(
+        pool: &PgPool,
+        key: &str,
+        business_id: &str,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO conversations (conversation_key, business_id, last_inbound_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (conversation_key) DO UPDATE SET \
+                 last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at), \
+                 updated_at = EXCLUDED.updated_at",
+        )
+        .bind(key)
+        .bind(business_id)
+        .bind(at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let released = sqlx::query(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = $2 \
+             WHERE conversation_key = $1 AND status = 'waiting'",
+        )
+        .bind(key)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(released.rows_affected())
+    }
+
+    pub(super) async fn park(
+        pool: &PgPool,
+        target: Target<'_>,
+        reason: &str,
+        template: Option<&NewOutbound>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = pool.begin().await?;
+        let parked = match target {
+            Target::Claim(id, attempt) => sqlx::query(
+                "UPDATE outbox SET status = 'waiting', last_error = $3, error_code = 131047, status_at = $4 \
+                 WHERE id = $1 AND attempts = $2 AND status = 'sending'",
+            )
+            .bind(id)
+            .bind(attempt)
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+            Target::Wamid(wamid) => sqlx::query(
+                "UPDATE outbox SET status = 'waiting', last_error = $2, error_code = 131047, status_at = $3 \
+                 WHERE wamid = $1 AND status IN ('sent', 'delivered', 'failed')",
+            )
+            .bind(wamid)
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+        };
+        if let (1, Some(t)) = (parked, template) {
+            enqueue_in(&mut tx, std::slice::from_ref(t)).await?;
+        }
+        tx.commit().await?;
+        Ok(parked == 1)
+    }
+
+    pub(super) async fn by_wamid(
+        pool: &PgPool,
+        wamid: &str,
+    ) -> Result<Option<Outbound>, StoreError> {
+        let sql = format!("SELECT {} FROM outbox WHERE wamid = $1", columns());
+        let row: Option<Row> = sqlx::query_as(&sql)
+            .bind(wamid)
+            .fetch_optional(pool)
+            .await?;
+        row.map(outbound).transpose()
+    }
+
     pub(super) async fn for_recipient(
         pool: &PgPool,
         recipient: &str,
@@ -505,6 +688,7 @@ mod lite {
         error_code: Option<i64>,
         wamid: Option<String>,
         created_at: i64,
+        last_inbound_at: Option<i64>,
     }
 
     fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
@@ -529,6 +713,7 @@ mod lite {
             error_code: r.error_code,
             wamid: r.wamid,
             created_at: time(r.created_at)?,
+            last_inbound_at: r.last_inbound_at.map(time).transpose()?,
         })
     }
 
@@ -537,6 +722,15 @@ mod lite {
         messages: &[NewOutbound],
     ) -> Result<u64, StoreError> {
         let mut tx = pool.begin().await?;
+        let new = enqueue_in(&mut tx, messages).await?;
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    pub(super) async fn enqueue_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        messages: &[NewOutbound],
+    ) -> Result<u64, StoreError> {
         let mut new = 0;
         for m in messages {
             let done = sqlx::query(
@@ -552,11 +746,10 @@ mod lite {
             .bind(m.payload.to_string())
             .bind(m.created_at.timestamp_millis())
             .bind(m.created_at.timestamp_millis())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             new += done.rows_affected();
         }
-        tx.commit().await?;
         Ok(new)
     }
 
@@ -699,6 +892,90 @@ mod lite {
             .execute(pool)
             .await?;
         Ok(Some(done.rows_affected() == 1))
+    }
+
+    pub(super) async fn customer_message(
+        pool: &SqlitePool,
+        key: &str,
+        business_id: &str,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO conversations (conversation_key, business_id, last_inbound_at, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?4) \
+             ON CONFLICT (conversation_key) DO UPDATE SET \
+                 last_inbound_at = MAX(COALESCE(conversations.last_inbound_at, 0), excluded.last_inbound_at), \
+                 updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(business_id)
+        .bind(at.timestamp_millis())
+        .bind(now.timestamp_millis())
+        .execute(&mut *tx)
+        .await?;
+        let released = sqlx::query(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?2 \
+             WHERE conversation_key = ?1 AND status = 'waiting'",
+        )
+        .bind(key)
+        .bind(now.timestamp_millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(released.rows_affected())
+    }
+
+    pub(super) async fn park(
+        pool: &SqlitePool,
+        target: Target<'_>,
+        reason: &str,
+        template: Option<&NewOutbound>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = pool.begin().await?;
+        let now_ms = now.timestamp_millis();
+        let parked = match target {
+            Target::Claim(id, attempt) => sqlx::query(
+                "UPDATE outbox SET status = 'waiting', last_error = ?3, error_code = 131047, status_at = ?4 \
+                 WHERE id = ?1 AND attempts = ?2 AND status = 'sending'",
+            )
+            .bind(id)
+            .bind(attempt)
+            .bind(reason)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+            Target::Wamid(wamid) => sqlx::query(
+                "UPDATE outbox SET status = 'waiting', last_error = ?2, error_code = 131047, status_at = ?3 \
+                 WHERE wamid = ?1 AND status IN ('sent', 'delivered', 'failed')",
+            )
+            .bind(wamid)
+            .bind(reason)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+        };
+        if let (1, Some(t)) = (parked, template) {
+            enqueue_in(&mut tx, std::slice::from_ref(t)).await?;
+        }
+        tx.commit().await?;
+        Ok(parked == 1)
+    }
+
+    pub(super) async fn by_wamid(
+        pool: &SqlitePool,
+        wamid: &str,
+    ) -> Result<Option<Outbound>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM outbox WHERE wamid = ?");
+        let row: Option<Row> = sqlx::query_as(&sql)
+            .bind(wamid)
+            .fetch_optional(pool)
+            .await?;
+        row.map(outbound).transpose()
     }
 
     pub(super) async fn for_recipient(

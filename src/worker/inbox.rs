@@ -16,24 +16,51 @@ use tokio::sync::{Notify, watch};
 
 use serde::Deserialize;
 
+use chrono::DateTime;
+
+use crate::config::Reengagement;
 use crate::conversation::Masked;
 use crate::store::{EventKind, InboxEvent, OutboundStatus, Store, StoreError};
 use crate::whatsapp::webhook::StatusEvent;
+use crate::worker::outbox::reengagement_row;
 
 /// What the worker does with one event. An `Err` is retried later.
 pub trait EventHandler: Send + Sync + 'static {
     fn handle(&self, event: &InboxEvent) -> impl Future<Output = Result<(), String>> + Send;
 }
 
-/// What the inbox does with events until the conversation engine lands: delivery statuses update the
-/// outbox; messages and other events are logged and acknowledged.
+/// What the inbox does with events until the conversation engine lands: a customer's message reopens
+/// the 24-hour window (and releases the messages waiting for it), delivery statuses update the outbox,
+/// other events are logged and acknowledged.
 pub struct InboxHandler {
     store: Store,
+    reengagement: Option<Reengagement>,
 }
 
 impl InboxHandler {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, reengagement: Option<Reengagement>) -> Self {
+        Self {
+            store,
+            reengagement,
+        }
+    }
+
+    async fn customer_message(&self, event: &InboxEvent) -> Result<(), String> {
+        // Meta's time of the message opens the window; our receipt time if Meta gave none.
+        let at = event.payload["message"]["timestamp"]
+            .as_str()
+            .and_then(|t| t.parse::<i64>().ok())
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+            .unwrap_or(event.received_at);
+        let released = self
+            .store
+            .record_customer_message(&event.conversation_key, &event.business_id, at, Utc::now())
+            .await
+            .map_err(|e| e.to_string())?;
+        if released > 0 {
+            tracing::info!(released, conversation = %Masked(&event.conversation_key), "customer wrote: waiting messages released");
+        }
+        Ok(())
     }
 
     async fn delivery_status(&self, event: &InboxEvent) -> Result<(), String> {
@@ -50,6 +77,28 @@ impl InboxHandler {
             }
         };
         let first_error = status.errors.as_ref().and_then(|e| e.first());
+        // Undelivered for the 24-hour window: the message waits for the customer, and the
+        // re-engagement template goes out instead.
+        if let (OutboundStatus::Failed, Some(131047), Some(config)) =
+            (new, first_error.map(|e| e.code), &self.reengagement)
+            && let Some(sent) = self
+                .store
+                .outbox_by_wamid(&status.id)
+                .await
+                .map_err(|e| e.to_string())?
+        {
+            let template = reengagement_row(config, &sent, Utc::now());
+            self.store
+                .park_sent_outbox(
+                    &status.id,
+                    "outside the 24-hour window (Meta 131047)",
+                    Some(&template),
+                    Utc::now(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(());
+        }
         let reason = first_error.map(|e| {
             let title = e
                 .title
@@ -86,6 +135,7 @@ impl EventHandler for InboxHandler {
     async fn handle(&self, event: &InboxEvent) -> Result<(), String> {
         match event.kind {
             EventKind::Status => self.delivery_status(event).await,
+            EventKind::Message => self.customer_message(event).await,
             _ => {
                 tracing::debug!(
                     id = event.id,

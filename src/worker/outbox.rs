@@ -22,10 +22,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 
+use crate::config::Reengagement;
 use crate::store::{NewOutbound, Outbound, Settle, Store, StoreError};
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::error::{SendError, pair_rate_limit_delay};
-use crate::whatsapp::messages::{LimitViolation, OutboundMessage, Recipient};
+use crate::whatsapp::messages::{LimitViolation, MessageBody, OutboundMessage, Recipient};
 
 #[derive(Debug, Clone)]
 pub struct DispatchOptions {
@@ -42,6 +43,8 @@ pub struct DispatchOptions {
     pub max_retry_delay: Duration,
     /// While paused (token or account problem), how often one message is tried.
     pub probe_every: Duration,
+    /// Template sent instead of free-form messages outside the 24-hour window.
+    pub reengagement: Option<Reengagement>,
 }
 
 impl Default for DispatchOptions {
@@ -54,6 +57,7 @@ impl Default for DispatchOptions {
             base_retry_delay: Duration::from_secs(2),
             max_retry_delay: Duration::from_secs(600),
             probe_every: Duration::from_secs(30),
+            reengagement: None,
         }
     }
 }
@@ -148,15 +152,25 @@ impl Dispatcher {
             .store
             .claim_outbox(now, after(now, self.options.lease), limit)
             .await?;
+        // Outside the customer's 24-hour window only templates may be sent: the others wait for the
+        // customer to write again, and the re-engagement template goes out instead.
+        let mut to_send = Vec::with_capacity(claimed.len());
+        for message in &claimed {
+            if message.kind != "template" && !window_open(message.last_inbound_at, now) {
+                self.park(message, "outside the 24-hour window").await?;
+            } else {
+                to_send.push(message);
+            }
+        }
         let results = futures_util::future::join_all(
-            claimed
+            to_send
                 .iter()
                 .map(|m| self.sender.send(&m.kind, &m.payload)),
         )
         .await;
         // Accepted messages are settled together, in one statement; failures one by one.
         let mut sent = Vec::with_capacity(claimed.len());
-        for (message, result) in claimed.iter().zip(results) {
+        for (message, result) in to_send.into_iter().zip(results) {
             match result {
                 Ok(answer) => sent.push((message.id, message.attempts, answer.wamid)),
                 Err(err) => self.settle_failure(message, err).await?,
@@ -175,7 +189,53 @@ impl Dispatcher {
         Ok(claimed.len())
     }
 
+    /// Parks a message until the customer writes again and queues the re-engagement template; without
+    /// a configured template the message fails, saying why.
+    async fn park(&self, message: &Outbound, reason: &str) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let settled = match &self.options.reengagement {
+            Some(config) => {
+                let template = reengagement_row(config, message, now);
+                tracing::info!(id = message.id, template = %config.template, "{reason}: message waits for the customer");
+                self.store
+                    .park_outbox(message.id, message.attempts, reason, Some(&template), now)
+                    .await?
+            }
+            None => {
+                let error = format!(
+                    "{reason}, and no re-engagement template is configured (WHATSAPP_REENGAGEMENT_TEMPLATE)"
+                );
+                tracing::warn!(id = message.id, "{error}");
+                self.store
+                    .settle_outbox(
+                        message.id,
+                        message.attempts,
+                        Settle::Fail {
+                            error: &error,
+                            code: Some(131047),
+                            dead: false,
+                        },
+                        now,
+                    )
+                    .await?
+            }
+        };
+        if !settled {
+            tracing::warn!(
+                id = message.id,
+                "outbox claim was lost before the message was parked"
+            );
+        }
+        Ok(())
+    }
+
     async fn settle_failure(&self, message: &Outbound, err: SendError) -> Result<(), StoreError> {
+        if err == SendError::OutsideWindow {
+            // Meta knows best: our record of the customer's last message was off.
+            return self
+                .park(message, "outside the 24-hour window (Meta 131047)")
+                .await;
+        }
         let now = Utc::now();
         let error = err.to_string();
         let settle = match &err {
@@ -210,8 +270,7 @@ impl Dispatcher {
                         .max(retry_delay(&self.options, message.attempts)),
                 ),
             },
-            // Not retried: undeliverable, rejected, and (until the template fallback is wired) outside
-            // the 24-hour window.
+            // Not retried: undeliverable or rejected.
             err => Settle::Fail {
                 error: &error,
                 code: err.code(),
@@ -269,6 +328,57 @@ impl Dispatcher {
     }
 }
 
+/// WhatsApp's customer service window: free-form messages are allowed for 24 hours after the customer's
+/// last message. A minute is kept in hand for clock differences with Meta.
+pub const WINDOW: Duration = Duration::from_secs(24 * 3600 - 60);
+
+/// Whether free-form messages may be sent now to a customer who last wrote at `last_inbound`.
+pub fn window_open(last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last_inbound.is_some_and(|at| {
+        now.signed_duration_since(at)
+            .to_std()
+            .is_ok_and(|age| age < WINDOW)
+            || at > now
+    })
+}
+
+/// The re-engagement template for a conversation whose window closed. Its idempotency key names the
+/// closed window, so the customer gets one invitation per silence, however many messages wait.
+pub fn reengagement_row(
+    config: &Reengagement,
+    waiting: &Outbound,
+    now: DateTime<Utc>,
+) -> NewOutbound {
+    let message = OutboundMessage::new(
+        recipient_of(&waiting.recipient),
+        MessageBody::Template {
+            name: config.template.clone(),
+            language_code: config.language.clone(),
+            components: Vec::new(),
+        },
+    );
+    let since = waiting.last_inbound_at.map_or(0, |t| t.timestamp_millis());
+    NewOutbound {
+        idempotency_key: format!("reengage:{}:{since}", waiting.conversation_key),
+        business_id: waiting.business_id.clone(),
+        conversation_key: waiting.conversation_key.clone(),
+        recipient: waiting.recipient.clone(),
+        kind: message.kind().to_owned(),
+        payload: message.to_json(),
+        created_at: now,
+    }
+}
+
+/// A stored recipient: a phone (`+` and digits, or digits) or else a business-scoped user id.
+fn recipient_of(stored: &str) -> Recipient {
+    let digits = stored.trim_start_matches('+');
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Recipient::phone(stored)
+    } else {
+        Recipient::business_scoped_user(stored)
+    }
+}
+
 /// The outbox rows for one message the bot wants to send. A text too long for one WhatsApp message
 /// becomes several, in order (idempotency keys `{key}.0`, `{key}.1`, ...); labels and titles over
 /// WhatsApp's limits are shortened. What had to change is returned, for a warning.
@@ -302,6 +412,30 @@ pub fn rows_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_window_lasts_a_day_from_the_customers_last_message() {
+        let now = Utc::now();
+        assert!(!window_open(None, now), "never wrote: closed");
+        assert!(window_open(Some(now - chrono::Duration::hours(23)), now));
+        assert!(!window_open(Some(now - chrono::Duration::hours(24)), now));
+        assert!(
+            window_open(Some(now + chrono::Duration::seconds(5)), now),
+            "clock skew"
+        );
+    }
+
+    #[test]
+    fn stored_recipients_become_phones_or_user_ids() {
+        assert_eq!(
+            recipient_of("+34600111222"),
+            Recipient::phone("+34600111222")
+        );
+        assert_eq!(
+            recipient_of("ES.13491208655302741918"),
+            Recipient::business_scoped_user("ES.13491208655302741918")
+        );
+    }
 
     #[test]
     fn retry_delays_double_with_a_little_jitter_and_a_cap() {

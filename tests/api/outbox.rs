@@ -35,6 +35,21 @@ fn message(key: &str, recipient: &str, text: &str, at: DateTime<Utc>) -> NewOutb
     }
 }
 
+/// Stores messages, as a conversation whose customer just wrote (the 24-hour window is open).
+async fn enqueue(store: &Store, rows: &[NewOutbound]) -> Result<u64, salonbot::store::StoreError> {
+    for row in rows {
+        store
+            .record_customer_message(
+                &row.conversation_key,
+                &row.business_id,
+                Utc::now(),
+                Utc::now(),
+            )
+            .await?;
+    }
+    store.enqueue_outbox(rows).await
+}
+
 fn lease(now: DateTime<Utc>) -> DateTime<Utc> {
     now + chrono::Duration::seconds(60)
 }
@@ -48,9 +63,9 @@ async fn enqueueing_is_idempotent_and_claims_keep_each_recipients_order(backend:
         message("m2", "+34600000002", "dos", now),
         message("m3", "+34600000001", "tres", now),
     ];
-    assert_eq!(store.enqueue_outbox(&batch).await.unwrap(), 3);
+    assert_eq!(enqueue(&store, &batch).await.unwrap(), 3);
     assert_eq!(
-        store.enqueue_outbox(&batch[..1]).await.unwrap(),
+        enqueue(&store, &batch[..1]).await.unwrap(),
         0,
         "same key, stored once"
     );
@@ -134,8 +149,7 @@ async fn delivery_statuses_only_move_forward(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let now = Utc::now();
-    store
-        .enqueue_outbox(&[message("s1", "+34600000009", "hola", now)])
+    enqueue(&store, &[message("s1", "+34600000009", "hola", now)])
         .await
         .unwrap();
     let m = store
@@ -171,13 +185,15 @@ async fn accepted_messages_are_settled_together_and_stale_claims_are_skipped(bac
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let now = Utc::now();
-    store
-        .enqueue_outbox(&[
+    enqueue(
+        &store,
+        &[
             message("t1", "+34600000011", "uno", now),
             message("t2", "+34600000012", "dos", now),
-        ])
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .unwrap();
     let claimed = store.claim_outbox(now, lease(now), 10).await.unwrap();
     let settled = store
         .outbox_sent(
@@ -212,6 +228,7 @@ fn quick_options() -> DispatchOptions {
         base_retry_delay: Duration::from_millis(5),
         max_retry_delay: Duration::from_millis(40),
         probe_every: Duration::from_millis(200),
+        reengagement: None,
     }
 }
 
@@ -277,7 +294,7 @@ async fn a_thousand_messages_with_30_percent_failures_arrive_once_each_in_order(
             message(&format!("k{i}"), &recipient, &format!("{i:04}"), now)
         })
         .collect();
-    store.enqueue_outbox(&messages).await.unwrap();
+    enqueue(&store, &messages).await.unwrap();
     let (d, _) = dispatcher(&store, &graph, quick_options());
     drain(&store, &d, Duration::from_secs(60)).await;
 
@@ -317,13 +334,15 @@ async fn a_message_that_keeps_failing_is_dead_with_its_error_and_blocks_no_one_e
     let graph = FakeGraph::start().await;
     graph.fail_recipient("+34600000666", 503, 2);
     let now = Utc::now();
-    store
-        .enqueue_outbox(&[
+    enqueue(
+        &store,
+        &[
             message("bad", "+34600000666", "hola", now),
             message("good", "+34600000777", "hola", now),
-        ])
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .unwrap();
     let options = DispatchOptions {
         max_attempts: 3,
         ..quick_options()
@@ -354,14 +373,16 @@ async fn undeliverable_and_rejected_messages_fail_at_once_and_pair_limits_wait_m
     graph.fail_recipient("+34600000002", 400, 132001);
     graph.fail_recipient("+34600000003", 400, 131056);
     let now = Utc::now();
-    store
-        .enqueue_outbox(&[
+    enqueue(
+        &store,
+        &[
             message("a", "+34600000001", "hola", now),
             message("b", "+34600000002", "hola", now),
             message("c", "+34600000003", "hola", now),
-        ])
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .unwrap();
     let (d, _) = dispatcher(&store, &graph, quick_options());
     assert_eq!(d.run_once().await.unwrap(), 3);
     let a = &store.outbox_for_recipient("+34600000001").await.unwrap()[0];
@@ -394,13 +415,15 @@ async fn an_invalid_token_pauses_sending_until_a_probe_goes_through() {
         code: 190,
     }));
     let now = Utc::now();
-    store
-        .enqueue_outbox(&[
+    enqueue(
+        &store,
+        &[
             message("p1", "+34600000001", "hola", now),
             message("p2", "+34600000002", "hola", now),
-        ])
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .unwrap();
     let (d, state) = dispatcher(&store, &graph, quick_options());
     d.run_once().await.unwrap();
     assert!(
@@ -438,7 +461,7 @@ async fn a_dispatcher_that_dies_mid_batch_loses_nothing() {
     let messages: Vec<NewOutbound> = (0..50)
         .map(|i| message(&format!("c{i}"), &format!("+3460000{:04}", i), "hola", now))
         .collect();
-    store.enqueue_outbox(&messages).await.unwrap();
+    enqueue(&store, &messages).await.unwrap();
     // A dispatcher claims a batch and dies before settling it.
     let short = now + chrono::Duration::milliseconds(200);
     let lost = store.claim_outbox(now, short, 20).await.unwrap();
@@ -460,13 +483,15 @@ async fn meta_status_webhooks_move_sent_messages_along() {
         .spawn()
         .await;
     let now = Utc::now();
-    app.store
-        .enqueue_outbox(&[
+    enqueue(
+        &app.store,
+        &[
             message("w1", "+16505551234", "Tu cita está confirmada", now),
             message("w2", "+16505559999", "Recordatorio", now),
-        ])
-        .await
-        .unwrap();
+        ],
+    )
+    .await
+    .unwrap();
     // The app's own dispatcher sends them.
     let sent = wait_for(|| async {
         let rows = [
@@ -545,10 +570,12 @@ async fn without_a_token_the_app_records_messages_as_sent_and_sends_nothing() {
         .var("WHATSAPP_API_BASE", &graph.base())
         .spawn()
         .await;
-    app.store
-        .enqueue_outbox(&[message("sb", "+34600000001", "hola", Utc::now())])
-        .await
-        .unwrap();
+    enqueue(
+        &app.store,
+        &[message("sb", "+34600000001", "hola", Utc::now())],
+    )
+    .await
+    .unwrap();
     let wamid = wait_for(|| async {
         let row = app
             .store
@@ -576,10 +603,12 @@ async fn a_paused_sender_makes_the_app_unready_with_the_reason() {
         .var("WHATSAPP_API_BASE", &graph.base())
         .spawn()
         .await;
-    app.store
-        .enqueue_outbox(&[message("t", "+34600000001", "hola", Utc::now())])
-        .await
-        .unwrap();
+    enqueue(
+        &app.store,
+        &[message("t", "+34600000001", "hola", Utc::now())],
+    )
+    .await
+    .unwrap();
     let reasons = wait_for(|| async {
         let res = app.get("/health/ready").await;
         let body: Value = res.json().await.unwrap();
@@ -639,10 +668,10 @@ async fn a_long_reply_leaves_as_several_messages_in_order_and_long_titles_are_sh
         now,
     );
     assert_eq!(changes.len(), 1, "one title shortened: {changes:?}");
-    store.enqueue_outbox(&rows).await.unwrap();
-    store.enqueue_outbox(&buttons).await.unwrap();
+    enqueue(&store, &rows).await.unwrap();
+    enqueue(&store, &buttons).await.unwrap();
     // Written again (a retried turn): nothing doubles.
-    store.enqueue_outbox(&rows).await.unwrap();
+    enqueue(&store, &rows).await.unwrap();
 
     let (d, _) = dispatcher(&store, &graph, quick_options());
     drain(&store, &d, Duration::from_secs(10)).await;
@@ -664,6 +693,211 @@ async fn a_long_reply_leaves_as_several_messages_in_order_and_long_titles_are_sh
     assert!(
         title.chars().count() <= 20 && title.ends_with('…'),
         "{title}"
+    );
+}
+
+fn reengagement() -> salonbot::config::Reengagement {
+    salonbot::config::Reengagement {
+        template: "reabrir_conversacion".into(),
+        language: "es".into(),
+    }
+}
+
+async fn outside_the_window_messages_wait_for_the_customer_and_one_template_goes_instead(
+    backend: Backend,
+) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let graph = FakeGraph::start().await;
+    let now = Utc::now();
+    let first = message("late1", "+34600000031", "Tu cita de mañana", now);
+    let second = message("late2", "+34600000031", "¿Te la confirmo?", now);
+    // The customer last wrote 25 hours ago.
+    store
+        .record_customer_message(
+            &first.conversation_key,
+            PHONE_NUMBER_ID,
+            now - chrono::Duration::hours(25),
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue_outbox(&[first.clone(), second])
+        .await
+        .unwrap();
+    let (d, _) = dispatcher(
+        &store,
+        &graph,
+        DispatchOptions {
+            reengagement: Some(reengagement()),
+            ..quick_options()
+        },
+    );
+    drain(&store, &d, Duration::from_secs(10)).await;
+    let delivered = graph.delivered();
+    assert_eq!(
+        delivered.len(),
+        1,
+        "one invitation, not one per waiting message: {delivered:?}"
+    );
+    assert_eq!(delivered[0]["type"], "template");
+    assert_eq!(delivered[0]["to"], "+34600000031");
+    assert_eq!(delivered[0]["template"]["name"], "reabrir_conversacion");
+    assert_eq!(delivered[0]["template"]["language"]["code"], "es");
+    let rows = store.outbox_for_recipient("+34600000031").await.unwrap();
+    let waiting: Vec<_> = rows
+        .iter()
+        .filter(|r| r.status == OutboundStatus::Waiting)
+        .collect();
+    assert_eq!(waiting.len(), 2);
+    assert!(waiting.iter().all(|r| r.error_code == Some(131047)));
+
+    // The customer answers: the window is open again and the waiting messages leave, in order.
+    let released = store
+        .record_customer_message(
+            &first.conversation_key,
+            PHONE_NUMBER_ID,
+            Utc::now(),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(released, 2);
+    drain(&store, &d, Duration::from_secs(10)).await;
+    let texts: Vec<String> = graph.delivered()[1..]
+        .iter()
+        .map(|b| b["text"]["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts, ["Tu cita de mañana", "¿Te la confirmo?"]);
+}
+both_backends!(
+    window,
+    outside_the_window_messages_wait_for_the_customer_and_one_template_goes_instead
+);
+
+#[tokio::test]
+async fn outside_the_window_without_a_template_the_message_fails_saying_why() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = db.store().await;
+    let graph = FakeGraph::start().await;
+    store
+        .enqueue_outbox(&[message("never", "+34600000032", "hola", Utc::now())])
+        .await
+        .unwrap();
+    let (d, _) = dispatcher(&store, &graph, quick_options());
+    d.run_once().await.unwrap();
+    let row = &store.outbox_for_recipient("+34600000032").await.unwrap()[0];
+    assert_eq!(row.status, OutboundStatus::Failed);
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap()
+            .contains("WHATSAPP_REENGAGEMENT_TEMPLATE")
+    );
+    assert!(
+        graph.requests().is_empty(),
+        "a free-form message outside the window is not attempted"
+    );
+}
+
+#[tokio::test]
+async fn when_meta_says_131047_the_message_waits_and_the_template_goes() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = db.store().await;
+    let graph = FakeGraph::start().await;
+    graph.script([Answer::MetaError {
+        status: 400,
+        code: 131047,
+    }]);
+    enqueue(
+        &store,
+        &[message("skew", "+34600000033", "hola", Utc::now())],
+    )
+    .await
+    .unwrap();
+    let (d, _) = dispatcher(
+        &store,
+        &graph,
+        DispatchOptions {
+            reengagement: Some(reengagement()),
+            ..quick_options()
+        },
+    );
+    drain(&store, &d, Duration::from_secs(10)).await;
+    let rows = store.outbox_for_recipient("+34600000033").await.unwrap();
+    assert_eq!(rows[0].status, OutboundStatus::Waiting);
+    assert_eq!(rows[1].kind, "template");
+    assert_eq!(rows[1].status, OutboundStatus::Sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_131047_status_sends_the_template_and_the_message_again_when_the_customer_writes()
+{
+    let graph = FakeGraph::start().await;
+    let app = AppBuilder::new(Backend::Postgres)
+        .var("WHATSAPP_ACCESS_TOKEN", TOKEN)
+        .var("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
+        .var("WHATSAPP_API_BASE", &graph.base())
+        .var("WHATSAPP_REENGAGEMENT_TEMPLATE", "reabrir_conversacion")
+        .var("WHATSAPP_REENGAGEMENT_LANGUAGE", "pt_BR")
+        .spawn()
+        .await;
+    let row = message("again", "+5511987654321", "Olá! Sua reserva", Utc::now());
+    enqueue(&app.store, std::slice::from_ref(&row))
+        .await
+        .unwrap();
+    let wamid = wait_for(|| async {
+        let r = app
+            .store
+            .outbox_for_recipient("+5511987654321")
+            .await
+            .unwrap()
+            .remove(0);
+        r.wamid.filter(|_| r.status == OutboundStatus::Sent)
+    })
+    .await;
+    // Meta reports it undelivered: the customer's window had closed.
+    let failed = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+        "value": {"messaging_product": "whatsapp",
+                  "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+                  "statuses": [{"id": wamid, "status": "failed", "timestamp": "1751142888", "recipient_id": "5511987654321",
+                                "errors": [{"code": 131047, "title": "Re-engagement message"}]}]}}]}]});
+    assert_eq!(app.post_whatsapp(failed.to_string()).await.status(), 200);
+    wait_for(|| async {
+        graph
+            .delivered()
+            .iter()
+            .any(|b| {
+                b["template"]["name"] == "reabrir_conversacion"
+                    && b["template"]["language"]["code"] == "pt_BR"
+            })
+            .then_some(())
+    })
+    .await;
+    // The customer writes back (a real webhook): the message goes out again.
+    let reply = crate::helpers::text_message("wamid.reply.1", "5511987654321", "oi");
+    let reply = reply.replace("106540352242922", PHONE_NUMBER_ID);
+    assert_eq!(app.post_whatsapp(reply).await.status(), 200);
+    wait_for(|| async {
+        let texts = graph
+            .delivered()
+            .iter()
+            .filter(|b| b["text"]["body"] == "Olá! Sua reserva")
+            .count();
+        (texts == 2).then_some(())
+    })
+    .await;
+    let r = &app
+        .store
+        .outbox_for_recipient("+5511987654321")
+        .await
+        .unwrap()[0];
+    assert_eq!(r.status, OutboundStatus::Sent);
+    assert_ne!(
+        r.wamid.as_deref(),
+        Some(wamid.as_str()),
+        "a new wamid for the new send"
     );
 }
 
