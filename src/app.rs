@@ -32,6 +32,7 @@ use crate::telemetry::Metrics;
 use crate::whatsapp::client::WhatsAppSender;
 use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
 use crate::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
+use crate::worker::pacing::Pacer;
 use crate::{health, ingress};
 
 /// Everything a handler may need; cheap to clone. Handlers destructure what they use.
@@ -114,6 +115,16 @@ impl App {
                     ..DispatchOptions::default()
                 },
             )
+            .with_pacer(Arc::new(Pacer::new(
+                config
+                    .whatsapp
+                    .phone_number_id
+                    .as_deref()
+                    .unwrap_or("sandbox"),
+                config.whatsapp.send_per_second,
+                config.whatsapp.recipient_gap,
+                redis.clone(),
+            )))
             .run(shutdown_rx),
         );
         let (upkeep_metrics, upkeep_store) = (metrics.clone(), store.clone());

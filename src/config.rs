@@ -110,6 +110,10 @@ pub struct WhatsAppConfig {
     pub http_timeout: Duration,
     /// Template sent instead of a free-form message outside the customer's 24-hour window.
     pub reengagement: Option<Reengagement>,
+    /// Messages the business number may send per second (0: no limit).
+    pub send_per_second: u32,
+    /// Least time between two messages to one customer.
+    pub recipient_gap: Duration,
 }
 
 /// An approved template that invites the customer to write again (the free-form messages waiting
@@ -244,6 +248,16 @@ impl Config {
                 "WHATSAPP_HTTP_TIMEOUT_SECONDS",
                 get("WHATSAPP_HTTP_TIMEOUT_SECONDS"),
                 30,
+            )?),
+            send_per_second: number(
+                "WHATSAPP_SEND_PER_SECOND",
+                get("WHATSAPP_SEND_PER_SECOND"),
+                80,
+            )?,
+            recipient_gap: Duration::from_millis(number(
+                "WHATSAPP_RECIPIENT_GAP_MS",
+                get("WHATSAPP_RECIPIENT_GAP_MS"),
+                1000,
             )?),
             reengagement: get("WHATSAPP_REENGAGEMENT_TEMPLATE").map(|template| Reengagement {
                 template,

@@ -27,6 +27,7 @@ use crate::store::{NewOutbound, Outbound, Settle, Store, StoreError};
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::error::{SendError, pair_rate_limit_delay};
 use crate::whatsapp::messages::{LimitViolation, MessageBody, OutboundMessage, Recipient};
+use crate::worker::pacing::Pacer;
 
 #[derive(Debug, Clone)]
 pub struct DispatchOptions {
@@ -99,6 +100,7 @@ pub struct Dispatcher {
     state: Arc<SendingState>,
     wake: Arc<Notify>,
     options: DispatchOptions,
+    pacer: Arc<Pacer>,
 }
 
 /// Delay before the retry that follows attempt `attempt` (1-based): base * 2^(attempt-1), capped, with
@@ -136,7 +138,14 @@ impl Dispatcher {
             state,
             wake,
             options,
+            pacer: Arc::new(Pacer::off()),
         }
+    }
+
+    /// Paces sends per business number and per customer (none by default).
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     /// Claims and sends one batch; returns how many messages it claimed. While paused it claims one,
@@ -158,15 +167,26 @@ impl Dispatcher {
         for message in &claimed {
             if message.kind != "template" && !window_open(message.last_inbound_at, now) {
                 self.park(message, "outside the 24-hour window").await?;
+            } else if let Err(wait) = self.pacer.recipient_ready(&message.recipient).await {
+                // Too soon after this customer's previous message: back in line until its turn.
+                self.store
+                    .settle_outbox(
+                        message.id,
+                        message.attempts,
+                        Settle::Release {
+                            at: after(now, wait),
+                        },
+                        now,
+                    )
+                    .await?;
             } else {
                 to_send.push(message);
             }
         }
-        let results = futures_util::future::join_all(
-            to_send
-                .iter()
-                .map(|m| self.sender.send(&m.kind, &m.payload)),
-        )
+        let results = futures_util::future::join_all(to_send.iter().map(|m| async {
+            self.pacer.acquire().await;
+            self.sender.send(&m.kind, &m.payload).await
+        }))
         .await;
         // Accepted messages are settled together, in one statement; failures one by one.
         let mut sent = Vec::with_capacity(claimed.len());

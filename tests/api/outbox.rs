@@ -901,6 +901,93 @@ async fn a_failed_131047_status_sends_the_template_and_the_message_again_when_th
     );
 }
 
+#[tokio::test]
+async fn a_customers_messages_leave_a_gap_apart() {
+    use salonbot::worker::pacing::Pacer;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let store = db.store().await;
+    let graph = FakeGraph::start().await;
+    let now = Utc::now();
+    enqueue(
+        &store,
+        &[
+            message("g1", "+34600000051", "uno", now),
+            message("g2", "+34600000051", "dos", now),
+            message("g3", "+34600000051", "tres", now),
+        ],
+    )
+    .await
+    .unwrap();
+    let (d, _) = dispatcher(&store, &graph, quick_options());
+    let d = d.with_pacer(Arc::new(Pacer::new(
+        PHONE_NUMBER_ID,
+        0,
+        Duration::from_millis(300),
+        None,
+    )));
+    drain(&store, &d, Duration::from_secs(10)).await;
+    let sent: Vec<_> = graph.requests().into_iter().filter(|r| r.ok).collect();
+    assert_eq!(sent.len(), 3);
+    for pair in sent.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(gap >= Duration::from_millis(290), "sent {gap:?} apart");
+    }
+    let rows = store.outbox_for_recipient("+34600000051").await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.attempts == 1),
+        "waiting for the gap spends no attempt"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_numbers_send_rate_is_shared_by_every_dispatcher_through_redis() {
+    use salonbot::cache::Redis;
+    use salonbot::worker::pacing::Pacer;
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = db.store().await;
+    let graph = FakeGraph::start().await;
+    let now = Utc::now();
+    let messages: Vec<NewOutbound> = (0..40)
+        .map(|i| message(&format!("r{i}"), &format!("+3460001{i:04}"), "hola", now))
+        .collect();
+    enqueue(&store, &messages).await.unwrap();
+    let prefix = format!("salonbot-test:{}:", uuid::Uuid::new_v4().simple());
+    let redis = Redis::new(
+        &Secret::new(crate::helpers::redis_url()),
+        &prefix,
+        Metrics::new(),
+    )
+    .unwrap();
+    // Two instances, each with its own dispatcher and pacer, one shared budget of 10 a second.
+    // Small batches, so that both dispatchers have messages in hand at once.
+    let small = || DispatchOptions {
+        batch: 5,
+        ..quick_options()
+    };
+    let (a, _) = dispatcher(&store, &graph, small());
+    let (b, _) = dispatcher(&store, &graph, small());
+    let pacer = || {
+        Arc::new(Pacer::new(
+            PHONE_NUMBER_ID,
+            10,
+            Duration::ZERO,
+            Some(redis.clone()),
+        ))
+    };
+    let (a, b) = (a.with_pacer(pacer()), b.with_pacer(pacer()));
+    let started = tokio::time::Instant::now();
+    tokio::join!(
+        drain(&store, &a, Duration::from_secs(20)),
+        drain(&store, &b, Duration::from_secs(20))
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(graph.delivered().len(), 40);
+    // 40 messages at 10 a second need four one-second windows: at least two whole seconds after the
+    // first boundary. Two pacers allowing 10 a second each would have needed two windows, under
+    // about a second.
+    assert!(elapsed >= Duration::from_millis(1950), "took {elapsed:?}");
+}
+
 /// Polls `check` until it gives a value (10 s at most).
 async fn wait_for<T, F, Fut>(check: F) -> T
 where
