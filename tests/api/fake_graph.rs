@@ -230,6 +230,9 @@ async fn answer(
     if to.is_empty() {
         return meta_error(400, 100, "The parameter to is required.");
     }
+    if let Err(problem) = check_shape(kind, &parsed[kind]) {
+        return meta_error(400, 100, &format!("Invalid parameter: {problem}"));
+    }
     let id = {
         let mut inner = inner.lock().unwrap();
         inner.next_id += 1;
@@ -241,4 +244,108 @@ async fn answer(
         "messages": [{"id": format!("wamid.fake.{id}"), "message_status": "accepted"}]
     }))
     .into_response()
+}
+
+/// The shape Meta documents for each message kind (required fields and their types), so that a builder
+/// that drifts from it is refused here as Meta would refuse it.
+fn check_shape(kind: &str, object: &Value) -> Result<(), String> {
+    let text = |v: &Value, what: &str| -> Result<(), String> {
+        match v.as_str() {
+            Some(s) if !s.is_empty() => Ok(()),
+            _ => Err(format!("{what} must be a non-empty string")),
+        }
+    };
+    match kind {
+        "text" => {
+            text(&object["body"], "text.body")?;
+            if !object["preview_url"].is_boolean() && !object["preview_url"].is_null() {
+                return Err("text.preview_url must be a boolean".into());
+            }
+            Ok(())
+        }
+        "template" => {
+            text(&object["name"], "template.name")?;
+            text(&object["language"]["code"], "template.language.code")?;
+            if let Some(components) = object.get("components") {
+                for c in components
+                    .as_array()
+                    .ok_or("template.components must be a list")?
+                {
+                    text(&c["type"], "template.components[].type")?;
+                    if c["type"] == "button" {
+                        text(&c["sub_type"], "button sub_type")?;
+                        text(&c["index"], "button index (a string)")?;
+                    }
+                }
+            }
+            Ok(())
+        }
+        "interactive" => {
+            text(&object["body"]["text"], "interactive.body.text")?;
+            let action = &object["action"];
+            match object["type"].as_str() {
+                Some("button") => {
+                    let buttons = action["buttons"]
+                        .as_array()
+                        .ok_or("action.buttons required")?;
+                    if buttons.is_empty() || buttons.len() > 3 {
+                        return Err("1 to 3 buttons".into());
+                    }
+                    for b in buttons {
+                        if b["type"] != "reply" {
+                            return Err("button type must be reply".into());
+                        }
+                        text(&b["reply"]["id"], "button reply.id")?;
+                        text(&b["reply"]["title"], "button reply.title")?;
+                    }
+                    Ok(())
+                }
+                Some("list") => {
+                    text(&action["button"], "action.button")?;
+                    let sections = action["sections"]
+                        .as_array()
+                        .ok_or("action.sections required")?;
+                    let rows: usize = sections
+                        .iter()
+                        .map(|s| s["rows"].as_array().map_or(0, Vec::len))
+                        .sum();
+                    if sections.is_empty() || rows == 0 || rows > 10 {
+                        return Err("1 to 10 rows in total".into());
+                    }
+                    for row in sections
+                        .iter()
+                        .flat_map(|s| s["rows"].as_array().into_iter().flatten())
+                    {
+                        text(&row["id"], "row id")?;
+                        text(&row["title"], "row title")?;
+                    }
+                    Ok(())
+                }
+                Some("cta_url") => {
+                    if action["name"] != "cta_url" {
+                        return Err("action.name must be cta_url".into());
+                    }
+                    text(&action["parameters"]["display_text"], "display_text")?;
+                    text(&action["parameters"]["url"], "url")
+                }
+                _ => Err("interactive.type must be button, list or cta_url".into()),
+            }
+        }
+        "image" | "document" | "audio" | "video" | "sticker" => {
+            if object["link"].is_string() == object["id"].is_string() {
+                return Err(format!("{kind} needs exactly one of link and id"));
+            }
+            Ok(())
+        }
+        "location" => {
+            let coordinate =
+                |v: &Value| v.is_number() || v.as_str().is_some_and(|s| s.parse::<f64>().is_ok());
+            if coordinate(&object["latitude"]) && coordinate(&object["longitude"]) {
+                Ok(())
+            } else {
+                Err("location needs latitude and longitude".into())
+            }
+        }
+        other => Err(format!("unknown message type {other}")),
+    }
 }

@@ -287,3 +287,79 @@ async fn without_an_access_token_messages_stay_in_the_sandbox() {
         .unwrap();
     assert_eq!(graph.requests().len(), 1);
 }
+
+#[tokio::test]
+async fn every_kind_of_message_the_bot_builds_is_accepted_as_sent() {
+    use salonbot::whatsapp::messages::{
+        ListRow, ListSection, MediaSource, MessageBody, OutboundMessage, Recipient, ReplyButton,
+        TemplateComponent, TemplateParameter,
+    };
+    let graph = FakeGraph::start().await;
+    let client = client(&graph, Metrics::new());
+    let to = Recipient::phone("+34600111222");
+    let bodies = vec![
+        MessageBody::text("Hola Ana, ¿qué te apetece hoy?"),
+        MessageBody::Template {
+            name: "recordatorio_cita".into(),
+            language_code: "es".into(),
+            components: vec![
+                TemplateComponent::body(vec![
+                    TemplateParameter::Text("Ana".into()),
+                    TemplateParameter::Text("martes 10:30".into()),
+                ]),
+                TemplateComponent::quick_reply(0, "confirm:42"),
+                TemplateComponent::quick_reply(1, "cancel:42"),
+            ],
+        },
+        MessageBody::Buttons {
+            header: Some("Tu cita".into()),
+            body: "¿Confirmamos?".into(),
+            footer: Some("Salón Marta".into()),
+            buttons: vec![ReplyButton::new("yes", "Sí"), ReplyButton::new("no", "No")],
+        },
+        MessageBody::List {
+            header: None,
+            body: "Elige un servicio".into(),
+            footer: None,
+            button_label: "Servicios".into(),
+            sections: vec![
+                ListSection::titled(
+                    "Cabello",
+                    vec![ListRow::new("cut", "Corte").with_description("30 min · 25 €")],
+                ),
+                ListSection::titled("Uñas", vec![ListRow::new("mani", "Manicura")]),
+            ],
+        },
+        MessageBody::CtaUrl {
+            header: None,
+            body: "Paga la señal para reservar".into(),
+            footer: None,
+            display_text: "Pagar".into(),
+            url: "https://pay.example.com/s/abc".into(),
+        },
+        MessageBody::Image {
+            media: MediaSource::Link("https://salon.example.com/precios.jpg".into()),
+            caption: Some("Precios".into()),
+        },
+        MessageBody::Document {
+            media: MediaSource::Id("1234567890".into()),
+            caption: None,
+            filename: Some("factura.pdf".into()),
+        },
+        MessageBody::Location {
+            latitude: 40.4168,
+            longitude: -3.7038,
+            name: Some("Salón Marta".into()),
+            address: Some("Calle Mayor 1, Madrid".into()),
+        },
+    ];
+    for body in bodies {
+        let message = OutboundMessage::new(to.clone(), body).in_reply_to("wamid.incoming.7");
+        message.validate().unwrap();
+        let json = message.to_json();
+        let sent = client.send(message.kind(), &json).await;
+        assert!(sent.is_ok(), "{} refused: {sent:?}", message.kind());
+        assert_eq!(graph.requests().last().unwrap().body, json);
+    }
+    assert_eq!(graph.delivered().len(), 8);
+}
