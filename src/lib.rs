@@ -7,6 +7,8 @@
 
 /// The router, the shared state, and starting and stopping everything together.
 pub mod app;
+/// The booking domain: catalog, availability, appointment statuses (pure).
+pub mod booking;
 /// The optional Redis, with timeouts and a breaker so it can never fail a webhook.
 pub mod cache;
 /// The `salonbot` command line.

@@ -1,0 +1,5 @@
+//! The booking domain: the salon's catalog, availability, and the life of an appointment. Pure: no I/O;
+//! the store persists what it decides, and the database guards the one invariant that must never
+//! break (no double booking) on its own as well.
+
+pub mod appointment;
