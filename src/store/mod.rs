@@ -6,6 +6,7 @@
 //! Time is always passed in (`now`), never read from the database clock, so both backends agree and
 //! tests control it.
 
+pub mod appointments;
 pub mod outbox;
 mod postgres;
 mod sqlite;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::DatabaseUrl;
+pub use appointments::{Appointment, BookingError, BusyTime, NewHold};
 pub use outbox::{NewOutbound, Outbound, OutboundStatus, Settle};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -60,6 +60,10 @@ async fn clean_old_schemas() {
                     .execute(&mut conn)
                     .await;
             }
+            // Database-wide, so created once here rather than by many tests' migrations at once.
+            let _ = sqlx::query("CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public")
+                .execute(&mut conn)
+                .await;
         })
         .await;
 }

@@ -5,6 +5,7 @@ mod fake_graph;
 mod helpers;
 mod proxy;
 
+mod appointments;
 mod cli;
 mod health;
 mod outbox;

@@ -888,17 +888,19 @@ async fn a_failed_131047_status_sends_the_template_and_the_message_again_when_th
         (texts == 2).then_some(())
     })
     .await;
-    let r = &app
-        .store
-        .outbox_for_recipient("+5511987654321")
-        .await
-        .unwrap()[0];
-    assert_eq!(r.status, OutboundStatus::Sent);
-    assert_ne!(
-        r.wamid.as_deref(),
-        Some(wamid.as_str()),
-        "a new wamid for the new send"
-    );
+    // Settled once Meta's answer is stored: sent again, under a new wamid.
+    let resent = wait_for(|| async {
+        let r = app
+            .store
+            .outbox_for_recipient("+5511987654321")
+            .await
+            .unwrap()
+            .remove(0);
+        (r.status == OutboundStatus::Sent && r.wamid.as_deref() != Some(wamid.as_str()))
+            .then_some(r)
+    })
+    .await;
+    assert!(resent.wamid.is_some());
 }
 
 #[tokio::test]
