@@ -429,10 +429,7 @@ mod lite {
         deposit_minor: i64,
     }
 
-    fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
-        DateTime::from_timestamp_millis(ms)
-            .ok_or_else(|| StoreError::Corrupt(format!("time {ms} out of range")))
-    }
+    use crate::store::sqlite::time;
 
     fn appointment(r: Row) -> Result<Appointment, StoreError> {
         Ok(Appointment {

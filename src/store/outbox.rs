@@ -691,10 +691,7 @@ mod lite {
         last_inbound_at: Option<i64>,
     }
 
-    fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
-        DateTime::from_timestamp_millis(ms)
-            .ok_or_else(|| StoreError::Corrupt(format!("time {ms} out of range")))
-    }
+    use crate::store::sqlite::time;
 
     fn outbound(r: Row) -> Result<Outbound, StoreError> {
         Ok(Outbound {

@@ -61,7 +61,8 @@ fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+/// A stored SQLite time (Unix milliseconds) back to a `DateTime`.
+pub(super) fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StoreError::Corrupt(format!("time {ms} out of range")))
 }
