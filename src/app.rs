@@ -128,8 +128,21 @@ impl App {
             .run(shutdown_rx),
         );
         let (upkeep_metrics, upkeep_store) = (metrics.clone(), store.clone());
+        let sweeper_store = store.clone();
         let housekeeping = vec![
             audit::spawn_pruner(store.clone(), config.audit_retention_days),
+            // Holds that ran out free their slot (booking re-checks anyway; this keeps statuses true).
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(30));
+                loop {
+                    every.tick().await;
+                    match sweeper_store.expire_holds(chrono::Utc::now()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(expired = n, "expired appointment holds"),
+                        Err(err) => tracing::warn!(error = %err, "hold sweeper failed"),
+                    }
+                }
+            }),
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(Duration::from_secs(5));
                 loop {
