@@ -1,5 +1,8 @@
-//! The booking domain: the salon's catalog, availability, and the life of an appointment. Pure: no I/O;
+//! The booking domain: the salon's catalog, availability, and the life of an appointment. Pure (the one
+//! exception is reading the catalog file in `catalog::load`);
 //! the store persists what it decides, and the database guards the one invariant that must never
 //! break (no double booking) on its own as well.
 
 pub mod appointment;
+pub mod availability;
+pub mod catalog;
