@@ -46,6 +46,9 @@ RUN groupadd --system --gid 10001 salonbot \
     && chown -R salonbot:salonbot /app/data
 
 COPY --from=builder /usr/local/bin/salonbot /usr/local/bin/salonbot
+# The salon's catalog (SALON_CONFIG defaults to salon.toml in the working directory); mount your own
+# over it, or set SALON_CONFIG.
+COPY salon.toml /app/salon.toml
 
 WORKDIR /app
 USER salonbot:salonbot

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::booking::catalog::{self, Catalog};
 use crate::cache::Redis;
 use crate::config::Config;
 use crate::ingress::audit::{self, AuditSink};
@@ -48,6 +49,8 @@ pub struct AppState {
     pub redis: Option<Redis>,
     pub audit: AuditSink,
     pub metrics: Metrics,
+    /// The salon's catalog (`SALON_CONFIG`), validated at start-up.
+    pub catalog: Arc<Catalog>,
     /// Whether WhatsApp sending is paused (token or account problem), for readiness.
     pub sending: Arc<SendingState>,
     pub started: Instant,
@@ -65,6 +68,10 @@ pub struct App {
 impl App {
     /// Connects and migrates storage, and starts the background tasks.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // A catalog mistake stops start-up here, naming the field and line, not at a customer's booking.
+        let catalog = catalog::load(&config.salon_config).map_err(|e| {
+            anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display())
+        })?;
         let metrics = Metrics::new();
         let store_options = StoreOptions {
             // Leave the webhook time to answer 503 itself when the pool cannot give a connection.
@@ -165,6 +172,7 @@ impl App {
                 redis,
                 audit,
                 metrics,
+                catalog: Arc::new(catalog),
                 sending,
                 started: Instant::now(),
             },

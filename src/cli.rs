@@ -42,6 +42,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         address = %listener.local_addr()?,
         storage = %storage,
+        salon = %app.state().catalog.salon().name,
         version = env!("CARGO_PKG_VERSION"),
         "salonbot listening on http://{}",
         listener.local_addr()?
