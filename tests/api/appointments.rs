@@ -280,3 +280,198 @@ async fn the_database_itself_refuses_a_double_booking_written_around_the_store()
         "{err}"
     );
 }
+
+mod properties {
+    //! Random sequences of booking operations never double-book and never take an illegal step.
+
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Hold `slots` quarter-hours for a staff member from quarter `start`, with a buffer of `buffer`.
+        Hold {
+            staff: u8,
+            start: u8,
+            slots: u8,
+            buffer: u8,
+        },
+        /// Move appointment number `which` (modulo how many exist) to a status.
+        Transition { which: u8, to: u8 },
+        /// Move appointment `which` to another time.
+        Reschedule {
+            which: u8,
+            staff: u8,
+            start: u8,
+            slots: u8,
+        },
+        /// Let time pass (holds run out) and sweep.
+        Tick { minutes: u8 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..2u8, 0..24u8, 1..5u8, 0..2u8).prop_map(|(staff, start, slots, buffer)| Op::Hold { staff, start, slots, buffer }),
+            3 => (any::<u8>(), 0..8u8).prop_map(|(which, to)| Op::Transition { which, to }),
+            2 => (any::<u8>(), 0..2u8, 0..24u8, 1..5u8).prop_map(|(which, staff, start, slots)| Op::Reschedule { which, staff, start, slots }),
+            1 => (1..20u8).prop_map(|minutes| Op::Tick { minutes }),
+        ]
+    }
+
+    fn slot_hold(
+        business: &str,
+        staff: u8,
+        start: u8,
+        slots: u8,
+        buffer: u8,
+        expires: DateTime<Utc>,
+    ) -> NewHold {
+        let starts_at = at(9, 0) + Duration::minutes(15 * i64::from(start));
+        let ends_at = starts_at + Duration::minutes(15 * i64::from(slots));
+        NewHold {
+            business_id: business.to_owned(),
+            conversation_key: format!("{business}:c"),
+            service_id: "s".into(),
+            staff_id: format!("staff{staff}"),
+            starts_at,
+            ends_at,
+            occupied_until: ends_at + Duration::minutes(15 * i64::from(buffer)),
+            hold_expires_at: expires,
+            deposit_minor: 0,
+        }
+    }
+
+    async fn check_invariants(
+        store: &Store,
+        business: &str,
+        ids: &[i64],
+        known: &HashMap<i64, AppointmentStatus>,
+    ) {
+        let mut live = Vec::new();
+        for id in ids {
+            let a = store.appointment(*id).await.unwrap().unwrap();
+            // The status is the one the model expects, or an expiry the store did by itself.
+            let expected = known[id];
+            assert!(
+                a.status == expected
+                    || (expected == AppointmentStatus::Held
+                        && a.status == AppointmentStatus::Expired),
+                "appointment {id}: {expected} expected, {} stored",
+                a.status
+            );
+            if a.status.is_live() {
+                live.push(a);
+            }
+        }
+        for (i, a) in live.iter().enumerate() {
+            for b in &live[i + 1..] {
+                let overlap = a.staff_id == b.staff_id
+                    && a.starts_at < b.occupied_until
+                    && b.starts_at < a.occupied_until;
+                assert!(!overlap, "{business}: double booking {a:?} and {b:?}");
+            }
+        }
+    }
+
+    async fn run(store: &Store, ops: Vec<Op>) {
+        let business = format!("b{}", uuid::Uuid::new_v4().simple());
+        let mut now = at(8, 0);
+        let mut ids: Vec<i64> = Vec::new();
+        let mut known: HashMap<i64, AppointmentStatus> = HashMap::new();
+        for op in ops {
+            match op {
+                Op::Hold {
+                    staff,
+                    start,
+                    slots,
+                    buffer,
+                } => {
+                    let h = slot_hold(
+                        &business,
+                        staff,
+                        start,
+                        slots,
+                        buffer,
+                        now + Duration::minutes(10),
+                    );
+                    match store.hold_slot(&h, now).await {
+                        Ok(a) => {
+                            ids.push(a.id);
+                            known.insert(a.id, AppointmentStatus::Held);
+                        }
+                        Err(BookingError::SlotTaken) => {}
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+                Op::Transition { which, to } if !ids.is_empty() => {
+                    let id = ids[usize::from(which) % ids.len()];
+                    let to = AppointmentStatus::ALL[usize::from(to)];
+                    let before = store.appointment(id).await.unwrap().unwrap().status;
+                    match store.transition_appointment(id, to, now).await {
+                        Ok(a) => {
+                            assert!(before.can_become(to), "{before} -> {to} was allowed");
+                            known.insert(id, a.status);
+                        }
+                        Err(BookingError::NotAllowed { from, .. }) => {
+                            assert!(!from.can_become(to), "{from} -> {to} was refused");
+                            known.insert(id, from);
+                        }
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+                Op::Reschedule {
+                    which,
+                    staff,
+                    start,
+                    slots,
+                } if !ids.is_empty() => {
+                    let id = ids[usize::from(which) % ids.len()];
+                    let h = slot_hold(&business, staff, start, slots, 0, now);
+                    match store.reschedule_appointment(id, &h, now).await {
+                        Ok(_) | Err(BookingError::SlotTaken) | Err(BookingError::NotFound(_)) => {}
+                        Err(e) => panic!("{e:?}"),
+                    }
+                    // A hold that ran out may have been expired along the way.
+                    let stored = store.appointment(id).await.unwrap().unwrap().status;
+                    known.insert(id, stored);
+                }
+                Op::Tick { minutes } => {
+                    now += Duration::minutes(i64::from(minutes));
+                    store.expire_holds(now).await.unwrap();
+                    for id in &ids {
+                        known.insert(*id, store.appointment(*id).await.unwrap().unwrap().status);
+                    }
+                }
+                _ => {}
+            }
+            check_invariants(store, &business, &ids, &known).await;
+        }
+    }
+
+    fn cases(backend: Backend, count: u32) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (db, store) = rt.block_on(super::store(backend));
+        let config = ProptestConfig {
+            cases: count,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        proptest!(config, |(ops in proptest::collection::vec(op(), 1..40))| {
+            rt.block_on(run(&store, ops));
+        });
+        drop(db);
+    }
+
+    #[test]
+    fn random_operations_never_double_book_on_postgres() {
+        cases(Backend::Postgres, 48);
+    }
+
+    #[test]
+    fn random_operations_never_double_book_on_sqlite() {
+        cases(Backend::Sqlite, 48);
+    }
+}

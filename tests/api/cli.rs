@@ -26,7 +26,14 @@ fn a_catalog_mistake_stops_start_up_naming_the_file_and_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("salon.toml");
     let good = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/salon.toml")).unwrap();
-    std::fs::write(&bad, good.replace("time_zone = \"Europe/Madrid\"", "time_zone = \"Europe/Atlantis\"")).unwrap();
+    std::fs::write(
+        &bad,
+        good.replace(
+            "time_zone = \"Europe/Madrid\"",
+            "time_zone = \"Europe/Atlantis\"",
+        ),
+    )
+    .unwrap();
     let out = Command::new(BIN)
         .arg("serve")
         .current_dir(dir.path())
@@ -38,7 +45,10 @@ fn a_catalog_mistake_stops_start_up_naming_the_file_and_the_field() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("SALON_CONFIG"), "{stderr}");
-    assert!(stderr.contains("time_zone") && stderr.contains("Atlantis"), "{stderr}");
+    assert!(
+        stderr.contains("time_zone") && stderr.contains("Atlantis"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -72,7 +82,10 @@ fn serve_runs_on_the_embedded_default_and_exits_0_on_sigterm() {
         .current_dir(dir.path())
         .env_clear()
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("SALON_CONFIG", concat!(env!("CARGO_MANIFEST_DIR"), "/salon.toml"))
+        .env(
+            "SALON_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/salon.toml"),
+        )
         .env("LOG_FORMAT", "json")
         .env("WHATSAPP_APP_SECRET", "s3cr3t-value")
         .stdout(Stdio::piped())
