@@ -104,7 +104,7 @@ impl App {
             InboxWorker::new(
                 store.clone(),
                 InboxHandler::new(store.clone(), config.whatsapp.reengagement.clone()),
-                committed,
+                committed.clone(),
                 WorkerOptions::default(),
             )
             .run(shutdown_rx.clone()),
@@ -135,8 +135,20 @@ impl App {
             .run(shutdown_rx),
         );
         let (upkeep_metrics, upkeep_store) = (metrics.clone(), store.clone());
-        let sweeper_store = store.clone();
+        let (sweeper_store, timer_store) = (store.clone(), store.clone());
         let housekeeping = vec![
+            // Due timers become inbox events of their conversation, once, whichever instance fires them.
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    every.tick().await;
+                    match timer_store.fire_due_timers(chrono::Utc::now(), 500).await {
+                        Ok(0) => {}
+                        Ok(_) => committed.notify_one(),
+                        Err(err) => tracing::warn!(error = %err, "timers could not fire"),
+                    }
+                }
+            }),
             audit::spawn_pruner(store.clone(), config.audit_retention_days),
             // Holds that ran out free their slot (booking re-checks anyway; this keeps statuses true).
             tokio::spawn(async move {

@@ -10,6 +10,7 @@ pub mod appointments;
 pub mod outbox;
 mod postgres;
 mod sqlite;
+pub mod timers;
 pub mod writer;
 
 use std::fmt;
@@ -22,6 +23,7 @@ pub use appointments::{Appointment, BookingError, BusyTime, NewHold};
 pub use outbox::{NewOutbound, Outbound, OutboundStatus, Settle};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use timers::NewTimer;
 
 /// Who sent an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,6 +31,8 @@ pub enum Provider {
     WhatsApp,
     Chatwoot,
     Stripe,
+    /// The bot's own timers, fired into the inbox.
+    Timer,
 }
 
 impl Provider {
@@ -37,6 +41,7 @@ impl Provider {
             Provider::WhatsApp => "whatsapp",
             Provider::Chatwoot => "chatwoot",
             Provider::Stripe => "stripe",
+            Provider::Timer => "timer",
         }
     }
 
@@ -45,6 +50,7 @@ impl Provider {
             "whatsapp" => Ok(Provider::WhatsApp),
             "chatwoot" => Ok(Provider::Chatwoot),
             "stripe" => Ok(Provider::Stripe),
+            "timer" => Ok(Provider::Timer),
             other => Err(StoreError::Corrupt(format!("unknown provider '{other}'"))),
         }
     }
@@ -67,6 +73,8 @@ pub enum EventKind {
     Error,
     /// A change the bot does not handle yet, kept for later.
     Other,
+    /// A timer of the conversation came due (hold expiry, reminder, idle reset).
+    Timer,
 }
 
 impl EventKind {
@@ -76,6 +84,7 @@ impl EventKind {
             EventKind::Status => "status",
             EventKind::Error => "error",
             EventKind::Other => "other",
+            EventKind::Timer => "timer",
         }
     }
 
@@ -85,6 +94,7 @@ impl EventKind {
             "status" => Ok(EventKind::Status),
             "error" => Ok(EventKind::Error),
             "other" => Ok(EventKind::Other),
+            "timer" => Ok(EventKind::Timer),
             other => Err(StoreError::Corrupt(format!("unknown event kind '{other}'"))),
         }
     }

@@ -136,6 +136,15 @@ impl EventHandler for InboxHandler {
         match event.kind {
             EventKind::Status => self.delivery_status(event).await,
             EventKind::Message => self.customer_message(event).await,
+            EventKind::Timer => {
+                tracing::info!(
+                    id = event.id,
+                    timer = event.payload["timer"].as_str().unwrap_or_default(),
+                    conversation = %Masked(&event.conversation_key),
+                    "timer fired"
+                );
+                Ok(())
+            }
             _ => {
                 tracing::debug!(
                     id = event.id,

@@ -11,6 +11,7 @@ mod health;
 mod outbox;
 mod storage_failures;
 mod store_contract;
+mod timers;
 mod whatsapp_client;
 mod whatsapp_ingress;
 mod whatsapp_verify;
