@@ -401,7 +401,7 @@ fn recipient_of(stored: &str) -> Recipient {
 
 /// The outbox rows for one message the bot wants to send. A text too long for one WhatsApp message
 /// becomes several, in order (idempotency keys `{key}.0`, `{key}.1`, ...); labels and titles over
-/// WhatsApp's limits are shortened. What had to change is returned, for a warning.
+/// WhatsApp's limits are shortened with an ellipsis. Each change is logged as a warning and returned.
 pub fn rows_for(
     message: OutboundMessage,
     key: &str,
@@ -410,6 +410,9 @@ pub fn rows_for(
     now: DateTime<Utc>,
 ) -> (Vec<NewOutbound>, Vec<LimitViolation>) {
     let (parts, changes) = message.into_sendable();
+    for change in &changes {
+        tracing::warn!(key, conversation = %crate::conversation::Masked(conversation_key), "message adapted to WhatsApp's limits: {change}");
+    }
     let rows = parts
         .into_iter()
         .enumerate()
