@@ -49,6 +49,9 @@ COPY --from=builder /usr/local/bin/salonbot /usr/local/bin/salonbot
 # The salon's catalog (SALON_CONFIG defaults to salon.toml in the working directory); mount your own
 # over it, or set SALON_CONFIG.
 COPY salon.toml /app/salon.toml
+# The conversation flows and their message templates, checked at start-up.
+COPY flows /app/flows
+COPY templates /app/templates
 
 WORKDIR /app
 USER salonbot:salonbot

@@ -24,6 +24,7 @@ use tower_http::trace::TraceLayer;
 use crate::booking::catalog::{self, Catalog};
 use crate::cache::Redis;
 use crate::config::Config;
+use crate::engine::{self, TemplateDir};
 use crate::ingress::audit::{self, AuditSink};
 use crate::ingress::dedup::SeenCache;
 use crate::ingress::ratelimit::RateLimiter;
@@ -72,6 +73,17 @@ impl App {
         let catalog = catalog::load(&config.salon_config).map_err(|e| {
             anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display())
         })?;
+        // So does an invalid flow (the same checks as `salonbot flows check`).
+        let flows = engine::check_dir(&config.flows_dir, &TemplateDir::next_to(&config.flows_dir))
+            .map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!(
+                    "invalid flows in FLOWS_DIR ({}):\n{}",
+                    config.flows_dir.display(),
+                    lines.join("\n")
+                )
+            })?;
+        tracing::debug!(flows = flows.len(), "flows checked");
         let metrics = Metrics::new();
         let store_options = StoreOptions {
             // Leave the webhook time to answer 503 itself when the pool cannot give a connection.

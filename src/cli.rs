@@ -1,11 +1,15 @@
-//! The `salonbot` command line: `serve` and `migrate` (the flow checker, the chat simulator and the
+//! The `salonbot` command line: `serve`, `migrate` and `flows check` (the chat simulator and the
 //! free-text probe join as their issues land).
+
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::config::Config;
+use crate::engine::check::{TemplateDir, check_dir};
+use crate::engine::{Flow, FlowError, lock, mermaid};
 use crate::store::{Store, StoreOptions};
 
 #[derive(Debug, Parser)]
@@ -21,6 +25,27 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Work with the conversation flows (`flows/*.toml`).
+    Flows {
+        #[command(subcommand)]
+        command: FlowsCommand,
+    },
+}
+
+/// `salonbot flows …`
+#[derive(Debug, Subcommand)]
+pub enum FlowsCommand {
+    /// Check every flow file (with `file:line` errors); exit non-zero if any is invalid.
+    Check {
+        /// The flows directory (default: FLOWS_DIR). Templates are read from `<DIR>/../templates`.
+        dir: Option<PathBuf>,
+        /// Print each flow as a Mermaid state diagram on stdout (the `ok:` lines go to stderr).
+        #[arg(long)]
+        graph: bool,
+        /// After a successful check, record each flow's states as accepted (`<DIR>/<name>.lock`).
+        #[arg(long)]
+        accept: bool,
+    },
 }
 
 impl Cli {
@@ -28,6 +53,9 @@ impl Cli {
         match self.command {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
+            Command::Flows {
+                command: FlowsCommand::Check { dir, graph, accept },
+            } => flows_check(&dir.unwrap_or(config.flows_dir), graph, accept),
         }
     }
 }
@@ -57,6 +85,59 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     let store = Store::connect(&config.database_url, &StoreOptions::default()).await?;
     store.migrate().await?;
     tracing::info!(storage = %config.database_url.describe(), "migrations applied");
+    Ok(())
+}
+
+/// `flows check`: every problem one per line on stderr (and an error), or one `ok:` line per flow.
+fn flows_check(dir: &Path, graph: bool, accept: bool) -> anyhow::Result<()> {
+    let templates = TemplateDir::next_to(dir);
+    let flows = check_dir(dir, &templates).map_err(|errors| report(dir, &errors))?;
+    for flow in &flows {
+        let line = format!(
+            "ok: {} ({} v{}, {} states)",
+            flow.file,
+            flow.name,
+            flow.version,
+            flow.states.len()
+        );
+        if graph {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    if accept {
+        accept_all(dir, &flows)?;
+    }
+    if graph {
+        let diagrams: Vec<_> = flows.iter().map(mermaid).collect();
+        print!("{}", diagrams.join("\n"));
+    }
+    Ok(())
+}
+
+fn report(dir: &Path, errors: &[FlowError]) -> anyhow::Error {
+    for error in errors {
+        eprintln!("{error}");
+    }
+    anyhow::anyhow!(
+        "{} problem(s) in the flows of {}",
+        errors.len(),
+        dir.display()
+    )
+}
+
+fn accept_all(dir: &Path, flows: &[Flow]) -> anyhow::Result<()> {
+    for flow in flows {
+        let path = lock::accept(dir, flow)
+            .map_err(|e| anyhow::anyhow!("cannot write the lock of flow {}: {e}", flow.name))?;
+        eprintln!(
+            "accepted: {} ({} v{})",
+            path.display(),
+            flow.name,
+            flow.version
+        );
+    }
     Ok(())
 }
 

@@ -17,6 +17,8 @@ pub mod cli;
 pub mod config;
 /// Customer identifiers (E.164 phones, business-scoped ids) and conversation keys; masking for logs.
 pub mod conversation;
+/// Conversation flows as data: the flow file model and loader, the checker, the Mermaid diagram.
+pub mod engine;
 /// The one HTTP error type and its mapping to status codes and JSON bodies.
 pub mod error;
 /// `/health`, `/health/live`, `/health/ready`.

@@ -52,6 +52,36 @@ fn a_catalog_mistake_stops_start_up_naming_the_file_and_the_field() {
 }
 
 #[test]
+fn an_invalid_flow_stops_start_up_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let flows = dir.path().join("flows");
+    std::fs::create_dir(&flows).unwrap();
+    let good = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/flows/booking.toml"))
+        .unwrap();
+    std::fs::write(
+        flows.join("booking.toml"),
+        good.replacen("goto = \"pick_service\"", "goto = \"pick_servic\"", 1),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env(
+            "SALON_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/salon.toml"),
+        )
+        .env("FLOWS_DIR", &flows)
+        .env("LOG_FORMAT", "json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("booking.toml:"), "{stderr}");
+    assert!(stderr.contains("pick_servic"), "{stderr}");
+}
+
+#[test]
 fn migrate_creates_the_embedded_database_and_exits() {
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new(BIN)
@@ -86,6 +116,7 @@ fn serve_runs_on_the_embedded_default_and_exits_0_on_sigterm() {
             "SALON_CONFIG",
             concat!(env!("CARGO_MANIFEST_DIR"), "/salon.toml"),
         )
+        .env("FLOWS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))
         .env("LOG_FORMAT", "json")
         .env("WHATSAPP_APP_SECRET", "s3cr3t-value")
         .stdout(Stdio::piped())

@@ -7,6 +7,7 @@ mod proxy;
 
 mod appointments;
 mod cli;
+mod flows;
 mod health;
 mod outbox;
 mod storage_failures;
