@@ -9,6 +9,8 @@
 //!
 //! Both dialects live side by side below (`pg`, `lite`) so that they stay in step.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -64,6 +66,15 @@ impl OutboundStatus {
             }
         })
     }
+}
+
+/// A customer's message, as far as the 24-hour window is concerned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerMessage {
+    pub conversation_key: String,
+    pub business_id: String,
+    /// When the customer wrote (Meta's timestamp).
+    pub at: DateTime<Utc>,
 }
 
 /// A message to store for sending.
@@ -198,13 +209,37 @@ impl Store {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let message = CustomerMessage {
+            conversation_key: conversation_key.to_owned(),
+            business_id: business_id.to_owned(),
+            at,
+        };
+        self.record_customer_messages(&[message], now).await
+    }
+
+    /// The same for a batch of messages, in one transaction: the inbox worker records every message
+    /// of a claimed batch at once, so that a busy salon costs one commit per batch, not per message.
+    pub async fn record_customer_messages(
+        &self,
+        messages: &[CustomerMessage],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        // One row per conversation, with its latest message.
+        let mut latest: BTreeMap<&str, (&str, DateTime<Utc>)> = BTreeMap::new();
+        for m in messages {
+            let entry = latest
+                .entry(m.conversation_key.as_str())
+                .or_insert((m.business_id.as_str(), m.at));
+            entry.1 = entry.1.max(m.at);
+        }
+        if latest.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<(&str, &str, DateTime<Utc>)> =
+            latest.into_iter().map(|(k, (b, at))| (k, b, at)).collect();
         match self {
-            Store::Postgres(s) => {
-                pg::customer_message(s.pool(), conversation_key, business_id, at, now).await
-            }
-            Store::Sqlite(s) => {
-                lite::customer_message(s.writer(), conversation_key, business_id, at, now).await
-            }
+            Store::Postgres(s) => pg::customer_messages(s.pool(), &rows, now).await,
+            Store::Sqlite(s) => lite::customer_messages(s.writer(), &rows, now).await,
         }
     }
 
@@ -564,32 +599,33 @@ mod pg {
         Ok((found > 0).then_some(updated > 0))
     }
 
-    pub(super) async fn customer_message(
+    pub(super) async fn customer_messages(
         pool: &PgPool,
-        key: &str,
-        business_id: &str,
-        at: DateTime<Utc>,
+        rows: &[(&str, &str, DateTime<Utc>)],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let keys: Vec<&str> = rows.iter().map(|r| r.0).collect();
+        let businesses: Vec<&str> = rows.iter().map(|r| r.1).collect();
+        let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.2).collect();
         let mut tx = pool.begin().await?;
         sqlx::query(
             "INSERT INTO conversations (conversation_key, business_id, last_inbound_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) \
+             SELECT k, b, a, $4, $4 FROM UNNEST($1::text[], $2::text[], $3::timestamptz[]) AS t(k, b, a) \
              ON CONFLICT (conversation_key) DO UPDATE SET \
                  last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at), \
                  updated_at = EXCLUDED.updated_at",
         )
-        .bind(key)
-        .bind(business_id)
-        .bind(at)
+        .bind(&keys)
+        .bind(&businesses)
+        .bind(&times)
         .bind(now)
         .execute(&mut *tx)
         .await?;
         let released = sqlx::query(
             "UPDATE outbox SET status = 'pending', next_attempt_at = $2 \
-             WHERE conversation_key = $1 AND status = 'waiting'",
+             WHERE conversation_key = ANY($1) AND status = 'waiting'",
         )
-        .bind(key)
+        .bind(&keys)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -891,37 +927,40 @@ mod lite {
         Ok(Some(done.rows_affected() == 1))
     }
 
-    pub(super) async fn customer_message(
+    pub(super) async fn customer_messages(
         pool: &SqlitePool,
-        key: &str,
-        business_id: &str,
-        at: DateTime<Utc>,
+        rows: &[(&str, &str, DateTime<Utc>)],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let now = now.timestamp_millis();
         let mut tx = pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO conversations (conversation_key, business_id, last_inbound_at, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?4) \
-             ON CONFLICT (conversation_key) DO UPDATE SET \
-                 last_inbound_at = MAX(COALESCE(conversations.last_inbound_at, 0), excluded.last_inbound_at), \
-                 updated_at = excluded.updated_at",
-        )
-        .bind(key)
-        .bind(business_id)
-        .bind(at.timestamp_millis())
-        .bind(now.timestamp_millis())
-        .execute(&mut *tx)
-        .await?;
-        let released = sqlx::query(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = ?2 \
-             WHERE conversation_key = ?1 AND status = 'waiting'",
-        )
-        .bind(key)
-        .bind(now.timestamp_millis())
-        .execute(&mut *tx)
-        .await?;
+        let mut released = 0;
+        for (key, business_id, at) in rows {
+            sqlx::query(
+                "INSERT INTO conversations (conversation_key, business_id, last_inbound_at, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?4) \
+                 ON CONFLICT (conversation_key) DO UPDATE SET \
+                     last_inbound_at = MAX(COALESCE(conversations.last_inbound_at, 0), excluded.last_inbound_at), \
+                     updated_at = excluded.updated_at",
+            )
+            .bind(key)
+            .bind(business_id)
+            .bind(at.timestamp_millis())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            released += sqlx::query(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = ?2 \
+                 WHERE conversation_key = ?1 AND status = 'waiting'",
+            )
+            .bind(key)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
         tx.commit().await?;
-        Ok(released.rows_affected())
+        Ok(released)
     }
 
     pub(super) async fn park(

@@ -20,13 +20,22 @@ use chrono::DateTime;
 
 use crate::config::Reengagement;
 use crate::conversation::Masked;
-use crate::store::{EventKind, InboxEvent, OutboundStatus, Store, StoreError};
+use crate::store::{CustomerMessage, EventKind, InboxEvent, OutboundStatus, Store, StoreError};
 use crate::whatsapp::webhook::StatusEvent;
 use crate::worker::outbox::reengagement_row;
 
 /// What the worker does with one event. An `Err` is retried later.
 pub trait EventHandler: Send + Sync + 'static {
     fn handle(&self, event: &InboxEvent) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// Handles a claimed batch (each event of a different conversation); one outcome per event, in
+    /// order. By default each event on its own, concurrently; a handler may do shared work once.
+    fn handle_batch(
+        &self,
+        events: &[InboxEvent],
+    ) -> impl Future<Output = Vec<Result<(), String>>> + Send {
+        futures_util::future::join_all(events.iter().map(|e| self.handle(e)))
+    }
 }
 
 /// What the inbox does with events until the conversation engine lands: a customer's message reopens
@@ -45,20 +54,29 @@ impl InboxHandler {
         }
     }
 
-    async fn customer_message(&self, event: &InboxEvent) -> Result<(), String> {
-        // Meta's time of the message opens the window; our receipt time if Meta gave none.
-        let at = event.payload["message"]["timestamp"]
-            .as_str()
-            .and_then(|t| t.parse::<i64>().ok())
-            .and_then(|secs| DateTime::from_timestamp(secs, 0))
-            .unwrap_or(event.received_at);
+    /// Records the customers' messages of a batch (the 24-hour window opens again) in one transaction,
+    /// releasing the messages that were waiting for them.
+    async fn customer_messages(&self, events: &[&InboxEvent]) -> Result<(), String> {
+        let messages: Vec<CustomerMessage> = events
+            .iter()
+            .map(|event| CustomerMessage {
+                conversation_key: event.conversation_key.clone(),
+                business_id: event.business_id.clone(),
+                // Meta's time of the message opens the window; our receipt time if Meta gave none.
+                at: event.payload["message"]["timestamp"]
+                    .as_str()
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .and_then(|secs| DateTime::from_timestamp(secs, 0))
+                    .unwrap_or(event.received_at),
+            })
+            .collect();
         let released = self
             .store
-            .record_customer_message(&event.conversation_key, &event.business_id, at, Utc::now())
+            .record_customer_messages(&messages, Utc::now())
             .await
             .map_err(|e| e.to_string())?;
         if released > 0 {
-            tracing::info!(released, conversation = %Masked(&event.conversation_key), "customer wrote: waiting messages released");
+            tracing::info!(released, "customers wrote: waiting messages released");
         }
         Ok(())
     }
@@ -132,10 +150,38 @@ impl InboxHandler {
 }
 
 impl EventHandler for InboxHandler {
+    /// Customers' messages are recorded together, in one transaction; other events one by one.
+    async fn handle_batch(&self, events: &[InboxEvent]) -> Vec<Result<(), String>> {
+        let messages: Vec<&InboxEvent> = events
+            .iter()
+            .filter(|e| e.kind == EventKind::Message)
+            .collect();
+        let recorded = if messages.is_empty() {
+            Ok(())
+        } else {
+            self.customer_messages(&messages).await
+        };
+        let others = futures_util::future::join_all(
+            events
+                .iter()
+                .filter(|e| e.kind != EventKind::Message)
+                .map(|e| self.handle(e)),
+        )
+        .await;
+        let mut others = others.into_iter();
+        events
+            .iter()
+            .map(|e| match e.kind {
+                EventKind::Message => recorded.clone(),
+                _ => others.next().unwrap_or(Ok(())),
+            })
+            .collect()
+    }
+
     async fn handle(&self, event: &InboxEvent) -> Result<(), String> {
         match event.kind {
             EventKind::Status => self.delivery_status(event).await,
-            EventKind::Message => self.customer_message(event).await,
+            EventKind::Message => self.customer_messages(&[event]).await,
             EventKind::Timer => {
                 tracing::info!(
                     id = event.id,
@@ -212,8 +258,7 @@ impl<H: EventHandler> InboxWorker<H> {
             .store
             .claim_inbox(Utc::now(), self.options.lease, self.options.batch)
             .await?;
-        let outcomes =
-            futures_util::future::join_all(events.iter().map(|e| self.handler.handle(e))).await;
+        let outcomes = self.handler.handle_batch(&events).await;
         let mut done = Vec::with_capacity(events.len());
         for (event, outcome) in events.iter().zip(outcomes) {
             match outcome {
