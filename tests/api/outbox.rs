@@ -219,6 +219,60 @@ both_backends!(
     accepted_messages_are_settled_together_and_stale_claims_are_skipped
 );
 
+async fn a_batch_of_customer_messages_opens_each_window_at_its_latest_message(backend: Backend) {
+    use salonbot::store::CustomerMessage;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let now = Utc::now();
+    let a = message("wa", "+34600000061", "hola", now);
+    let b = message("wb", "+34600000062", "hola", now);
+    // Both wait for their customers (the windows closed a day ago).
+    for m in [&a, &b] {
+        store
+            .record_customer_message(
+                &m.conversation_key,
+                PHONE_NUMBER_ID,
+                now - chrono::Duration::hours(30),
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    store.enqueue_outbox(&[a.clone(), b.clone()]).await.unwrap();
+    let claimed = store.claim_outbox(now, lease(now), 10).await.unwrap();
+    for m in &claimed {
+        store
+            .park_outbox(m.id, m.attempts, "outside", None, now)
+            .await
+            .unwrap();
+    }
+    let customer = |m: &NewOutbound, minutes_ago: i64| CustomerMessage {
+        conversation_key: m.conversation_key.clone(),
+        business_id: PHONE_NUMBER_ID.into(),
+        at: now - chrono::Duration::minutes(minutes_ago),
+    };
+    let released = store
+        .record_customer_messages(&[customer(&a, 5), customer(&a, 1), customer(&b, 3)], now)
+        .await
+        .unwrap();
+    assert_eq!(released, 2);
+    let rows = store.claim_outbox(now, lease(now), 10).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let a_row = rows.iter().find(|r| r.recipient == a.recipient).unwrap();
+    let last = a_row.last_inbound_at.unwrap();
+    assert!(
+        (last - (now - chrono::Duration::minutes(1)))
+            .num_milliseconds()
+            .abs()
+            < 2,
+        "the latest message counts"
+    );
+}
+both_backends!(
+    batch_window,
+    a_batch_of_customer_messages_opens_each_window_at_its_latest_message
+);
+
 fn quick_options() -> DispatchOptions {
     DispatchOptions {
         batch: 64,
