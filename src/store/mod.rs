@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::DatabaseUrl;
 pub use appointments::{Appointment, BookingError, BusyTime, NewHold};
-pub use outbox::{CustomerMessage, NewOutbound, Outbound, OutboundStatus, Settle};
+pub use outbox::{CustomerMessage, DeliveryStatus, NewOutbound, Outbound, OutboundStatus, Settle};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use timers::NewTimer;

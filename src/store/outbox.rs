@@ -68,6 +68,15 @@ impl OutboundStatus {
     }
 }
 
+/// A delivery status Meta reported for one of our messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryStatus {
+    pub wamid: String,
+    pub status: OutboundStatus,
+    pub error: Option<String>,
+    pub code: Option<i64>,
+}
+
 /// A customer's message, as far as the 24-hour window is concerned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomerMessage {
@@ -308,9 +317,29 @@ impl Store {
         code: Option<i64>,
         at: DateTime<Utc>,
     ) -> Result<Option<bool>, StoreError> {
+        let one = DeliveryStatus {
+            wamid: wamid.to_owned(),
+            status,
+            error: error.map(str::to_owned),
+            code,
+        };
+        let mut applied = self.apply_delivery_statuses(&[one], at).await?;
+        Ok(applied.pop().flatten())
+    }
+
+    /// The same for a batch of statuses (of different messages), in one transaction; one answer per
+    /// status, in order.
+    pub async fn apply_delivery_statuses(
+        &self,
+        statuses: &[DeliveryStatus],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Option<bool>>, StoreError> {
+        if statuses.is_empty() {
+            return Ok(Vec::new());
+        }
         match self {
-            Store::Postgres(s) => pg::delivery(s.pool(), wamid, status, error, code, at).await,
-            Store::Sqlite(s) => lite::delivery(s.writer(), wamid, status, error, code, at).await,
+            Store::Postgres(s) => pg::deliveries(s.pool(), statuses, at).await,
+            Store::Sqlite(s) => lite::deliveries(s.writer(), statuses, at).await,
         }
     }
 
@@ -568,35 +597,43 @@ mod pg {
         Ok(done.rows_affected())
     }
 
-    pub(super) async fn delivery(
+    pub(super) async fn deliveries(
         pool: &PgPool,
-        wamid: &str,
-        status: OutboundStatus,
-        error: Option<&str>,
-        code: Option<i64>,
+        statuses: &[DeliveryStatus],
         at: DateTime<Utc>,
-    ) -> Result<Option<bool>, StoreError> {
+    ) -> Result<Vec<Option<bool>>, StoreError> {
+        let wamids: Vec<&str> = statuses.iter().map(|d| d.wamid.as_str()).collect();
+        let names: Vec<&str> = statuses.iter().map(|d| d.status.as_str()).collect();
+        let errors: Vec<Option<&str>> = statuses.iter().map(|d| d.error.as_deref()).collect();
+        let codes: Vec<Option<i64>> = statuses.iter().map(|d| d.code).collect();
         let sql = format!(
-            "WITH target AS (SELECT id, {} AS current FROM outbox WHERE wamid = $1), \
-                  updated AS ( \
-                    UPDATE outbox SET status = $2, status_at = $5, \
-                        last_error = COALESCE($3, outbox.last_error), \
-                        error_code = COALESCE($4, outbox.error_code) \
-                    FROM target WHERE outbox.id = target.id AND target.current < {} \
-                    RETURNING outbox.id) \
-             SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM updated)",
-            rank("status"),
-            rank("$2")
+            "WITH input AS ( \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]) \
+                     WITH ORDINALITY AS i(wamid, status, error, code, n)), \
+             updated AS ( \
+                 UPDATE outbox SET status = i.status, status_at = $5, \
+                     last_error = COALESCE(i.error, outbox.last_error), \
+                     error_code = COALESCE(i.code, outbox.error_code) \
+                 FROM input i WHERE outbox.wamid = i.wamid AND {} < {} \
+                 RETURNING outbox.wamid) \
+             SELECT EXISTS (SELECT 1 FROM outbox o WHERE o.wamid = i.wamid), \
+                    EXISTS (SELECT 1 FROM updated u WHERE u.wamid = i.wamid) \
+             FROM input i ORDER BY i.n",
+            rank("outbox.status"),
+            rank("i.status")
         );
-        let (found, updated): (i64, i64) = sqlx::query_as(&sql)
-            .bind(wamid)
-            .bind(status.as_str())
-            .bind(error)
-            .bind(code)
+        let rows: Vec<(bool, bool)> = sqlx::query_as(&sql)
+            .bind(&wamids)
+            .bind(&names)
+            .bind(&errors)
+            .bind(&codes)
             .bind(at)
-            .fetch_one(pool)
+            .fetch_all(pool)
             .await?;
-        Ok((found > 0).then_some(updated > 0))
+        Ok(rows
+            .into_iter()
+            .map(|(found, updated)| found.then_some(updated))
+            .collect())
     }
 
     pub(super) async fn customer_messages(
@@ -894,21 +931,11 @@ mod lite {
         Ok(done.rows_affected())
     }
 
-    pub(super) async fn delivery(
+    pub(super) async fn deliveries(
         pool: &SqlitePool,
-        wamid: &str,
-        status: OutboundStatus,
-        error: Option<&str>,
-        code: Option<i64>,
+        statuses: &[DeliveryStatus],
         at: DateTime<Utc>,
-    ) -> Result<Option<bool>, StoreError> {
-        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM outbox WHERE wamid = ?")
-            .bind(wamid)
-            .fetch_optional(pool)
-            .await?;
-        if found.is_none() {
-            return Ok(None);
-        }
+    ) -> Result<Vec<Option<bool>>, StoreError> {
         let sql = format!(
             "UPDATE outbox SET status = ?2, status_at = ?5, last_error = COALESCE(?3, last_error), \
                  error_code = COALESCE(?4, error_code) \
@@ -916,15 +943,29 @@ mod lite {
             rank("status"),
             rank("?2")
         );
-        let done = sqlx::query(&sql)
-            .bind(wamid)
-            .bind(status.as_str())
-            .bind(error)
-            .bind(code)
-            .bind(at.timestamp_millis())
-            .execute(pool)
-            .await?;
-        Ok(Some(done.rows_affected() == 1))
+        let mut tx = pool.begin().await?;
+        let mut applied = Vec::with_capacity(statuses.len());
+        for d in statuses {
+            let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM outbox WHERE wamid = ?")
+                .bind(&d.wamid)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if found.is_none() {
+                applied.push(None);
+                continue;
+            }
+            let done = sqlx::query(&sql)
+                .bind(&d.wamid)
+                .bind(d.status.as_str())
+                .bind(&d.error)
+                .bind(d.code)
+                .bind(at.timestamp_millis())
+                .execute(&mut *tx)
+                .await?;
+            applied.push(Some(done.rows_affected() == 1));
+        }
+        tx.commit().await?;
+        Ok(applied)
     }
 
     pub(super) async fn customer_messages(

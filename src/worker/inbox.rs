@@ -20,7 +20,9 @@ use chrono::DateTime;
 
 use crate::config::Reengagement;
 use crate::conversation::Masked;
-use crate::store::{CustomerMessage, EventKind, InboxEvent, OutboundStatus, Store, StoreError};
+use crate::store::{
+    CustomerMessage, DeliveryStatus, EventKind, InboxEvent, OutboundStatus, Store, StoreError,
+};
 use crate::whatsapp::webhook::StatusEvent;
 use crate::worker::outbox::reengagement_row;
 
@@ -81,7 +83,9 @@ impl InboxHandler {
         Ok(())
     }
 
-    async fn delivery_status(&self, event: &InboxEvent) -> Result<(), String> {
+    /// What a status event asks for: nothing, an update of its message, or the 24-hour window
+    /// fallback (a `failed` status with 131047 when a re-engagement template is configured).
+    fn plan_status(&self, event: &InboxEvent) -> Result<StatusPlan, String> {
         let StatusEvent { status, .. } =
             StatusEvent::deserialize(&event.payload).map_err(|e| format!("status payload: {e}"))?;
         let new = match status.status.as_str() {
@@ -91,33 +95,15 @@ impl InboxHandler {
             "failed" => OutboundStatus::Failed,
             other => {
                 tracing::debug!(status = other, "delivery status not tracked");
-                return Ok(());
+                return Ok(StatusPlan::Ignore);
             }
         };
         let first_error = status.errors.as_ref().and_then(|e| e.first());
-        // Undelivered for the 24-hour window: the message waits for the customer, and the
-        // re-engagement template goes out instead.
-        if let (OutboundStatus::Failed, Some(131047), Some(config)) =
-            (new, first_error.map(|e| e.code), &self.reengagement)
-            && let Some(sent) = self
-                .store
-                .outbox_by_wamid(&status.id)
-                .await
-                .map_err(|e| e.to_string())?
-        {
-            let template = reengagement_row(config, &sent, Utc::now());
-            self.store
-                .park_sent_outbox(
-                    &status.id,
-                    "outside the 24-hour window (Meta 131047)",
-                    Some(&template),
-                    Utc::now(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            return Ok(());
+        let code = first_error.map(|e| e.code);
+        if new == OutboundStatus::Failed && code == Some(131047) && self.reengagement.is_some() {
+            return Ok(StatusPlan::OutsideWindow(status.id));
         }
-        let reason = first_error.map(|e| {
+        let error = first_error.map(|e| {
             let title = e
                 .title
                 .as_deref()
@@ -125,57 +111,133 @@ impl InboxHandler {
                 .unwrap_or_default();
             format!("meta error {}: {title}", e.code)
         });
-        let applied = self
+        Ok(StatusPlan::Apply(DeliveryStatus {
+            wamid: status.id,
+            status: new,
+            error,
+            code,
+        }))
+    }
+
+    /// Undelivered for the 24-hour window: the message waits for the customer, and the re-engagement
+    /// template goes out instead.
+    async fn outside_window(&self, wamid: &str) -> Result<(), String> {
+        let Some(config) = &self.reengagement else {
+            return Ok(());
+        };
+        let sent = self
             .store
-            .apply_delivery_status(
-                &status.id,
-                new,
-                reason.as_deref(),
-                first_error.map(|e| e.code),
-                Utc::now(),
-            )
+            .outbox_by_wamid(wamid)
             .await
             .map_err(|e| e.to_string())?;
-        match applied {
-            Some(_) => Ok(()),
-            // Meta can report a status before the dispatcher has stored the wamid Meta just gave it:
-            // try again shortly. Statuses of messages sent by other means (the WhatsApp Business app)
-            // never match, and are let go after a while.
-            None if Utc::now() - event.received_at < chrono::Duration::minutes(2) => {
-                Err(format!("no outbound message with wamid {} yet", status.id))
-            }
-            None => Ok(()),
+        if let Some(sent) = sent {
+            let template = reengagement_row(config, &sent, Utc::now());
+            self.store
+                .park_sent_outbox(
+                    wamid,
+                    "outside the 24-hour window (Meta 131047)",
+                    Some(&template),
+                    Utc::now(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Applies a batch's plain delivery statuses in one transaction; one outcome per status.
+    async fn apply_statuses(
+        &self,
+        statuses: &[(&InboxEvent, DeliveryStatus)],
+    ) -> Vec<Result<(), String>> {
+        let batch: Vec<DeliveryStatus> = statuses.iter().map(|(_, d)| d.clone()).collect();
+        match self.store.apply_delivery_statuses(&batch, Utc::now()).await {
+            Err(err) => statuses.iter().map(|_| Err(err.to_string())).collect(),
+            Ok(applied) => statuses
+                .iter()
+                .zip(applied)
+                .map(|((event, status), applied)| match applied {
+                    Some(_) => Ok(()),
+                    // Meta can report a status before the dispatcher has stored the wamid Meta just
+                    // gave it: try again shortly. Statuses of messages sent by other means (the
+                    // WhatsApp Business app) never match, and are let go after a while.
+                    None if Utc::now() - event.received_at < chrono::Duration::minutes(2) => Err(
+                        format!("no outbound message with wamid {} yet", status.wamid),
+                    ),
+                    None => Ok(()),
+                })
+                .collect(),
+        }
+    }
+
+    async fn delivery_status(&self, event: &InboxEvent) -> Result<(), String> {
+        match self.plan_status(event)? {
+            StatusPlan::Ignore => Ok(()),
+            StatusPlan::OutsideWindow(wamid) => self.outside_window(&wamid).await,
+            StatusPlan::Apply(status) => self
+                .apply_statuses(&[(event, status)])
+                .await
+                .pop()
+                .unwrap_or(Ok(())),
         }
     }
 }
 
+/// What to do with one delivery status.
+enum StatusPlan {
+    Ignore,
+    Apply(DeliveryStatus),
+    OutsideWindow(String),
+}
+
 impl EventHandler for InboxHandler {
-    /// Customers' messages are recorded together, in one transaction; other events one by one.
+    /// Customers' messages are recorded together, in one transaction, and so are plain delivery
+    /// statuses; other events one by one.
     async fn handle_batch(&self, events: &[InboxEvent]) -> Vec<Result<(), String>> {
-        let messages: Vec<&InboxEvent> = events
+        let mut outcomes: Vec<Option<Result<(), String>>> = vec![None; events.len()];
+        let messages: Vec<(usize, &InboxEvent)> = events
             .iter()
-            .filter(|e| e.kind == EventKind::Message)
+            .enumerate()
+            .filter(|(_, e)| e.kind == EventKind::Message)
             .collect();
-        let recorded = if messages.is_empty() {
-            Ok(())
-        } else {
-            self.customer_messages(&messages).await
-        };
-        let others = futures_util::future::join_all(
-            events
-                .iter()
-                .filter(|e| e.kind != EventKind::Message)
-                .map(|e| self.handle(e)),
-        )
-        .await;
-        let mut others = others.into_iter();
-        events
+        if !messages.is_empty() {
+            let batch: Vec<&InboxEvent> = messages.iter().map(|(_, e)| *e).collect();
+            let recorded = self.customer_messages(&batch).await;
+            for (i, _) in &messages {
+                outcomes[*i] = Some(recorded.clone());
+            }
+        }
+        let mut plain = Vec::new();
+        for (i, event) in events
             .iter()
-            .map(|e| match e.kind {
-                EventKind::Message => recorded.clone(),
-                _ => others.next().unwrap_or(Ok(())),
-            })
-            .collect()
+            .enumerate()
+            .filter(|(_, e)| e.kind == EventKind::Status)
+        {
+            match self.plan_status(event) {
+                Ok(StatusPlan::Apply(status)) => plain.push((i, event, status)),
+                Ok(StatusPlan::Ignore) => outcomes[i] = Some(Ok(())),
+                Ok(StatusPlan::OutsideWindow(wamid)) => {
+                    outcomes[i] = Some(self.outside_window(&wamid).await)
+                }
+                Err(err) => outcomes[i] = Some(Err(err)),
+            }
+        }
+        if !plain.is_empty() {
+            let statuses: Vec<(&InboxEvent, DeliveryStatus)> =
+                plain.iter().map(|(_, e, s)| (*e, s.clone())).collect();
+            for ((i, _, _), outcome) in plain.iter().zip(self.apply_statuses(&statuses).await) {
+                outcomes[*i] = Some(outcome);
+            }
+        }
+        let rest: Vec<usize> = (0..events.len())
+            .filter(|i| outcomes[*i].is_none())
+            .collect();
+        let handled =
+            futures_util::future::join_all(rest.iter().map(|i| self.handle(&events[*i]))).await;
+        for (i, outcome) in rest.into_iter().zip(handled) {
+            outcomes[i] = Some(outcome);
+        }
+        outcomes.into_iter().map(|o| o.unwrap_or(Ok(()))).collect()
     }
 
     async fn handle(&self, event: &InboxEvent) -> Result<(), String> {

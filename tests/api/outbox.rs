@@ -273,6 +273,62 @@ both_backends!(
     a_batch_of_customer_messages_opens_each_window_at_its_latest_message
 );
 
+async fn a_batch_of_delivery_statuses_is_applied_together_answering_each(backend: Backend) {
+    use salonbot::store::DeliveryStatus;
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let now = Utc::now();
+    enqueue(
+        &store,
+        &[
+            message("d1", "+34600000071", "uno", now),
+            message("d2", "+34600000072", "dos", now),
+        ],
+    )
+    .await
+    .unwrap();
+    let claimed = store.claim_outbox(now, lease(now), 10).await.unwrap();
+    let sent: Vec<(i64, i32, String)> = claimed
+        .iter()
+        .map(|m| (m.id, m.attempts, format!("wamid.{}", m.idempotency_key)))
+        .collect();
+    store.outbox_sent(&sent, now).await.unwrap();
+    let status = |wamid: &str, status, code: Option<i64>| DeliveryStatus {
+        wamid: wamid.into(),
+        status,
+        error: code.map(|c| format!("meta error {c}")),
+        code,
+    };
+    // Read first, so the late `delivered` of d1 below must not move it back.
+    store
+        .apply_delivery_status("wamid.d1", OutboundStatus::Read, None, None, now)
+        .await
+        .unwrap();
+    let applied = store
+        .apply_delivery_statuses(
+            &[
+                status("wamid.d1", OutboundStatus::Delivered, None),
+                status("wamid.unknown", OutboundStatus::Read, None),
+                status("wamid.d2", OutboundStatus::Failed, Some(131026)),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied, [Some(false), None, Some(true)]);
+    let d1 = &store.outbox_for_recipient("+34600000071").await.unwrap()[0];
+    assert_eq!(d1.status, OutboundStatus::Read);
+    let d2 = &store.outbox_for_recipient("+34600000072").await.unwrap()[0];
+    assert_eq!(
+        (d2.status, d2.error_code),
+        (OutboundStatus::Failed, Some(131026))
+    );
+}
+both_backends!(
+    batch_statuses,
+    a_batch_of_delivery_statuses_is_applied_together_answering_each
+);
+
 fn quick_options() -> DispatchOptions {
     DispatchOptions {
         batch: 64,
