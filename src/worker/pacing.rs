@@ -5,9 +5,10 @@
 //!   configured so that every instance shares it, else in process. A send that finds the budget spent
 //!   waits for the next second.
 //! - **Per customer**: several messages of one turn leave a moment apart (`WHATSAPP_RECIPIENT_GAP_MS`)
-//!   rather than all at once, so they arrive in order and read like a person typing; a message that
-//!   comes too soon is put back until its turn. Meta's pair rate limit (131056) is handled by the
-//!   dispatcher's waits on top of this.
+//!   rather than all at once, so they arrive in order and read like a person typing; and no more than
+//!   Meta's pair rate limit allows (bursts of 45, one per 6 s on average), counted per customer in
+//!   windows of 45 × 6 s. A message that comes too soon is put back until its turn. Should Meta still
+//!   answer 131056, the dispatcher's 4^n-second waits apply on top.
 //!
 //! Redis trouble never stops sending: the pacer falls back to its own counts.
 
@@ -32,7 +33,14 @@ struct Local {
     second: u64,
     count: u32,
     last_send: HashMap<String, Instant>,
+    /// recipient -> (pair window, messages in it)
+    pair: HashMap<String, (u64, u32)>,
 }
+
+/// Meta's pair rate limit: about one message per 6 s to one customer on average, in bursts of up to 45.
+/// Counted here as at most `PAIR_BURST` messages per window of `PAIR_BURST` × 6 s.
+pub const PAIR_BURST: u32 = 45;
+const PAIR_WINDOW_SECS: u64 = 45 * 6;
 
 impl Pacer {
     /// `per_second` 0 and `gap` zero turn either limit off.
@@ -106,7 +114,67 @@ impl Pacer {
     }
 
     /// Whether a message may go to `recipient` now (and if so, books the slot); else how long to wait.
+    /// Checks the gap between one customer's messages first (a message that must wait for it spends
+    /// nothing of the pair budget), then Meta's pair rate limit budget.
     pub async fn recipient_ready(&self, recipient: &str) -> Result<(), Duration> {
+        self.gap_ready(recipient).await?;
+        if self.per_second > 0 {
+            self.pair_budget(recipient).await?;
+        }
+        Ok(())
+    }
+
+    /// At most `PAIR_BURST` messages to one customer per `PAIR_WINDOW_SECS`, shared through Redis.
+    async fn pair_budget(&self, recipient: &str) -> Result<(), Duration> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let window = now / PAIR_WINDOW_SECS;
+        let wait = Duration::from_secs(PAIR_WINDOW_SECS - now % PAIR_WINDOW_SECS);
+        let shared = match &self.redis {
+            Some(redis) => {
+                let key = redis.key(&format!("pace:pair:{recipient}:{window}"));
+                redis
+                    .run("pace_pair", |mut conn| async move {
+                        let (count,): (u32,) = redis::pipe()
+                            .cmd("INCR")
+                            .arg(&key)
+                            .cmd("EXPIRE")
+                            .arg(&key)
+                            .arg(PAIR_WINDOW_SECS * 2)
+                            .ignore()
+                            .query_async(&mut conn)
+                            .await?;
+                        Ok(count)
+                    })
+                    .await
+            }
+            None => None,
+        };
+        let count = shared.unwrap_or_else(|| {
+            let mut local = self.local();
+            if local.pair.len() > 100_000 {
+                local.pair.retain(|_, (w, _)| *w == window);
+            }
+            let entry = local
+                .pair
+                .entry(recipient.to_owned())
+                .or_insert((window, 0));
+            if entry.0 != window {
+                *entry = (window, 0);
+            }
+            entry.1 += 1;
+            entry.1
+        });
+        if count > PAIR_BURST {
+            Err(wait)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn gap_ready(&self, recipient: &str) -> Result<(), Duration> {
         if self.gap.is_zero() {
             return Ok(());
         }
@@ -173,6 +241,21 @@ mod tests {
         );
         tokio::time::sleep(Duration::from_millis(210)).await;
         assert_eq!(pacer.recipient_ready("+34600000001").await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_customer_gets_at_most_a_burst_of_45_per_pair_window() {
+        let pacer = Pacer::new("n", 80, Duration::ZERO, None);
+        for _ in 0..PAIR_BURST {
+            assert_eq!(pacer.recipient_ready("+34600000009").await, Ok(()));
+        }
+        let wait = pacer.recipient_ready("+34600000009").await.unwrap_err();
+        assert!(wait <= Duration::from_secs(PAIR_WINDOW_SECS) && wait > Duration::ZERO);
+        assert_eq!(
+            pacer.recipient_ready("+34600000010").await,
+            Ok(()),
+            "per customer"
+        );
     }
 
     #[tokio::test]
