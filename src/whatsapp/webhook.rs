@@ -503,7 +503,7 @@ impl NotificationIn {
                     ("messages", Some(metadata)) => metadata,
                     (_, metadata) => {
                         value.metadata = metadata;
-                        let payload = serde_json::to_string(&OtherEvent {
+                        let payload = event_payload(&OtherEvent {
                             entry_id: entry.id.clone(),
                             field,
                             value,
@@ -527,7 +527,7 @@ impl NotificationIn {
                     let key =
                         ConversationKey::whatsapp(&business, message.customer(contact.as_ref()));
                     let id = message.id.clone();
-                    let payload = serde_json::to_string(&MessageEvent {
+                    let payload = event_payload(&MessageEvent {
                         metadata: metadata.clone(),
                         contact,
                         message,
@@ -549,7 +549,7 @@ impl NotificationIn {
                     );
                     let key = ConversationKey::whatsapp(&business, customer);
                     let id = format!("{}:{}", status.id, status.status);
-                    let payload = serde_json::to_string(&StatusEvent {
+                    let payload = event_payload(&StatusEvent {
                         metadata: metadata.clone(),
                         status,
                     })?;
@@ -564,7 +564,7 @@ impl NotificationIn {
                     });
                 }
                 if !value.errors.is_empty() {
-                    let payload = serde_json::to_string(&ErrorsEvent {
+                    let payload = event_payload(&ErrorsEvent {
                         metadata: metadata.clone(),
                         errors: std::mem::take(&mut value.errors),
                     })?;
@@ -600,6 +600,27 @@ fn find_contact<'a>(contacts: &'a [ContactIn], message: &MessageIn) -> Option<&'
                 None
             }
         })
+}
+
+/// An event's stored JSON. A NUL character (which a customer's client can send) becomes U+FFFD: Postgres'
+/// `jsonb` cannot hold `\u0000`, and an event the database refuses would be refused on every retry.
+fn event_payload<T: Serialize>(event: &T) -> Result<String, serde_json::Error> {
+    let payload = serde_json::to_string(event)?;
+    if !payload.contains("\\u0000") {
+        return Ok(payload);
+    }
+    let mut value = serde_json::to_value(event)?;
+    replace_nul(&mut value);
+    serde_json::to_string(&value)
+}
+
+fn replace_nul(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{fffd}"),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => map.values_mut().for_each(replace_nul),
+        _ => {}
+    }
 }
 
 fn digest(payload: &str) -> String {

@@ -621,3 +621,25 @@ async fn every_request_is_audited_and_rejected_ones_without_their_body() {
             .all(|(c,)| !c.contains("body") || c == "body_bytes")
     );
 }
+
+#[tokio::test]
+async fn a_message_with_a_nul_character_is_stored_not_refused_forever() {
+    // Postgres' jsonb cannot hold U+0000; such a message must still be stored (and acknowledged),
+    // or Meta would retry it in vain until it gives up.
+    let app = spawn_app(Backend::Postgres).await;
+    let wamid = unique("wamid.nul");
+    let res = app
+        .post_whatsapp(text_message(&wamid, "34600111222", "hola\u{0}mundo"))
+        .await;
+    assert_eq!(res.status(), 200);
+    let event = app
+        .store
+        .find_inbox_event(Provider::WhatsApp, &wamid)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(
+        event.payload["message"]["text"]["body"],
+        "hola\u{fffd}mundo"
+    );
+}
