@@ -124,11 +124,9 @@ pub struct Outbound {
     pub last_inbound_at: Option<DateTime<Utc>>,
 }
 
-/// How a claimed message was settled.
+/// How a claimed message that Meta did not accept is settled (accepted ones: `outbox_sent`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settle<'a> {
-    /// Meta accepted it.
-    Sent { wamid: &'a str },
     /// Try again at `at` (the attempt counts).
     Retry {
         error: &'a str,
@@ -518,19 +516,6 @@ mod pg {
     ) -> Result<bool, StoreError> {
         let fence = "WHERE id = $1 AND attempts = $2 AND status = 'sending'";
         let done = match settle {
-            Settle::Sent { wamid } => {
-                let sql = format!(
-                    "UPDATE outbox SET status = 'sent', wamid = $3, sent_at = $4, status_at = $4, \
-                     last_error = NULL, error_code = NULL {fence}"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(attempt)
-                    .bind(wamid.to_owned())
-                    .bind(now)
-                    .execute(pool)
-                    .await?
-            }
             Settle::Retry { error, code, at } => {
                 let sql = format!(
                     "UPDATE outbox SET status = 'pending', last_error = $3, error_code = $4, \
@@ -854,19 +839,6 @@ mod lite {
         let fence = "WHERE id = ?1 AND attempts = ?2 AND status = 'sending'";
         let now = now.timestamp_millis();
         let done = match settle {
-            Settle::Sent { wamid } => {
-                let sql = format!(
-                    "UPDATE outbox SET status = 'sent', wamid = ?3, sent_at = ?4, status_at = ?4, \
-                     last_error = NULL, error_code = NULL {fence}"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(attempt)
-                    .bind(wamid.to_owned())
-                    .bind(now)
-                    .execute(pool)
-                    .await?
-            }
             Settle::Retry { error, code, at } => {
                 let sql = format!(
                     "UPDATE outbox SET status = 'pending', last_error = ?3, error_code = ?4, \

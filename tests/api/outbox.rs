@@ -100,11 +100,12 @@ async fn enqueueing_is_idempotent_and_claims_keep_each_recipients_order(backend:
             .await
             .unwrap()
     );
-    assert!(
+    assert_eq!(
         store
-            .settle_outbox(claimed[1].id, 1, Settle::Sent { wamid: "wamid.2" }, now)
+            .outbox_sent(&[(claimed[1].id, 1, "wamid.2".into())], now)
             .await
-            .unwrap()
+            .unwrap(),
+        1
     );
     assert!(
         store
@@ -122,17 +123,19 @@ async fn enqueueing_is_idempotent_and_claims_keep_each_recipients_order(backend:
     assert_eq!(again[0].attempts, 2);
     assert_eq!(again[0].last_error.as_deref(), Some("boom"));
     // A stale claim cannot settle it.
-    assert!(
-        !store
-            .settle_outbox(m1.id, 1, Settle::Sent { wamid: "x" }, now)
-            .await
-            .unwrap()
-    );
-    assert!(
+    assert_eq!(
         store
-            .settle_outbox(m1.id, 2, Settle::Sent { wamid: "wamid.1" }, retry_at)
+            .outbox_sent(&[(m1.id, 1, "x".into())], now)
             .await
-            .unwrap()
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .outbox_sent(&[(m1.id, 2, "wamid.1".into())], retry_at)
+            .await
+            .unwrap(),
+        1
     );
     let next = store
         .claim_outbox(retry_at, lease(retry_at), 10)
@@ -158,7 +161,7 @@ async fn delivery_statuses_only_move_forward(backend: Backend) {
         .unwrap()
         .remove(0);
     store
-        .settle_outbox(m.id, 1, Settle::Sent { wamid: "wamid.s1" }, now)
+        .outbox_sent(&[(m.id, 1, "wamid.s1".into())], now)
         .await
         .unwrap();
     let apply = |status| store.apply_delivery_status("wamid.s1", status, None, None, now);
