@@ -230,7 +230,7 @@ mod pg {
         })
     }
 
-    /// Expires the run-out holds that overlap `[from, to)` for one staff member.
+    /// Takes the staff member's booking turn, then expires the run-out holds that overlap `[from, to)`.
     async fn expire_overlapping(
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         business_id: &str,
@@ -239,6 +239,15 @@ mod pg {
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
+        // Bookings of one staff member take turns (a transaction-scoped advisory lock): two
+        // transactions inserting overlapping rows would otherwise each wait for the other while checking
+        // the exclusion constraint, and one would die of a deadlock instead of hearing "slot taken".
+        // The constraint stays the guarantee; the lock only makes the loser's answer clean.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))")
+            .bind(business_id)
+            .bind(staff_id)
+            .execute(&mut **tx)
+            .await?;
         sqlx::query(
             "UPDATE appointments SET status = 'expired', updated_at = $5 \
              WHERE business_id = $1 AND staff_id = $2 AND status = 'held' AND hold_expires_at <= $5 \
