@@ -1043,9 +1043,11 @@ async fn a_customers_messages_leave_a_gap_apart() {
     drain(&store, &d, Duration::from_secs(10)).await;
     let sent: Vec<_> = graph.requests().into_iter().filter(|r| r.ok).collect();
     assert_eq!(sent.len(), 3);
+    // The pacer spaces the sends 300 ms apart; arrivals at the fake also carry each request's own
+    // latency, which a loaded machine makes uneven. Unpaced, they would arrive milliseconds apart.
     for pair in sent.windows(2) {
         let gap = pair[1].at - pair[0].at;
-        assert!(gap >= Duration::from_millis(290), "sent {gap:?} apart");
+        assert!(gap >= Duration::from_millis(200), "sent {gap:?} apart");
     }
     let rows = store.outbox_for_recipient("+34600000051").await.unwrap();
     assert!(
