@@ -22,9 +22,12 @@ RUN mkdir -p src \
     && cargo build --release --locked \
     && rm -rf src
 
-# 2. The crate itself. migrations/ must be present at compile time (it is embedded in the binary).
+# 2. The crate itself. migrations/ and templates/ must be present at compile time: both are embedded
+#    in the binary (the message templates are compiled by build.rs).
+COPY build.rs ./
 COPY src ./src
 COPY migrations ./migrations
+COPY templates ./templates
 # COPY keeps the sources' modification times, which may be older than the placeholder build above;
 # touching the crate roots makes cargo rebuild the crate for certain.
 RUN touch src/main.rs src/lib.rs \
@@ -49,7 +52,8 @@ COPY --from=builder /usr/local/bin/salonbot /usr/local/bin/salonbot
 # The salon's catalog (SALON_CONFIG defaults to salon.toml in the working directory); mount your own
 # over it, or set SALON_CONFIG.
 COPY salon.toml /app/salon.toml
-# The conversation flows and their message templates, checked at start-up.
+# The conversation flows, and the message templates they are checked against at start-up (the texts
+# themselves are compiled into the binary).
 COPY flows /app/flows
 COPY templates /app/templates
 

@@ -24,7 +24,7 @@ use tower_http::trace::TraceLayer;
 use crate::booking::catalog::{self, Catalog};
 use crate::cache::Redis;
 use crate::config::Config;
-use crate::engine::{self, TemplateDir};
+use crate::engine;
 use crate::ingress::audit::{self, AuditSink};
 use crate::ingress::dedup::SeenCache;
 use crate::ingress::ratelimit::RateLimiter;
@@ -35,6 +35,7 @@ use crate::whatsapp::client::WhatsAppSender;
 use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
 use crate::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
 use crate::worker::pacing::Pacer;
+use crate::worker::turn::{Engine, EngineSettings};
 use crate::{health, ingress};
 
 /// Everything a handler may need; cheap to clone. Handlers destructure what they use.
@@ -74,16 +75,7 @@ impl App {
             anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display())
         })?;
         // So does an invalid flow (the same checks as `salonbot flows check`).
-        let flows = engine::check_dir(&config.flows_dir, &TemplateDir::next_to(&config.flows_dir))
-            .map_err(|errors| {
-                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                anyhow::anyhow!(
-                    "invalid flows in FLOWS_DIR ({}):\n{}",
-                    config.flows_dir.display(),
-                    lines.join("\n")
-                )
-            })?;
-        tracing::debug!(flows = flows.len(), "flows checked");
+        let flow = engine::load_conversation_flow(&config.flows_dir)?;
         let metrics = Metrics::new();
         let store_options = StoreOptions {
             // Leave the webhook time to answer 503 itself when the pool cannot give a connection.
@@ -111,11 +103,24 @@ impl App {
         );
         let (audit, audit_writer) = AuditSink::spawn(store.clone(), metrics.clone());
 
+        let catalog = Arc::new(catalog);
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            Arc::new(flow),
+            catalog.clone(),
+            EngineSettings {
+                // Deposits need a payment provider; until one is configured the flow books without.
+                deposits: false,
+                reminder_template: config.whatsapp.reminder_template.clone(),
+            },
+            metrics.clone(),
+        ));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let worker = tokio::spawn(
             InboxWorker::new(
                 store.clone(),
-                InboxHandler::new(store.clone(), config.whatsapp.reengagement.clone()),
+                InboxHandler::new(store.clone(), config.whatsapp.reengagement.clone())
+                    .with_engine(engine),
                 committed.clone(),
                 WorkerOptions::default(),
             )
@@ -196,7 +201,7 @@ impl App {
                 redis,
                 audit,
                 metrics,
-                catalog: Arc::new(catalog),
+                catalog,
                 sending,
                 started: Instant::now(),
             },

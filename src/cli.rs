@@ -61,6 +61,9 @@ impl Cli {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Listen for signals before anything else, so one that arrives while starting up still stops
+    // the server cleanly once it runs, instead of killing it half-started.
+    let shutdown = shutdown_signal();
     let listener = TcpListener::bind(config.listen_addr).await.map_err(|e| {
         anyhow::anyhow!("cannot listen on {} (LISTEN_ADDR): {e}", config.listen_addr)
     })?;
@@ -78,7 +81,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     for (name, state) in integrations {
         tracing::info!(integration = name, state, "{name}: {state}");
     }
-    app.serve(listener, shutdown_signal()).await
+    app.serve(listener, shutdown).await
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
@@ -141,25 +144,37 @@ fn accept_all(dir: &Path, flows: &[Flow]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what container platforms send).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what container platforms send). The handlers are installed
+/// when this is called, not when the future is first polled.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(interrupt) => {}
+                _ = wait(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing requests in flight");
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

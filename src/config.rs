@@ -114,6 +114,10 @@ pub struct WhatsAppConfig {
     pub send_per_second: u32,
     /// Least time between two messages to one customer.
     pub recipient_gap: Duration,
+    /// Approved template for appointment reminders (body `{{1}}` service, `{{2}}` day, `{{3}}` time;
+    /// quick replies "confirm" and "cancel"), in each customer's language. Unset: reminders go as
+    /// ordinary messages, which wait for the customer outside the 24-hour window.
+    pub reminder_template: Option<String>,
 }
 
 /// An approved template that invites the customer to write again (the free-form messages waiting
@@ -259,6 +263,7 @@ impl Config {
                 get("WHATSAPP_RECIPIENT_GAP_MS"),
                 1000,
             )?),
+            reminder_template: get("WHATSAPP_REMINDER_TEMPLATE"),
             reengagement: get("WHATSAPP_REENGAGEMENT_TEMPLATE").map(|template| Reengagement {
                 template,
                 language: get("WHATSAPP_REENGAGEMENT_LANGUAGE").unwrap_or_else(|| "es".into()),

@@ -54,6 +54,9 @@ const OUTBOUND_TOTAL: &str = "salonbot_outbound_total";
 const OUTBOUND_LATENCY: &str = "salonbot_outbound_latency_seconds";
 const OUTBOUND_ERRORS_TOTAL: &str = "salonbot_outbound_errors_total";
 const OUTBOX_PENDING: &str = "salonbot_outbox_pending";
+const TURNS_TOTAL: &str = "salonbot_turns_total";
+const TURN_DURATION: &str = "salonbot_turn_duration_seconds";
+const APPOINTMENTS_TOTAL: &str = "salonbot_appointments_total";
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
@@ -120,6 +123,21 @@ impl Metrics {
             OUTBOUND_ERRORS_TOTAL,
             None,
             "Failed outbound requests by the provider's error code.",
+        );
+        describe(
+            TURNS_TOTAL,
+            None,
+            "Conversation turns committed (one inbox event through the engine).",
+        );
+        describe(
+            APPOINTMENTS_TOTAL,
+            None,
+            "Appointment changes made by conversations, by the status they reached.",
+        );
+        recorder.describe_histogram(
+            TURN_DURATION.into(),
+            Some(Unit::Seconds),
+            "Time of one conversation turn: load, step and commit.".into(),
         );
         recorder.describe_gauge(
             OUTBOX_PENDING.into(),
@@ -215,6 +233,19 @@ impl Metrics {
         self.recorder
             .register_gauge(&Key::from_name(OUTBOX_PENDING), &METADATA)
             .set(count as f64);
+    }
+
+    /// One conversation turn committed, and how long it took.
+    pub fn turn(&self, elapsed: Duration) {
+        self.counter(TURNS_TOTAL, &[], 1);
+        self.recorder
+            .register_histogram(&Key::from_name(TURN_DURATION), &METADATA)
+            .record(elapsed.as_secs_f64());
+    }
+
+    /// An appointment reached `status` (held, confirmed, cancelled ...).
+    pub fn appointment(&self, status: &str) {
+        self.counter(APPOINTMENTS_TOTAL, &[("status", status)], 1);
     }
 
     pub fn audit_dropped(&self) {

@@ -195,7 +195,7 @@ fn in_list(statuses: &[AppointmentStatus]) -> String {
     format!("({})", names.join(", "))
 }
 
-mod pg {
+pub(super) mod pg {
     use super::*;
     use sqlx::PgPool;
 
@@ -269,8 +269,19 @@ mod pg {
         now: DateTime<Utc>,
     ) -> Result<Appointment, BookingError> {
         let mut tx = pool.begin().await.map_err(StoreError::from)?;
+        let held = hold_in(&mut tx, h, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(held)
+    }
+
+    /// [`hold`] inside the caller's transaction.
+    pub(in crate::store) async fn hold_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        h: &NewHold,
+        now: DateTime<Utc>,
+    ) -> Result<Appointment, BookingError> {
         expire_overlapping(
-            &mut tx,
+            tx,
             &h.business_id,
             &h.staff_id,
             h.starts_at,
@@ -294,14 +305,13 @@ mod pg {
             .bind(h.hold_expires_at)
             .bind(h.deposit_minor)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
-        tx.commit().await?;
         Ok(appointment(row)?)
     }
 
-    pub(super) async fn transition(
-        pool: &PgPool,
+    pub(in crate::store) async fn transition(
+        pool: impl sqlx::PgExecutor<'_>,
         id: i64,
         to: AppointmentStatus,
         now: DateTime<Utc>,
@@ -332,8 +342,20 @@ mod pg {
         now: DateTime<Utc>,
     ) -> Result<Option<Appointment>, BookingError> {
         let mut tx = pool.begin().await.map_err(StoreError::from)?;
+        let moved = reschedule_in(&mut tx, id, to, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(moved)
+    }
+
+    /// [`reschedule`] inside the caller's transaction.
+    pub(in crate::store) async fn reschedule_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        id: i64,
+        to: &NewHold,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Appointment>, BookingError> {
         expire_overlapping(
-            &mut tx,
+            tx,
             &to.business_id,
             &to.staff_id,
             to.starts_at,
@@ -354,9 +376,8 @@ mod pg {
             .bind(to.ends_at)
             .bind(to.occupied_until)
             .bind(now)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
-        tx.commit().await?;
         Ok(row.map(appointment).transpose()?)
     }
 
@@ -419,7 +440,7 @@ mod pg {
     }
 }
 
-mod lite {
+pub(super) mod lite {
     use super::*;
     use sqlx::SqlitePool;
 
@@ -500,9 +521,20 @@ mod lite {
         h: &NewHold,
         now: DateTime<Utc>,
     ) -> Result<Appointment, BookingError> {
-        let now = now.timestamp_millis();
         let mut tx = pool.begin().await.map_err(StoreError::from)?;
-        if overlaps(&mut tx, h, None, now).await? {
+        let held = hold_in(&mut tx, h, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(held)
+    }
+
+    /// [`hold`] inside the caller's transaction.
+    pub(in crate::store) async fn hold_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        h: &NewHold,
+        now: DateTime<Utc>,
+    ) -> Result<Appointment, BookingError> {
+        let now = now.timestamp_millis();
+        if overlaps(tx, h, None, now).await? {
             return Err(BookingError::SlotTaken);
         }
         let sql = format!(
@@ -522,14 +554,13 @@ mod lite {
             .bind(h.deposit_minor)
             .bind(now)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
-        tx.commit().await?;
         Ok(appointment(row)?)
     }
 
-    pub(super) async fn transition(
-        pool: &SqlitePool,
+    pub(in crate::store) async fn transition(
+        pool: impl sqlx::SqliteExecutor<'_>,
         id: i64,
         to: AppointmentStatus,
         now: DateTime<Utc>,
@@ -559,9 +590,21 @@ mod lite {
         to: &NewHold,
         now: DateTime<Utc>,
     ) -> Result<Option<Appointment>, BookingError> {
-        let now = now.timestamp_millis();
         let mut tx = pool.begin().await.map_err(StoreError::from)?;
-        if overlaps(&mut tx, to, Some(id), now).await? {
+        let moved = reschedule_in(&mut tx, id, to, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(moved)
+    }
+
+    /// [`reschedule`] inside the caller's transaction.
+    pub(in crate::store) async fn reschedule_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        id: i64,
+        to: &NewHold,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Appointment>, BookingError> {
+        let now = now.timestamp_millis();
+        if overlaps(tx, to, Some(id), now).await? {
             return Err(BookingError::SlotTaken);
         }
         let sql = format!(
@@ -577,9 +620,8 @@ mod lite {
             .bind(to.ends_at.timestamp_millis())
             .bind(to.occupied_until.timestamp_millis())
             .bind(now)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
-        tx.commit().await?;
         Ok(row.map(appointment).transpose()?)
     }
 

@@ -7,6 +7,7 @@
 //! tests control it.
 
 pub mod appointments;
+pub mod conversations;
 pub mod outbox;
 mod postgres;
 mod sqlite;
@@ -20,6 +21,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::DatabaseUrl;
 pub use appointments::{Appointment, BookingError, BusyTime, NewHold};
+pub use conversations::{
+    BookingOp, Committed, StoredConversation, TurnCommit, TurnError, TurnTimer,
+};
 pub use outbox::{CustomerMessage, DeliveryStatus, NewOutbound, Outbound, OutboundStatus, Settle};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -385,7 +385,7 @@ const CLAIMABLE: &str = "SELECT e.id FROM outbox e \
                        AND o.status IN ('pending', 'sending') AND o.id < e.id) \
      ORDER BY e.id LIMIT {limit}";
 
-mod pg {
+pub(super) mod pg {
     use super::*;
     use sqlx::PgPool;
 
@@ -443,7 +443,7 @@ mod pg {
         Ok(new)
     }
 
-    pub(super) async fn enqueue_in(
+    pub(in crate::store) async fn enqueue_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         messages: &[NewOutbound],
     ) -> Result<u64, StoreError> {
@@ -726,7 +726,7 @@ mod pg {
     }
 }
 
-mod lite {
+pub(super) mod lite {
     use super::*;
     use sqlx::SqlitePool;
 
@@ -782,7 +782,7 @@ mod lite {
         Ok(new)
     }
 
-    pub(super) async fn enqueue_in(
+    pub(in crate::store) async fn enqueue_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         messages: &[NewOutbound],
     ) -> Result<u64, StoreError> {

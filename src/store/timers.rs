@@ -84,12 +84,12 @@ fn event_payload(kind: &str, key: &str, payload: &str, due_ms: i64) -> String {
         .to_string()
 }
 
-mod pg {
+pub(super) mod pg {
     use super::*;
     use sqlx::PgPool;
 
-    pub(super) async fn schedule(
-        pool: &PgPool,
+    pub(in crate::store) async fn schedule(
+        pool: impl sqlx::PgExecutor<'_>,
         t: &NewTimer,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -111,7 +111,10 @@ mod pg {
         Ok(())
     }
 
-    pub(super) async fn cancel(pool: &PgPool, key: &str) -> Result<bool, StoreError> {
+    pub(in crate::store) async fn cancel(
+        pool: impl sqlx::PgExecutor<'_>,
+        key: &str,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM timers WHERE timer_key = $1 AND fired_at IS NULL")
             .bind(key)
             .execute(pool)
@@ -178,13 +181,13 @@ mod pg {
     }
 }
 
-mod lite {
+pub(super) mod lite {
     use super::*;
     use crate::store::sqlite::time;
     use sqlx::SqlitePool;
 
-    pub(super) async fn schedule(
-        pool: &SqlitePool,
+    pub(in crate::store) async fn schedule(
+        pool: impl sqlx::SqliteExecutor<'_>,
         t: &NewTimer,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -206,7 +209,10 @@ mod lite {
         Ok(())
     }
 
-    pub(super) async fn cancel(pool: &SqlitePool, key: &str) -> Result<bool, StoreError> {
+    pub(in crate::store) async fn cancel(
+        pool: impl sqlx::SqliteExecutor<'_>,
+        key: &str,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM timers WHERE timer_key = ? AND fired_at IS NULL")
             .bind(key)
             .execute(pool)

@@ -25,17 +25,27 @@ use crate::store::{
 };
 use crate::whatsapp::webhook::StatusEvent;
 use crate::worker::outbox::reengagement_row;
+use crate::worker::turn::{Engine, TurnOutcome};
 
-/// What the worker does with one event. An `Err` is retried later.
+/// What became of an event a handler took care of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Handled: the worker marks the event done.
+    Done,
+    /// Handled, and already marked done by the handler in its own transaction (a conversation turn).
+    Settled,
+}
+
+/// One event's outcome: an `Err` is retried later.
+pub type Outcome = Result<Handled, String>;
+
+/// What the worker does with one event.
 pub trait EventHandler: Send + Sync + 'static {
-    fn handle(&self, event: &InboxEvent) -> impl Future<Output = Result<(), String>> + Send;
+    fn handle(&self, event: &InboxEvent) -> impl Future<Output = Outcome> + Send;
 
     /// Handles a claimed batch (each event of a different conversation); one outcome per event, in
     /// order. By default each event on its own, concurrently; a handler may do shared work once.
-    fn handle_batch(
-        &self,
-        events: &[InboxEvent],
-    ) -> impl Future<Output = Vec<Result<(), String>>> + Send {
+    fn handle_batch(&self, events: &[InboxEvent]) -> impl Future<Output = Vec<Outcome>> + Send {
         futures_util::future::join_all(events.iter().map(|e| self.handle(e)))
     }
 }
@@ -46,6 +56,7 @@ pub trait EventHandler: Send + Sync + 'static {
 pub struct InboxHandler {
     store: Store,
     reengagement: Option<Reengagement>,
+    engine: Option<Arc<Engine>>,
 }
 
 impl InboxHandler {
@@ -53,7 +64,14 @@ impl InboxHandler {
         Self {
             store,
             reengagement,
+            engine: None,
         }
+    }
+
+    /// Runs customers' messages and timers through the conversation engine.
+    pub fn with_engine(mut self, engine: Arc<Engine>) -> Self {
+        self.engine = Some(engine);
+        self
     }
 
     /// Records the customers' messages of a batch (the 24-hour window opens again) in one transaction,
@@ -190,11 +208,32 @@ enum StatusPlan {
     OutsideWindow(String),
 }
 
+impl InboxHandler {
+    /// A conversation turn for a message or timer, when the engine runs.
+    async fn turn(&self, event: &InboxEvent) -> Outcome {
+        let Some(engine) = &self.engine else {
+            if event.kind == EventKind::Timer {
+                tracing::info!(
+                    id = event.id,
+                    timer = event.payload["timer"].as_str().unwrap_or_default(),
+                    conversation = %Masked(&event.conversation_key),
+                    "timer fired"
+                );
+            }
+            return Ok(Handled::Done);
+        };
+        match engine.handle(event).await? {
+            TurnOutcome::Committed => Ok(Handled::Settled),
+            TurnOutcome::Skipped => Ok(Handled::Done),
+        }
+    }
+}
+
 impl EventHandler for InboxHandler {
-    /// Customers' messages are recorded together, in one transaction, and so are plain delivery
-    /// statuses; other events one by one.
-    async fn handle_batch(&self, events: &[InboxEvent]) -> Vec<Result<(), String>> {
-        let mut outcomes: Vec<Option<Result<(), String>>> = vec![None; events.len()];
+    /// Customers' messages are recorded together, in one transaction (the 24-hour window), then each
+    /// goes through the engine; plain delivery statuses are applied together; other events one by one.
+    async fn handle_batch(&self, events: &[InboxEvent]) -> Vec<Outcome> {
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
         let messages: Vec<(usize, &InboxEvent)> = events
             .iter()
             .enumerate()
@@ -202,9 +241,10 @@ impl EventHandler for InboxHandler {
             .collect();
         if !messages.is_empty() {
             let batch: Vec<&InboxEvent> = messages.iter().map(|(_, e)| *e).collect();
-            let recorded = self.customer_messages(&batch).await;
-            for (i, _) in &messages {
-                outcomes[*i] = Some(recorded.clone());
+            if let Err(err) = self.customer_messages(&batch).await {
+                for (i, _) in &messages {
+                    outcomes[*i] = Some(Err(err.clone()));
+                }
             }
         }
         let mut plain = Vec::new();
@@ -215,9 +255,9 @@ impl EventHandler for InboxHandler {
         {
             match self.plan_status(event) {
                 Ok(StatusPlan::Apply(status)) => plain.push((i, event, status)),
-                Ok(StatusPlan::Ignore) => outcomes[i] = Some(Ok(())),
+                Ok(StatusPlan::Ignore) => outcomes[i] = Some(Ok(Handled::Done)),
                 Ok(StatusPlan::OutsideWindow(wamid)) => {
-                    outcomes[i] = Some(self.outside_window(&wamid).await)
+                    outcomes[i] = Some(self.outside_window(&wamid).await.map(|()| Handled::Done))
                 }
                 Err(err) => outcomes[i] = Some(Err(err)),
             }
@@ -226,33 +266,40 @@ impl EventHandler for InboxHandler {
             let statuses: Vec<(&InboxEvent, DeliveryStatus)> =
                 plain.iter().map(|(_, e, s)| (*e, s.clone())).collect();
             for ((i, _, _), outcome) in plain.iter().zip(self.apply_statuses(&statuses).await) {
-                outcomes[*i] = Some(outcome);
+                outcomes[*i] = Some(outcome.map(|()| Handled::Done));
             }
         }
         let rest: Vec<usize> = (0..events.len())
             .filter(|i| outcomes[*i].is_none())
             .collect();
-        let handled =
-            futures_util::future::join_all(rest.iter().map(|i| self.handle(&events[*i]))).await;
+        let handled = futures_util::future::join_all(rest.iter().map(|i| {
+            let event = &events[*i];
+            async move {
+                match event.kind {
+                    // Recorded above; now the conversation turn.
+                    EventKind::Message | EventKind::Timer => self.turn(event).await,
+                    _ => self.handle(event).await,
+                }
+            }
+        }))
+        .await;
         for (i, outcome) in rest.into_iter().zip(handled) {
             outcomes[i] = Some(outcome);
         }
-        outcomes.into_iter().map(|o| o.unwrap_or(Ok(()))).collect()
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Ok(Handled::Done)))
+            .collect()
     }
 
-    async fn handle(&self, event: &InboxEvent) -> Result<(), String> {
+    async fn handle(&self, event: &InboxEvent) -> Outcome {
         match event.kind {
-            EventKind::Status => self.delivery_status(event).await,
-            EventKind::Message => self.customer_messages(&[event]).await,
-            EventKind::Timer => {
-                tracing::info!(
-                    id = event.id,
-                    timer = event.payload["timer"].as_str().unwrap_or_default(),
-                    conversation = %Masked(&event.conversation_key),
-                    "timer fired"
-                );
-                Ok(())
+            EventKind::Status => self.delivery_status(event).await.map(|()| Handled::Done),
+            EventKind::Message => {
+                self.customer_messages(&[event]).await?;
+                self.turn(event).await
             }
+            EventKind::Timer => self.turn(event).await,
             _ => {
                 tracing::debug!(
                     id = event.id,
@@ -261,7 +308,7 @@ impl EventHandler for InboxHandler {
                     conversation = %Masked(&event.conversation_key),
                     "inbox event handled"
                 );
-                Ok(())
+                Ok(Handled::Done)
             }
         }
     }
@@ -324,9 +371,13 @@ impl<H: EventHandler> InboxWorker<H> {
         let mut done = Vec::with_capacity(events.len());
         for (event, outcome) in events.iter().zip(outcomes) {
             match outcome {
-                Ok(()) => done.push((event.id, event.attempts)),
+                Ok(Handled::Done) => done.push((event.id, event.attempts)),
+                Ok(Handled::Settled) => {}
                 Err(error) => self.record_failure(event, &error).await,
             }
+        }
+        if done.is_empty() {
+            return Ok(events.len());
         }
         let settled = self.store.complete_inbox(&done, Utc::now()).await?;
         if settled < done.len() as u64 {

@@ -1,6 +1,7 @@
-//! Background work off the request path: the inbox consumer, the outbox dispatcher (and, from later
-//! issues on, timers).
+//! Background work off the request path: the inbox consumer, conversation turns, and the outbox
+//! dispatcher with its pacing.
 
 pub mod inbox;
 pub mod outbox;
 pub mod pacing;
+pub mod turn;

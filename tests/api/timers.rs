@@ -17,7 +17,7 @@ fn reminder(key: &str, conversation: &str, due: DateTime<Utc>) -> NewTimer {
         business_id: "106540352242922".into(),
         conversation_key: conversation.into(),
         kind: "reminder".into(),
-        payload: json!({"appointment": 42}),
+        payload: json!({"timer": "reminder", "appointment": 42, "start": "2026-11-24T10:00:00Z"}),
         due_at: due,
     }
 }

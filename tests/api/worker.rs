@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use salonbot::store::{EventKind, InboxEvent, InboxStatus, NewInboxEvent, Provider};
-use salonbot::worker::inbox::{EventHandler, InboxWorker, WorkerOptions};
+use salonbot::worker::inbox::{EventHandler, Handled, InboxWorker, Outcome, WorkerOptions};
 use tokio::sync::{Notify, watch};
 
 use crate::both_backends;
@@ -22,7 +22,7 @@ struct Recorder {
 }
 
 impl EventHandler for Recorder {
-    async fn handle(&self, event: &InboxEvent) -> Result<(), String> {
+    async fn handle(&self, event: &InboxEvent) -> Outcome {
         {
             let mut in_flight = self.in_flight.lock().unwrap();
             if !in_flight.insert(event.conversation_key.clone()) {
@@ -40,7 +40,7 @@ impl EventHandler for Recorder {
             .lock()
             .unwrap()
             .remove(&event.conversation_key);
-        Ok(())
+        Ok(Handled::Done)
     }
 }
 
@@ -126,7 +126,7 @@ both_backends!(
 struct AlwaysFails;
 
 impl EventHandler for AlwaysFails {
-    async fn handle(&self, _event: &InboxEvent) -> Result<(), String> {
+    async fn handle(&self, _event: &InboxEvent) -> Outcome {
         Err("handler exploded".into())
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::hours::WeeklyHours;
 
@@ -44,7 +44,7 @@ id_type!(ServiceId);
 id_type!(StaffId);
 
 /// A language the bot speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     Es,

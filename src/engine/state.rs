@@ -1,0 +1,107 @@
+//! What the engine remembers of a conversation between two events: where it is in the flow, in which
+//! language, and what the customer chose so far. Stored as JSON with the conversation (see
+//! `store::conversations`), so adding a field later needs no migration (`#[serde(default)]`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::booking::catalog::Language;
+
+/// A conversation's state in its flow.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// The version of the flow this state belongs to.
+    #[serde(default)]
+    pub flow_version: u32,
+    /// The current state; empty before the first event.
+    #[serde(default)]
+    pub state: String,
+    /// The language the bot speaks with this customer, once chosen.
+    #[serde(default)]
+    pub language: Option<Language>,
+    /// When the current state was entered (also tells a stale state timeout from the current one).
+    #[serde(default)]
+    pub entered_at: Option<DateTime<Utc>>,
+    /// What the customer chose so far.
+    #[serde(default)]
+    pub slots: Slots,
+    /// Inputs in a row the current state did not understand.
+    #[serde(default)]
+    pub misses: u32,
+    /// A person of the salon has the conversation: the bot only listens for the way back (`menu`).
+    #[serde(default)]
+    pub human: bool,
+    /// The customer was told once that the bot only reads text and buttons.
+    #[serde(default)]
+    pub told_unsupported: bool,
+}
+
+impl Conversation {
+    /// Whether the conversation has not started yet.
+    pub fn is_new(&self) -> bool {
+        self.state.is_empty()
+    }
+}
+
+/// The values a conversation has collected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slots {
+    /// The service id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The staff member asked for: an id, or [`ANYONE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// The salon-local day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<NaiveDate>,
+    /// The chosen start time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    /// Who does the chosen time (with "anyone", the first free staff member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_staff: Option<String>,
+    /// The appointment the customer is looking at (my appointments, cancel, reschedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<i64>,
+    /// The page of a paged list.
+    #[serde(default)]
+    pub page: u32,
+    /// The payment link of a deposit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit_url: Option<String>,
+    /// Free text filled by `text` transitions, by slot name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub text: BTreeMap<String, String>,
+}
+
+/// The `staff` slot's value when the customer lets the salon choose.
+pub const ANYONE: &str = "anyone";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_old_rows_without_new_fields_still_load() {
+        let mut conversation = Conversation {
+            flow_version: 2,
+            state: "confirm".into(),
+            language: Some(Language::Pt),
+            ..Conversation::default()
+        };
+        conversation.slots.service = Some("cut-men".into());
+        conversation.slots.day = NaiveDate::from_ymd_opt(2026, 11, 24);
+        let json = serde_json::to_value(&conversation).unwrap();
+        assert_eq!(json["language"], "pt");
+        let back: Conversation = serde_json::from_value(json).unwrap();
+        assert_eq!(back, conversation);
+
+        let old: Conversation = serde_json::from_str(r#"{"state":"greeting"}"#).unwrap();
+        assert_eq!(old.state, "greeting");
+        assert_eq!(old.slots, Slots::default());
+        assert!(!old.is_new() && Conversation::default().is_new());
+    }
+}

@@ -1,0 +1,433 @@
+//! A conversation turn: one inbox event through the engine. Loads the conversation and what the step
+//! may look at, runs the pure [`step`], and commits the new state, the appointment changes, the
+//! replies (outbox rows) and the timers together with the event's completion, in one transaction.
+//!
+//! When the store refuses a booking change (the time was taken a moment earlier, or the hold ran
+//! out), nothing of the turn is written: the step runs again from the same state with that news and a
+//! fresh view, so the customer hears "that time was just taken" with other times, never an error.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use crate::booking::availability::Busy;
+use crate::booking::catalog::{Catalog, StaffId};
+use crate::conversation::Masked;
+use crate::engine::Flow;
+use crate::engine::effect::{Effect, Reply, ReplyUi, SlotRequest, TimerRequest, Turn};
+use crate::engine::input::{Input, NoInput, timer_payload};
+use crate::engine::state::Conversation;
+use crate::engine::step::step;
+use crate::engine::view::{self, View};
+use crate::store::{
+    Appointment, BookingOp, InboxEvent, NewHold, NewOutbound, NewTimer, Store, StoreError,
+    TurnCommit, TurnError, TurnTimer,
+};
+use crate::telemetry::Metrics;
+use crate::whatsapp::messages::{
+    ListRow, ListSection, MessageBody, OutboundMessage, Recipient, ReplyButton, TemplateComponent,
+    TemplateParameter,
+};
+use crate::worker::outbox::rows_for;
+
+/// Times a turn is planned again after the store refused a booking change.
+const REPLANS: usize = 3;
+
+/// Runs conversation turns.
+pub struct Engine {
+    store: Store,
+    flow: Arc<Flow>,
+    catalog: Arc<Catalog>,
+    settings: EngineSettings,
+    metrics: Metrics,
+}
+
+/// What the operator configured for the engine.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSettings {
+    /// Deposits can be taken (a payment provider is configured).
+    pub deposits: bool,
+    /// The approved WhatsApp template for reminders, if any.
+    pub reminder_template: Option<String>,
+}
+
+/// What became of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnOutcome {
+    /// The turn was committed (the event is marked done with it).
+    Committed,
+    /// Not a conversation event, or one already applied: the caller settles it.
+    Skipped,
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        flow: Arc<Flow>,
+        catalog: Arc<Catalog>,
+        settings: EngineSettings,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            store,
+            flow,
+            catalog,
+            settings,
+            metrics,
+        }
+    }
+
+    /// Applies one inbox event.
+    pub async fn handle(&self, event: &InboxEvent) -> Result<TurnOutcome, String> {
+        let started = Instant::now();
+        let (input, _message_id) = match Input::from_event(event) {
+            Ok(found) => found,
+            Err(NoInput::NotConversational) => return Ok(TurnOutcome::Skipped),
+            Err(err @ NoInput::Unreadable(_)) => return Err(err.to_string()),
+        };
+        let Some(recipient) = recipient_of(&event.conversation_key) else {
+            tracing::warn!(conversation = %Masked(&event.conversation_key), "no one to answer: conversation key without a phone or user id");
+            return Ok(TurnOutcome::Skipped);
+        };
+        let stored = self
+            .store
+            .conversation_state(&event.conversation_key)
+            .await
+            .map_err(|e| e.to_string())?;
+        if stored.as_ref().is_some_and(|s| s.last_event_id >= event.id) {
+            return Ok(TurnOutcome::Skipped);
+        }
+        let conversation: Conversation = match stored.and_then(|s| s.state) {
+            Some(state) => serde_json::from_value(state).unwrap_or_else(|err| {
+                tracing::warn!(error = %err, conversation = %Masked(&event.conversation_key), "unreadable conversation state: starting again");
+                Conversation::default()
+            }),
+            None => Conversation::default(),
+        };
+        let phone = match &recipient {
+            Recipient::Phone(phone) => Some(phone.clone()),
+            Recipient::BusinessScopedUser(_) => None,
+        };
+        let mut input = input;
+        for _ in 0..=REPLANS {
+            let now = Utc::now();
+            let reads = self
+                .read(event, &conversation, &input, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            let view = View {
+                catalog: &self.catalog,
+                now,
+                busy: &reads.busy,
+                appointments: &reads.appointments,
+                deposits: self.settings.deposits,
+                phone: phone.as_deref(),
+            };
+            let turn = step(&self.flow, &conversation, &input, &view);
+            let commit = self.commit_of(event, &recipient, &turn, now);
+            match self.store.commit_turn(&commit, now).await {
+                Ok(committed) => {
+                    self.metrics.turn(started.elapsed());
+                    self.count_appointments(&commit.booking, committed.confirmed);
+                    return Ok(TurnOutcome::Committed);
+                }
+                Err(TurnError::SlotTaken) => input = Input::SlotTaken,
+                Err(TurnError::HoldLost) => input = Input::HoldLost,
+                Err(TurnError::Stale) => return Ok(TurnOutcome::Skipped),
+                Err(TurnError::Store(err)) => return Err(err.to_string()),
+            }
+        }
+        Err("the booking kept changing under the turn".into())
+    }
+
+    /// Reads what a step from this state may look at.
+    async fn read(
+        &self,
+        event: &InboxEvent,
+        conversation: &Conversation,
+        input: &Input,
+        now: DateTime<Utc>,
+    ) -> Result<Reads, StoreError> {
+        let state = (!conversation.is_new()).then_some(conversation.state.as_str());
+        let needs = view::needs(&self.flow, state, input);
+        let mut reads = Reads::default();
+        if needs.appointments {
+            reads.appointments = self
+                .store
+                .conversation_appointments(&event.conversation_key)
+                .await?;
+        }
+        if needs.availability {
+            let horizon = i64::from(self.catalog.salon().horizon_days) + 1;
+            reads.busy = self
+                .store
+                .busy_times(
+                    &event.business_id,
+                    now - Duration::days(1),
+                    now + Duration::days(horizon),
+                    now,
+                )
+                .await?
+                .into_iter()
+                .map(|b| Busy {
+                    staff: StaffId::new(b.staff_id),
+                    start: b.starts_at,
+                    end: b.occupied_until,
+                })
+                .collect();
+        }
+        Ok(reads)
+    }
+
+    /// The store's form of a step's outcome.
+    fn commit_of(
+        &self,
+        event: &InboxEvent,
+        recipient: &Recipient,
+        turn: &Turn,
+        now: DateTime<Utc>,
+    ) -> TurnCommit {
+        let key = &event.conversation_key;
+        let scoped = |local: &str| format!("{key}/{local}");
+        let mut booking = Vec::new();
+        let mut timers = Vec::new();
+        let mut cancel_timers = Vec::new();
+        for effect in &turn.effects {
+            match effect {
+                Effect::Hold(hold) => booking.push(BookingOp::Hold(NewHold {
+                    hold_expires_at: hold.expires_at,
+                    deposit_minor: i64::try_from(hold.deposit).unwrap_or(i64::MAX),
+                    ..new_hold(event, &hold.slot)
+                })),
+                Effect::ReleaseHold => booking.push(BookingOp::ReleaseHold),
+                Effect::Confirm => booking.push(BookingOp::Confirm),
+                Effect::RequestDeposit => booking.push(BookingOp::RequestDeposit),
+                Effect::Cancel(id) => booking.push(BookingOp::Cancel(*id)),
+                Effect::Refund(id) => booking.push(BookingOp::Refund(*id)),
+                Effect::Reschedule { appointment, to } => {
+                    booking.push(BookingOp::Reschedule(*appointment, new_hold(event, to)))
+                }
+                Effect::Handoff => {
+                    tracing::info!(conversation = %Masked(key), "conversation handed to the salon's staff");
+                }
+                Effect::Schedule {
+                    key: local,
+                    due_at,
+                    timer,
+                } => {
+                    let (payload, of_confirmed, kind, local) = match timer {
+                        TimerRequest::Ready(timer) => (
+                            timer_payload(timer),
+                            false,
+                            timer_kind(timer),
+                            local.clone(),
+                        ),
+                        TimerRequest::ReminderOfConfirmed { start } => (
+                            serde_json::json!({"timer": "reminder", "appointment": 0, "start": start}),
+                            true,
+                            "reminder",
+                            format!("{local}:{{appointment}}"),
+                        ),
+                    };
+                    timers.push(TurnTimer {
+                        timer: NewTimer {
+                            key: scoped(&local),
+                            business_id: event.business_id.clone(),
+                            conversation_key: key.clone(),
+                            kind: kind.to_owned(),
+                            payload,
+                            due_at: *due_at,
+                        },
+                        of_confirmed,
+                    });
+                }
+                Effect::CancelTimer(local) => cancel_timers.push(scoped(local)),
+            }
+        }
+        let language = turn.state.language;
+        let mut outbox: Vec<NewOutbound> = Vec::new();
+        for (i, reply) in turn.replies.iter().enumerate() {
+            let body = self.body_of(reply, language.map(|l| l.as_str()));
+            let message = OutboundMessage::new(recipient.clone(), body);
+            let (rows, _) = rows_for(
+                message,
+                &format!("turn:{}:{i}", event.id),
+                &event.business_id,
+                key,
+                now,
+            );
+            outbox.extend(rows);
+        }
+        TurnCommit {
+            event_id: event.id,
+            attempt: event.attempts,
+            business_id: event.business_id.clone(),
+            conversation_key: key.clone(),
+            flow: self.flow.name.clone(),
+            state: serde_json::to_value(&turn.state).unwrap_or(Value::Null),
+            language: language.map(|l| l.as_str().to_owned()),
+            human: turn.state.human,
+            booking,
+            outbox,
+            timers,
+            cancel_timers,
+        }
+    }
+
+    /// The WhatsApp message of a reply.
+    fn body_of(&self, reply: &Reply, language: Option<&str>) -> MessageBody {
+        if let (Some(template), Some(name)) = (&reply.template, &self.settings.reminder_template)
+            && template.purpose == "reminder"
+        {
+            let params = template
+                .params
+                .iter()
+                .map(|p| TemplateParameter::Text(p.clone()))
+                .collect();
+            let mut components = vec![TemplateComponent::body(params)];
+            for (i, payload) in template.payloads.iter().enumerate() {
+                components.push(TemplateComponent::quick_reply(
+                    u8::try_from(i).unwrap_or(u8::MAX),
+                    payload.clone(),
+                ));
+            }
+            return MessageBody::Template {
+                name: name.clone(),
+                language_code: language.unwrap_or("es").to_owned(),
+                components,
+            };
+        }
+        body_of(reply)
+    }
+
+    fn count_appointments(&self, booking: &[BookingOp], confirmed: Option<i64>) {
+        for op in booking {
+            let status = match op {
+                BookingOp::Hold(_) => "held",
+                BookingOp::ReleaseHold => "released",
+                BookingOp::Confirm if confirmed.is_some() => "confirmed",
+                BookingOp::Confirm => continue,
+                BookingOp::RequestDeposit => "pending_payment",
+                BookingOp::Cancel(_) => "cancelled",
+                BookingOp::Refund(_) => "refunded",
+                BookingOp::Reschedule(..) => "rescheduled",
+            };
+            self.metrics.appointment(status);
+        }
+    }
+}
+
+/// The reads a step needed.
+#[derive(Default)]
+struct Reads {
+    busy: Vec<Busy>,
+    appointments: Vec<Appointment>,
+}
+
+fn new_hold(event: &InboxEvent, slot: &SlotRequest) -> NewHold {
+    NewHold {
+        business_id: event.business_id.clone(),
+        conversation_key: event.conversation_key.clone(),
+        service_id: slot.service.clone(),
+        staff_id: slot.staff.clone(),
+        starts_at: slot.start,
+        ends_at: slot.end,
+        occupied_until: slot.occupied_until,
+        hold_expires_at: slot.start,
+        deposit_minor: 0,
+    }
+}
+
+fn timer_kind(timer: &crate::engine::input::Timer) -> &'static str {
+    match timer {
+        crate::engine::input::Timer::StateTimeout { .. } => "state_timeout",
+        crate::engine::input::Timer::Reminder { .. } => "reminder",
+    }
+}
+
+/// Whom to answer, from the conversation key `channel:business:customer`.
+pub fn recipient_of(conversation_key: &str) -> Option<Recipient> {
+    let customer = conversation_key.splitn(3, ':').nth(2)?;
+    if let Some(user) = customer.strip_prefix("user:") {
+        return Some(Recipient::business_scoped_user(user));
+    }
+    let digits = customer.strip_prefix('+')?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| Recipient::phone(customer))
+}
+
+/// A reply as a WhatsApp message body.
+pub fn body_of(reply: &Reply) -> MessageBody {
+    match &reply.ui {
+        ReplyUi::None => MessageBody::text(reply.text.clone()),
+        ReplyUi::Buttons(buttons) => MessageBody::Buttons {
+            header: None,
+            body: reply.text.clone(),
+            footer: None,
+            buttons: buttons
+                .iter()
+                .map(|(id, title)| ReplyButton::new(id.clone(), title.clone()))
+                .collect(),
+        },
+        ReplyUi::List { button, rows } => MessageBody::List {
+            header: None,
+            body: reply.text.clone(),
+            footer: None,
+            button_label: button.clone(),
+            sections: vec![ListSection::untitled(
+                rows.iter()
+                    .map(|row| {
+                        let list_row = ListRow::new(row.id.clone(), row.title.clone());
+                        match &row.description {
+                            Some(d) => list_row.with_description(d.clone()),
+                            None => list_row,
+                        }
+                    })
+                    .collect(),
+            )],
+        },
+        ReplyUi::Cta { label, url } => MessageBody::CtaUrl {
+            header: None,
+            body: reply.text.clone(),
+            footer: None,
+            display_text: label.clone(),
+            url: url.clone(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_go_to_the_customer_of_the_key() {
+        assert_eq!(
+            recipient_of("whatsapp:1065:+34600111222"),
+            Some(Recipient::phone("+34600111222"))
+        );
+        assert_eq!(
+            recipient_of("whatsapp:1065:user:US.13491208655302741918"),
+            Some(Recipient::business_scoped_user("US.13491208655302741918"))
+        );
+        assert_eq!(recipient_of("whatsapp:1065:raw:abc"), None);
+        assert_eq!(recipient_of("whatsapp:1065:system"), None);
+    }
+
+    #[test]
+    fn a_reminder_reply_keeps_its_buttons_when_no_template_is_configured() {
+        let reply = Reply::with(
+            "Te recordamos tu cita",
+            ReplyUi::Buttons(vec![(
+                format!("{}7", crate::engine::step::REMINDER_CONFIRM),
+                "Confirmar".into(),
+            )]),
+        );
+        let MessageBody::Buttons { buttons, .. } = body_of(&reply) else {
+            panic!("buttons expected");
+        };
+        assert_eq!(buttons[0].id, "reminder.confirm:7");
+    }
+}
