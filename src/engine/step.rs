@@ -147,6 +147,10 @@ impl Stepper<'_, '_> {
             }),
             _ => None,
         };
+        if let Input::Unsupported(_) = input {
+            self.conv.told_unsupported = true;
+            self.say_template("unsupported");
+        }
         match asks {
             Some(intent) => {
                 self.take_intent(intent);

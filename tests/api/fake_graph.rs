@@ -102,6 +102,18 @@ impl FakeGraph {
             .push((recipient.to_owned(), status, code));
     }
 
+    /// The successfully sent request bodies to one recipient (`to`), in order.
+    pub fn delivered_to(&self, to: &str) -> Vec<Value> {
+        self.inner
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.ok && r.body["to"] == to)
+            .map(|r| r.body.clone())
+            .collect()
+    }
+
     /// The successfully sent request bodies, in the order the fake accepted them.
     pub fn delivered(&self) -> Vec<Value> {
         self.requests()

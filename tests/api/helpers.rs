@@ -248,6 +248,18 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// The database this app runs on (to start another instance on it).
+    pub fn database_url(&self) -> String {
+        self._db.url.clone()
+    }
+
+    /// Stops serving and the background work, keeping the database.
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
     /// Waits until the audit writer has stored at least `n` records.
     pub async fn audit_records(&self, n: usize) -> Vec<salonbot::store::StoredAudit> {
         for _ in 0..100 {

@@ -7,6 +7,7 @@ mod proxy;
 
 mod appointments;
 mod cli;
+mod conversations;
 mod flows;
 mod health;
 mod outbox;
