@@ -933,3 +933,12 @@ fn a_timer_for_a_conversation_that_never_started_says_nothing() {
     assert!(turn.replies.is_empty() && turn.effects.is_empty());
     assert!(turn.state.is_new());
 }
+
+#[test]
+fn every_template_the_engine_says_on_its_own_exists_in_every_language() {
+    for name in super::step::ENGINE_TEMPLATES {
+        for language in Language::ALL {
+            assert!(super::templates::has(language, name), "{language}/{name}");
+        }
+    }
+}
