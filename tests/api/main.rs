@@ -8,6 +8,7 @@ mod proxy;
 mod appointments;
 mod cli;
 mod conversations;
+mod engine_properties;
 mod flows;
 mod health;
 mod outbox;
