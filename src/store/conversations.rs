@@ -2,8 +2,10 @@
 //! event in one transaction — new state, appointment changes, replies (outbox rows), timers, and the
 //! event marked done — or nothing at all.
 //!
-//! An event is applied once: the conversation row records the last event applied (`last_event_id`), and
-//! the event must still be claimed by this worker (`attempts` is the claim's fencing token).
+//! An event is applied once: the turn marks it done in its own transaction, and only while this
+//! worker's claim on it holds (`attempts` is the claim's fencing token), so a turn committed is never
+//! run again and a turn not committed left nothing behind. The conversation row also records the
+//! latest event applied (`last_event_id`) and counts its turns.
 //!
 //! Both dialects live side by side below (`pg`, `lite`).
 
@@ -20,7 +22,7 @@ use super::{Store, StoreError};
 pub struct StoredConversation {
     /// The engine's state (JSON), `None` before the first turn.
     pub state: Option<Value>,
-    /// The last inbox event applied.
+    /// The latest inbox event applied.
     pub last_event_id: i64,
     /// Whether a person of the salon has the conversation.
     pub human: bool,
@@ -83,8 +85,8 @@ pub enum TurnError {
     /// The hold to confirm ran out.
     #[error("the hold ran out")]
     HoldLost,
-    /// The event was applied already, or this worker's claim on it was lost.
-    #[error("the event was applied already or its claim was lost")]
+    /// This worker's claim on the event was lost (another worker took it over).
+    #[error("the claim on the event was lost")]
     Stale,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -181,15 +183,14 @@ mod pg {
         now: DateTime<Utc>,
     ) -> Result<Committed, TurnError> {
         let mut tx = pool.begin().await.map_err(StoreError::from)?;
-        let saved = sqlx::query(
+        sqlx::query(
             "INSERT INTO conversations (conversation_key, business_id, flow, state, language, human, \
                  last_event_id, turns, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) \
              ON CONFLICT (conversation_key) DO UPDATE SET flow = EXCLUDED.flow, state = EXCLUDED.state, \
                  language = EXCLUDED.language, human = EXCLUDED.human, \
-                 last_event_id = EXCLUDED.last_event_id, turns = conversations.turns + 1, \
-                 updated_at = EXCLUDED.updated_at \
-             WHERE conversations.last_event_id < EXCLUDED.last_event_id",
+                 last_event_id = GREATEST(conversations.last_event_id, EXCLUDED.last_event_id), \
+                 turns = conversations.turns + 1, updated_at = EXCLUDED.updated_at",
         )
         .bind(&turn.conversation_key)
         .bind(&turn.business_id)
@@ -201,9 +202,6 @@ mod pg {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        if saved.rows_affected() == 0 {
-            return Err(TurnError::Stale);
-        }
         let done = sqlx::query(
             "UPDATE inbox_events SET status = 'done', processed_at = $3, last_error = NULL \
              WHERE id = $1 AND attempts = $2 AND status = 'processing'",
@@ -325,15 +323,14 @@ mod lite {
     ) -> Result<Committed, TurnError> {
         let ms = now.timestamp_millis();
         let mut tx = pool.begin().await.map_err(StoreError::from)?;
-        let saved = sqlx::query(
+        sqlx::query(
             "INSERT INTO conversations (conversation_key, business_id, flow, state, language, human, \
                  last_event_id, turns, created_at, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8) \
              ON CONFLICT (conversation_key) DO UPDATE SET flow = excluded.flow, state = excluded.state, \
                  language = excluded.language, human = excluded.human, \
-                 last_event_id = excluded.last_event_id, turns = conversations.turns + 1, \
-                 updated_at = excluded.updated_at \
-             WHERE conversations.last_event_id < excluded.last_event_id",
+                 last_event_id = max(conversations.last_event_id, excluded.last_event_id), \
+                 turns = conversations.turns + 1, updated_at = excluded.updated_at",
         )
         .bind(&turn.conversation_key)
         .bind(&turn.business_id)
@@ -345,9 +342,6 @@ mod lite {
         .bind(ms)
         .execute(&mut *tx)
         .await?;
-        if saved.rows_affected() == 0 {
-            return Err(TurnError::Stale);
-        }
         let done = sqlx::query(
             "UPDATE inbox_events SET status = 'done', processed_at = ?3, last_error = NULL \
              WHERE id = ?1 AND attempts = ?2 AND status = 'processing'",

@@ -340,6 +340,17 @@ impl Store {
         dispatch!(self.fail_inbox(id, attempt, error, retry_at))
     }
 
+    /// The events that gave up (newest first), for operators.
+    pub async fn dead_inbox(&self, limit: u32) -> Result<Vec<InboxEvent>, StoreError> {
+        dispatch!(self.dead_inbox(limit))
+    }
+
+    /// Puts a dead event back in its conversation's lane, with a fresh retry budget; `false` if it was
+    /// not dead. It is handled against the conversation as it is now.
+    pub async fn replay_inbox(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        dispatch!(self.replay_inbox(id, now))
+    }
+
     pub async fn find_inbox_event(
         &self,
         provider: Provider,

@@ -245,6 +245,34 @@ impl SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    pub(super) async fn dead_inbox(&self, limit: u32) -> Result<Vec<InboxEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {INBOX_COLUMNS} FROM inbox_events WHERE status = 'dead' ORDER BY id DESC LIMIT ?"
+        );
+        let rows: Vec<InboxRow> = sqlx::query_as(&sql)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        events(rows)
+    }
+
+    pub(super) async fn replay_inbox(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE inbox_events SET status = 'pending', attempts = 0, next_attempt_at = ?, \
+                 processed_at = NULL \
+             WHERE id = ? AND status = 'dead'",
+        )
+        .bind(millis(now))
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub(super) async fn find_inbox_event(
         &self,
         provider: Provider,

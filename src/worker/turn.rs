@@ -58,7 +58,7 @@ pub struct EngineSettings {
 pub enum TurnOutcome {
     /// The turn was committed (the event is marked done with it).
     Committed,
-    /// Not a conversation event, or one already applied: the caller settles it.
+    /// Not a conversation event (or its claim was lost): the caller settles it.
     Skipped,
 }
 
@@ -96,9 +96,6 @@ impl Engine {
             .conversation_state(&event.conversation_key)
             .await
             .map_err(|e| e.to_string())?;
-        if stored.as_ref().is_some_and(|s| s.last_event_id >= event.id) {
-            return Ok(TurnOutcome::Skipped);
-        }
         let conversation: Conversation = match stored.and_then(|s| s.state) {
             Some(state) => serde_json::from_value(state).unwrap_or_else(|err| {
                 tracing::warn!(error = %err, conversation = %Masked(&event.conversation_key), "unreadable conversation state: starting again");

@@ -165,3 +165,64 @@ async fn a_failing_event_is_retried_then_dead_with_its_error() {
     assert_eq!(event.status, InboxStatus::Dead);
     assert_eq!(event.last_error.as_deref(), Some("handler exploded"));
 }
+
+/// Operators list dead events and put them back in their lane, where they are handled again.
+async fn a_dead_event_can_be_listed_and_replayed(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    store
+        .record_inbound(&[NewInboxEvent {
+            provider: Provider::WhatsApp,
+            provider_event_id: "doomed".into(),
+            business_id: "b".into(),
+            conversation_key: "k".into(),
+            kind: EventKind::Message,
+            payload: "{}".into(),
+            received_at: Utc::now(),
+        }])
+        .await
+        .unwrap();
+    let options = WorkerOptions {
+        max_attempts: 1,
+        ..WorkerOptions::default()
+    };
+    let failing = InboxWorker::new(
+        store.clone(),
+        AlwaysFails,
+        Arc::new(Notify::new()),
+        options.clone(),
+    );
+    failing.run_once().await.unwrap();
+    let dead = store.dead_inbox(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error.as_deref(), Some("handler exploded"));
+    assert_eq!(
+        failing.run_once().await.unwrap(),
+        0,
+        "dead events are not claimed"
+    );
+
+    assert!(store.replay_inbox(dead[0].id, Utc::now()).await.unwrap());
+    assert!(
+        !store.replay_inbox(dead[0].id, Utc::now()).await.unwrap(),
+        "only dead events"
+    );
+    let recorder = Recorder::default();
+    let working = InboxWorker::new(
+        store.clone(),
+        recorder.clone(),
+        Arc::new(Notify::new()),
+        options,
+    );
+    assert_eq!(working.run_once().await.unwrap(), 1);
+    let event = store
+        .find_inbox_event(Provider::WhatsApp, "doomed")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.status, InboxStatus::Done);
+    assert_eq!(event.attempts, 1, "a fresh retry budget");
+    assert!(store.dead_inbox(10).await.unwrap().is_empty());
+    assert_eq!(recorder.seen.lock().unwrap().len(), 1);
+}
+both_backends!(replay, a_dead_event_can_be_listed_and_replayed);
