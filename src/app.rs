@@ -108,11 +108,7 @@ impl App {
             store.clone(),
             Arc::new(flow),
             catalog.clone(),
-            EngineSettings {
-                // Deposits need a payment provider; until one is configured the flow books without.
-                deposits: false,
-                reminder_template: config.whatsapp.reminder_template.clone(),
-            },
+            EngineSettings::from_config(&config),
             metrics.clone(),
         ));
         let (shutdown, shutdown_rx) = watch::channel(false);

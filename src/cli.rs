@@ -1,5 +1,5 @@
-//! The `salonbot` command line: `serve`, `migrate` and `flows check` (the chat simulator and the
-//! free-text probe join as their issues land).
+//! The `salonbot` command line: `serve`, `migrate`, `flows check`, `chat` and `inbox` (the free-text
+//! probe joins as its issue lands).
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::app::App;
+use crate::chat::{self, ChatOptions};
 use crate::config::Config;
 use crate::engine::check::{TemplateDir, check_dir};
 use crate::engine::{Flow, FlowError, lock, mermaid};
@@ -29,6 +30,46 @@ pub enum Command {
     Flows {
         #[command(subcommand)]
         command: FlowsCommand,
+    },
+    /// Talk to the bot in the terminal as a WhatsApp customer would (nothing is sent).
+    ///
+    /// Each line goes through the inbox, the engine and the outbox like a real message; buttons and
+    /// list rows are shown numbered, and typing a number taps it. /quit or Ctrl-D to leave.
+    Chat {
+        /// The customer's phone, in international form [default: +34600000000].
+        #[arg(long)]
+        phone: Option<String>,
+        /// The customer's language when the first message does not tell: picks a phone of that
+        /// country (+34, +44, +351); ignored when --phone is given.
+        #[arg(long, value_parser = ["es", "en", "pt"])]
+        lang: Option<String>,
+        /// Keep the conversation in this database (sqlite://path or postgres://...) across runs
+        /// [default: a throwaway SQLite file].
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Inspect the inbox: events that gave up, and putting them back.
+    Inbox {
+        #[command(subcommand)]
+        command: InboxCommand,
+    },
+}
+
+/// `salonbot inbox …`
+#[derive(Debug, Subcommand)]
+pub enum InboxCommand {
+    /// List the events that failed every retry (newest first), with their error.
+    Dead {
+        /// How many to list.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Put dead events back in their conversation's lane with a fresh retry budget; they are handled
+    /// against the conversation as it is now.
+    Replay {
+        /// The events' ids (from `inbox dead`).
+        #[arg(required = true)]
+        ids: Vec<i64>,
     },
 }
 
@@ -56,6 +97,19 @@ impl Cli {
             Command::Flows {
                 command: FlowsCommand::Check { dir, graph, accept },
             } => flows_check(&dir.unwrap_or(config.flows_dir), graph, accept),
+            Command::Chat {
+                phone,
+                lang,
+                database_url,
+            } => {
+                let options = ChatOptions {
+                    phone,
+                    lang,
+                    database_url,
+                };
+                chat::run(config, options).await
+            }
+            Command::Inbox { command } => inbox(config, command).await,
         }
     }
 }
@@ -82,6 +136,46 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(integration = name, state, "{name}: {state}");
     }
     app.serve(listener, shutdown).await
+}
+
+/// `inbox dead` / `inbox replay`: on the configured database.
+async fn inbox(config: Config, command: InboxCommand) -> anyhow::Result<()> {
+    let store = Store::connect(&config.database_url, &StoreOptions::default()).await?;
+    store.migrate().await?;
+    match command {
+        InboxCommand::Dead { limit } => {
+            let dead = store.dead_inbox(limit).await?;
+            if dead.is_empty() {
+                println!("no dead events");
+            }
+            for event in dead {
+                println!(
+                    "{}\t{}\t{}/{}\t{}\tattempts {}\t{}",
+                    event.id,
+                    event.received_at.to_rfc3339(),
+                    event.provider.as_str(),
+                    event.kind.as_str(),
+                    crate::conversation::Masked(&event.conversation_key),
+                    event.attempts,
+                    event.last_error.unwrap_or_default()
+                );
+            }
+        }
+        InboxCommand::Replay { ids } => {
+            let mut missing = Vec::new();
+            for id in ids {
+                if store.replay_inbox(id, chrono::Utc::now()).await? {
+                    println!("replayed {id}");
+                } else {
+                    missing.push(id.to_string());
+                }
+            }
+            if !missing.is_empty() {
+                anyhow::bail!("not dead (or no such event): {}", missing.join(", "));
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

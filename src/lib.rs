@@ -11,6 +11,8 @@ pub mod app;
 pub mod booking;
 /// The optional Redis, with timeouts and a breaker so it can never fail a webhook.
 pub mod cache;
+/// `salonbot chat`: the terminal simulator, a customer talking to the bot through the real inbox path.
+pub mod chat;
 /// The `salonbot` command line.
 pub mod cli;
 /// Configuration from the environment, with secrets that never print.

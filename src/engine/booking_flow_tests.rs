@@ -463,10 +463,16 @@ fn booking_from_hola_to_confirmed_with_the_choices_the_bot_sent() {
     };
     assert_eq!(hold.slot.service, "cut-women");
     assert_eq!(hold.expires_at, now() + Duration::minutes(10));
-    assert!(
-        turn.effects.iter().any(
-            |e| matches!(e, Effect::Schedule { key, .. } if key.starts_with("timeout:confirm:"))
-        )
+    let waits = turn.effects.iter().find_map(|e| match e {
+        Effect::Schedule { key, due_at, .. } if key.starts_with("timeout:confirm:") => {
+            Some(*due_at)
+        }
+        _ => None,
+    });
+    assert_eq!(
+        waits,
+        Some(hold.expires_at),
+        "the confirmation waits as long as the hold"
     );
     assert!(
         turn.replies[0].text.contains("Corte y peinado mujer"),
@@ -941,4 +947,39 @@ fn every_template_the_engine_says_on_its_own_exists_in_every_language() {
             assert!(super::templates::has(language, name), "{language}/{name}");
         }
     }
+}
+
+#[test]
+fn saying_no_to_a_held_time_offers_it_again() {
+    let flow = flow();
+    let mut world = World::new();
+    let conversation = prepared_with("confirm", &world, "cut-women", "lucia");
+    let start = conversation.slots.start.unwrap();
+    let mut held = appointment(9, start - now(), AppointmentStatus::Held, 0);
+    held.hold_expires_at = Some(now() + Duration::minutes(9));
+    world.busy.push(Busy {
+        staff: StaffId::new("lucia"),
+        start: held.starts_at,
+        end: held.occupied_until,
+    });
+    world.appointments.push(held);
+    let turn = world.step(&flow, &conversation, tap("no"));
+    assert_eq!(turn.state.state, "pick_time");
+    assert!(turn.effects.contains(&Effect::ReleaseHold));
+    let ReplyUi::List { rows, .. } = &turn.replies[0].ui else {
+        panic!("{:?}", turn.replies)
+    };
+    assert_eq!(
+        rows[0].id,
+        format!("t{}.lucia", start.timestamp()),
+        "the released time is free again"
+    );
+
+    // Someone else's hold on that time still blocks it.
+    world.appointments.clear();
+    let turn = world.step(&flow, &conversation, tap("no"));
+    let ReplyUi::List { rows, .. } = &turn.replies[0].ui else {
+        panic!()
+    };
+    assert_ne!(rows[0].id, format!("t{}.lucia", start.timestamp()));
 }

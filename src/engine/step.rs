@@ -549,6 +549,8 @@ impl Stepper<'_, '_> {
                         0
                     };
                     self.conv.slots.appointment = None;
+                    // One held time per customer: a new hold lets the previous one go.
+                    self.effects.push(Effect::ReleaseHold);
                     self.effects.push(Effect::Hold(HoldRequest {
                         slot,
                         expires_at: now + Duration::minutes(i64::from(salon.hold_minutes)),
@@ -656,9 +658,20 @@ impl Stepper<'_, '_> {
         self.conv.misses = 0;
         if let Some(timeout) = self.state().and_then(|s| s.timeout.as_ref()) {
             let now = self.now();
+            // Entered while a time is held for the customer: the wait lasts as long as the hold
+            // (salon.toml's hold_minutes), whatever the flow says, so the two never disagree.
+            let holding = self
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::Hold(_) | Effect::RequestDeposit));
+            let minutes = if holding {
+                self.view.catalog.salon().hold_minutes
+            } else {
+                timeout.minutes
+            };
             self.effects.push(Effect::Schedule {
                 key: timeout_key(name, now),
-                due_at: now + Duration::minutes(i64::from(timeout.minutes)),
+                due_at: now + Duration::minutes(i64::from(minutes)),
                 timer: TimerRequest::Ready(Timer::StateTimeout {
                     state: name.to_owned(),
                     entered_at: now,

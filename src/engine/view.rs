@@ -69,15 +69,23 @@ impl View<'_> {
         self.upcoming().find(|a| a.id == id)
     }
 
-    /// Busy times, without those of the appointment being moved (it does not block its own new time).
+    /// Busy times, without the customer's own holds (a new hold lets them go) and the appointment
+    /// being moved (it does not block its own new time).
     fn busy_except(&self, moving: Option<&Appointment>) -> Vec<Busy> {
+        let own = |a: &&Appointment| {
+            matches!(
+                a.status,
+                AppointmentStatus::Held | AppointmentStatus::PendingPayment
+            ) || moving.is_some_and(|m| m.id == a.id)
+        };
+        let mine: Vec<&Appointment> = self.appointments.iter().filter(own).collect();
         self.busy
             .iter()
             .filter(|b| {
-                moving.is_none_or(|a| {
-                    !(b.staff.as_str() == a.staff_id
+                !mine.iter().any(|a| {
+                    b.staff.as_str() == a.staff_id
                         && b.start == a.starts_at
-                        && b.end == a.occupied_until)
+                        && b.end == a.occupied_until
                 })
             })
             .cloned()

@@ -62,6 +62,16 @@ pub enum TurnOutcome {
     Skipped,
 }
 
+impl EngineSettings {
+    /// What the configuration says: deposits stay off until a payment provider is wired in.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            deposits: false,
+            reminder_template: config.whatsapp.reminder_template.clone(),
+        }
+    }
+}
+
 impl Engine {
     pub fn new(
         store: Store,
@@ -150,7 +160,8 @@ impl Engine {
         let state = (!conversation.is_new()).then_some(conversation.state.as_str());
         let needs = view::needs(&self.flow, state, input);
         let mut reads = Reads::default();
-        if needs.appointments {
+        // The customer's own appointments come with availability: their holds do not block them.
+        if needs.appointments || needs.availability {
             reads.appointments = self
                 .store
                 .conversation_appointments(&event.conversation_key)

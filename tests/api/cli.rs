@@ -172,3 +172,79 @@ fn serve_runs_on_the_embedded_default_and_exits_0_on_sigterm() {
     }
     assert!(dir.path().join("data/salonbot.db").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbox_dead_lists_failed_events_and_replay_puts_them_back() {
+    use salonbot::store::{EventKind, InboxStatus, NewInboxEvent, Provider, Store, StoreOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ops.db");
+    let url = format!("sqlite://{}", db.display());
+    let store = Store::connect(
+        &salonbot::config::DatabaseUrl::parse(&url).unwrap(),
+        &StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    store
+        .record_inbound(&[NewInboxEvent {
+            provider: Provider::WhatsApp,
+            provider_event_id: "wamid.ops".into(),
+            business_id: "b".into(),
+            conversation_key: "whatsapp:b:+34600123456".into(),
+            kind: EventKind::Message,
+            payload: "{}".into(),
+            received_at: chrono::Utc::now(),
+        }])
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_inbox(chrono::Utc::now(), Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    store
+        .fail_inbox(
+            claimed[0].id,
+            claimed[0].attempts,
+            "payload: missing field",
+            None,
+        )
+        .await
+        .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("DATABASE_URL", &url)
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let listed = run(&["inbox", "dead"]);
+    assert!(listed.status.success());
+    let stdout = String::from_utf8(listed.stdout).unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{}\t", claimed[0].id)))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("payload: missing field"), "{line}");
+    assert!(
+        line.contains("********3456"),
+        "the customer is masked: {line}"
+    );
+
+    let id = claimed[0].id.to_string();
+    let replayed = run(&["inbox", "replay", &id]);
+    assert!(replayed.status.success(), "{replayed:?}");
+    let event = store
+        .find_inbox_event(Provider::WhatsApp, "wamid.ops")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((event.status, event.attempts), (InboxStatus::Pending, 0));
+    let again = run(&["inbox", "replay", &id]);
+    assert!(!again.status.success(), "only dead events are replayed");
+    assert!(String::from_utf8(again.stderr).unwrap().contains(&id));
+}

@@ -129,18 +129,28 @@ impl<'a> Customer<'a> {
     async fn replies_to(&mut self, wamid: &str) -> Vec<Value> {
         let store = &self.app.store;
         let mut checked = usize::MAX;
-        for round in 0..600 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        for round in 0.. {
+            if std::time::Instant::now() > deadline {
+                break;
+            }
             let mine = self.graph.delivered_to(&self.phone());
             // The database is asked only when something new arrived (or now and then, for turns
             // that say nothing), so that hundreds of waiting customers do not crowd its pool.
             if mine.len() != checked || round % 20 == 19 {
                 checked = mine.len();
-                let event = store
-                    .find_inbox_event(salonbot::store::Provider::WhatsApp, wamid)
-                    .await
-                    .unwrap();
+                // A busy pool (hundreds of customers at once) is a reason to look again, not to fail.
+                let (Ok(event), Ok(outbox)) = (
+                    store
+                        .find_inbox_event(salonbot::store::Provider::WhatsApp, wamid)
+                        .await,
+                    store.outbox_for_recipient(&self.phone()).await,
+                ) else {
+                    checked = usize::MAX;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
                 let handled = event.is_some_and(|e| e.status == InboxStatus::Done);
-                let outbox = store.outbox_for_recipient(&self.phone()).await.unwrap();
                 let open = outbox.iter().any(|m| {
                     matches!(
                         m.status,

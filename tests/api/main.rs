@@ -6,6 +6,7 @@ mod helpers;
 mod proxy;
 
 mod appointments;
+mod chat;
 mod cli;
 mod conversations;
 mod engine_properties;

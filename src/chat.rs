@@ -1,0 +1,986 @@
+//! `salonbot chat`: talk to the bot in the terminal as a WhatsApp customer would.
+//!
+//! Each line typed becomes a WhatsApp webhook notification, split into inbox events by the same code as
+//! the real webhook ([`NotificationIn::into_events`]) and stored in the inbox. From there on everything
+//! is the production path: the inbox worker runs the conversation engine, which commits the state, the
+//! outbox rows and the timers in one transaction; the outbox dispatcher "sends" the rows with the
+//! sandbox sender (recorded as sent, nothing leaves the machine). The rows that reached `sent` are
+//! printed: text as text, reply buttons and list rows as numbered choices, call-to-action links as
+//! `[label] url`, templates as `[template name (language)]` and their parameters. Typing the number of a choice of
+//! the bot's last message sends what WhatsApp sends for a tap (`interactive` with a `button_reply` or a
+//! `list_reply`, or a template's quick-reply `button`); anything else is sent as text.
+//!
+//! Storage is the embedded SQLite store in a throwaway file per session, or the database given with
+//! `--database-url` to keep the conversation across runs. Due timers (hold expiry, reminders) fire
+//! from a background tick every second, so a hold that runs out shows up while the prompt waits.
+//!
+//! Input and output are plain lines on stdin and stdout (no raw terminal mode), so a pipe can drive it.
+//! Logs go to stderr, warnings only unless `RUST_LOG` (or `LOG_LEVEL`) says otherwise.
+
+use std::collections::HashSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio::sync::mpsc;
+use tracing::instrument::WithSubscriber;
+use tracing_subscriber::EnvFilter;
+
+use crate::booking::catalog;
+use crate::config::{Config, DatabaseUrl};
+use crate::conversation::{ConversationKey, CustomerId, E164};
+use crate::engine;
+use crate::engine::understand::language_for_phone;
+use crate::store::{InboxStatus, Outbound, OutboundStatus, Provider, Store, StoreOptions};
+use crate::telemetry::Metrics;
+use crate::whatsapp::client::WhatsAppSender;
+use crate::whatsapp::webhook::NotificationIn;
+use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
+use crate::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
+use crate::worker::turn::{Engine, EngineSettings};
+
+/// The simulated business number's id (WhatsApp's `phone_number_id`): the conversation key is
+/// `whatsapp:simulator:<phone>`.
+pub const BUSINESS_ID: &str = "simulator";
+/// The simulated business number as WhatsApp displays it (the `from` of a reply's context).
+const DISPLAY_PHONE: &str = "15550000000";
+/// The customer's phone when neither `--phone` nor `--lang` is given.
+pub const DEFAULT_PHONE: &str = "+34600000000";
+/// How often due timers fire (and failed events are retried) while the prompt waits.
+const TICK: Duration = Duration::from_secs(1);
+/// Most worker or dispatcher rounds per pump; each round handles at least one event or message, so
+/// this bounds a pump without ever being reached in practice.
+const MAX_ROUNDS: usize = 1000;
+
+/// What `salonbot chat` was asked for on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct ChatOptions {
+    /// The customer's phone (E.164); default [`DEFAULT_PHONE`], or a phone of `lang`'s country.
+    pub phone: Option<String>,
+    /// `es`, `en` or `pt`: chooses a phone whose country suggests that language.
+    pub lang: Option<String>,
+    /// Keep the conversation in this database instead of a throwaway SQLite file.
+    pub database_url: Option<String>,
+}
+
+/// A phone whose country calling code makes the engine choose `lang` when the first message does not
+/// tell (Spain, the United Kingdom, Portugal).
+pub fn phone_for_language(lang: &str) -> Option<&'static str> {
+    match lang {
+        "es" => Some("+34600000000"),
+        "en" => Some("+447700900000"),
+        "pt" => Some("+351912345678"),
+        _ => None,
+    }
+}
+
+/// Runs the simulator until `/quit`, end of input (Ctrl-D), SIGINT or SIGTERM.
+pub async fn run(config: Config, options: ChatOptions) -> anyhow::Result<()> {
+    // The process-wide subscriber writes to stdout at info; the conversation owns stdout here, so
+    // everything this session logs goes to stderr instead, warnings only unless asked for more.
+    let filter = config
+        .log_filter
+        .as_deref()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new("warn"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .finish();
+    session(config, options).with_subscriber(subscriber).await
+}
+
+async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
+    let phone = choose_phone(&options)?;
+    let catalog = catalog::load(&config.salon_config)
+        .map_err(|e| anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display()))?;
+    let flow = engine::load_conversation_flow(&config.flows_dir)?;
+
+    // Declared before the store, so that it is dropped (and the file removed) after the store.
+    let mut scratch = None;
+    let database = match &options.database_url {
+        Some(raw) => {
+            // Its error names DATABASE_URL; here the flag is what was wrong.
+            let url = DatabaseUrl::parse(raw)
+                .map_err(|e| anyhow::anyhow!("--database-url: {}", e.reason))?;
+            if same_database(&url, &config.database_url) {
+                anyhow::bail!(
+                    "--database-url is the server's database (DATABASE_URL): the simulator would \
+                     handle its customers' messages; give it a database of its own"
+                );
+            }
+            url
+        }
+        None => {
+            let dir = ScratchDir::create()?;
+            let url = DatabaseUrl::Sqlite(dir.path().join("chat.db"));
+            scratch = Some(dir);
+            url
+        }
+    };
+    let store = Store::connect(&database, &StoreOptions::default()).await?;
+    store.migrate().await?;
+
+    let salon = catalog.salon().name.clone();
+    let metrics = Metrics::new();
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        Arc::new(flow),
+        Arc::new(catalog),
+        EngineSettings::from_config(&config),
+        metrics,
+    ));
+    let worker = InboxWorker::new(
+        store.clone(),
+        InboxHandler::new(store.clone(), config.whatsapp.reengagement.clone()).with_engine(engine),
+        Arc::new(Notify::new()),
+        WorkerOptions::default(),
+    );
+    // Always the sandbox, whatever the environment holds: the simulated customer's phone is not
+    // someone to write to.
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        WhatsAppSender::Sandbox,
+        Arc::new(SendingState::default()),
+        Arc::new(Notify::new()),
+        DispatchOptions {
+            reengagement: config.whatsapp.reengagement.clone(),
+            ..DispatchOptions::default()
+        },
+    );
+    let mut chat = Chat::new(store, worker, dispatcher, phone);
+    chat.resume().await?;
+
+    let storage = match &scratch {
+        Some(_) => format!("{}, discarded on exit", database.describe()),
+        None => database.describe(),
+    };
+    chat.header(
+        &salon,
+        &storage,
+        options.lang.is_some() && options.phone.is_some(),
+    );
+    chat.converse().await?;
+    drop(chat);
+    drop(scratch);
+    Ok(())
+}
+
+/// The customer's phone: `--phone`, else one of `--lang`'s country, else [`DEFAULT_PHONE`].
+fn choose_phone(options: &ChatOptions) -> anyhow::Result<E164> {
+    let raw = match (&options.phone, &options.lang) {
+        (Some(phone), _) => phone.as_str(),
+        (None, Some(lang)) => phone_for_language(lang)
+            .with_context(|| format!("--lang: expected es, en or pt, got '{lang}'"))?,
+        (None, None) => DEFAULT_PHONE,
+    };
+    E164::parse(raw).with_context(|| {
+        format!("--phone: expected an international number such as {DEFAULT_PHONE}, got '{raw}'")
+    })
+}
+
+/// Whether two URLs name the same database (SQLite files compared by their resolved paths).
+fn same_database(a: &DatabaseUrl, b: &DatabaseUrl) -> bool {
+    match (a, b) {
+        (DatabaseUrl::Sqlite(a), DatabaseUrl::Sqlite(b)) => resolved(a) == resolved(b),
+        (DatabaseUrl::Postgres(a), DatabaseUrl::Postgres(b)) => a.expose() == b.expose(),
+        _ => false,
+    }
+}
+
+/// An absolute, lexically normalised form of a path that may not exist yet (symbolic links are
+/// resolved when it does).
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(path) = path.canonicalize() {
+        return path;
+    }
+    let absolute = std::env::current_dir()
+        .map(|dir| dir.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A folder of its own under the system's temporary folder, removed when dropped.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn create() -> anyhow::Result<Self> {
+        let path =
+            std::env::temp_dir().join(format!("salonbot-chat-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(Self(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Something the customer can tap in a bot message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub kind: ChoiceKind,
+    /// The button's or row's id (a quick reply's payload).
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+}
+
+/// Which kind of tap a [`Choice`] is, which decides what WhatsApp sends for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChoiceKind {
+    /// A reply button of an interactive message: `interactive.button_reply`.
+    Button,
+    /// A row of an interactive list: `interactive.list_reply`.
+    Row,
+    /// A quick-reply button of a template: a message of type `button`.
+    QuickReply,
+}
+
+/// A bot message as the terminal shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The lines to print, without the `bot: ` prefix.
+    pub lines: Vec<String>,
+    /// What can be tapped, numbered from 1 in this order (empty for plain messages).
+    pub choices: Vec<Choice>,
+}
+
+/// Renders a Cloud API `/messages` request body (an outbox row's payload) as lines of text.
+pub fn render(payload: &Value) -> Rendered {
+    let mut lines = Vec::new();
+    let mut choices = Vec::new();
+    let kind = payload["type"].as_str().unwrap_or_default();
+    let content = &payload[kind];
+    match kind {
+        "text" => push_text(&mut lines, content["body"].as_str().unwrap_or_default()),
+        "interactive" => render_interactive(content, &mut lines, &mut choices),
+        "template" => render_template(content, &mut lines, &mut choices),
+        "image" | "document" | "audio" | "video" | "sticker" => {
+            let source = content["link"]
+                .as_str()
+                .or_else(|| content["id"].as_str())
+                .unwrap_or_default();
+            let name = content["filename"]
+                .as_str()
+                .map(|f| format!(" {f}"))
+                .unwrap_or_default();
+            lines.push(format!("[{kind}{name}] {source}"));
+            if let Some(caption) = content["caption"].as_str() {
+                push_text(&mut lines, caption);
+            }
+        }
+        "location" => {
+            let place: Vec<&str> = ["name", "address"]
+                .iter()
+                .filter_map(|k| content[*k].as_str())
+                .collect();
+            lines.push(format!(
+                "[location {}, {}] {}",
+                content["latitude"].as_str().unwrap_or_default(),
+                content["longitude"].as_str().unwrap_or_default(),
+                place.join(", ")
+            ));
+        }
+        _ => lines.push(format!("[{kind}] {content}")),
+    }
+    Rendered { lines, choices }
+}
+
+fn push_text(lines: &mut Vec<String>, text: &str) {
+    lines.extend(text.lines().map(str::to_owned));
+    if text.is_empty() {
+        lines.push(String::new());
+    }
+}
+
+fn render_interactive(content: &Value, lines: &mut Vec<String>, choices: &mut Vec<Choice>) {
+    if let Some(header) = content["header"]["text"].as_str() {
+        push_text(lines, header);
+    }
+    push_text(lines, content["body"]["text"].as_str().unwrap_or_default());
+    let action = &content["action"];
+    match content["type"].as_str().unwrap_or_default() {
+        "button" => {
+            for button in action["buttons"].as_array().into_iter().flatten() {
+                choices.push(Choice {
+                    kind: ChoiceKind::Button,
+                    id: button["reply"]["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    title: button["reply"]["title"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    description: None,
+                });
+                push_choice(lines, choices);
+            }
+        }
+        "list" => {
+            lines.push(format!(
+                "[{}]",
+                action["button"].as_str().unwrap_or_default()
+            ));
+            for section in action["sections"].as_array().into_iter().flatten() {
+                if let Some(title) = section["title"].as_str() {
+                    lines.push(format!("  {title}"));
+                }
+                for row in section["rows"].as_array().into_iter().flatten() {
+                    choices.push(Choice {
+                        kind: ChoiceKind::Row,
+                        id: row["id"].as_str().unwrap_or_default().to_owned(),
+                        title: row["title"].as_str().unwrap_or_default().to_owned(),
+                        description: row["description"].as_str().map(str::to_owned),
+                    });
+                    push_choice(lines, choices);
+                }
+            }
+        }
+        "cta_url" => lines.push(format!(
+            "[{}] {}",
+            action["parameters"]["display_text"]
+                .as_str()
+                .unwrap_or_default(),
+            action["parameters"]["url"].as_str().unwrap_or_default()
+        )),
+        other => lines.push(format!("[interactive {other}] {action}")),
+    }
+    if let Some(footer) = content["footer"]["text"].as_str() {
+        push_text(lines, footer);
+    }
+}
+
+fn render_template(content: &Value, lines: &mut Vec<String>, choices: &mut Vec<Choice>) {
+    let mut parameters = Vec::new();
+    for component in content["components"].as_array().into_iter().flatten() {
+        let values = component["parameters"].as_array().into_iter().flatten();
+        match (
+            component["type"].as_str(),
+            component["sub_type"].as_str().unwrap_or_default(),
+        ) {
+            (Some("button"), "quick_reply") => {
+                for value in values {
+                    let payload = value["payload"].as_str().unwrap_or_default().to_owned();
+                    choices.push(Choice {
+                        kind: ChoiceKind::QuickReply,
+                        // The button's text is in the approved template, at Meta: show the payload.
+                        title: payload.clone(),
+                        id: payload,
+                        description: None,
+                    });
+                }
+            }
+            (Some("button"), _) => {}
+            _ => parameters.extend(
+                values.filter_map(|v| v["text"].as_str().or_else(|| v["payload"].as_str())),
+            ),
+        }
+    }
+    let name = content["name"].as_str().unwrap_or_default();
+    let language = content["language"]["code"].as_str().unwrap_or_default();
+    let mut line = format!("[template {name} ({language})]");
+    if !parameters.is_empty() {
+        line.push(' ');
+        line.push_str(&parameters.join(" | "));
+    }
+    lines.push(line);
+    for (i, choice) in choices.iter().enumerate() {
+        lines.push(choice_line(i + 1, choice));
+    }
+}
+
+/// Adds the numbered line of the last choice.
+fn push_choice(lines: &mut Vec<String>, choices: &[Choice]) {
+    if let Some(choice) = choices.last() {
+        lines.push(choice_line(choices.len(), choice));
+    }
+}
+
+/// `  n) title — description`, as choice number `n` is shown.
+fn choice_line(n: usize, choice: &Choice) -> String {
+    match (&choice.kind, &choice.description) {
+        (ChoiceKind::QuickReply, _) => format!("  {n}) [quick reply] {}", choice.id),
+        (_, Some(description)) => format!("  {n}) {} — {description}", choice.title),
+        (_, None) => format!("  {n}) {}", choice.title),
+    }
+}
+
+/// The `messages[]` entry WhatsApp sends when `from` (digits, no `+`) types `text`.
+pub fn text_message(from: &str, id: &str, timestamp: i64, text: &str) -> Value {
+    json!({
+        "from": from,
+        "id": id,
+        "timestamp": timestamp.to_string(),
+        "type": "text",
+        "text": { "body": text },
+    })
+}
+
+/// The `messages[]` entry WhatsApp sends when `from` taps `choice` of the message `replying_to`.
+pub fn tap_message(
+    from: &str,
+    id: &str,
+    timestamp: i64,
+    choice: &Choice,
+    replying_to: Option<&str>,
+) -> Value {
+    let mut message = json!({
+        "from": from,
+        "id": id,
+        "timestamp": timestamp.to_string(),
+    });
+    match choice.kind {
+        ChoiceKind::Button => {
+            message["type"] = "interactive".into();
+            message["interactive"] = json!({
+                "type": "button_reply",
+                "button_reply": { "id": choice.id, "title": choice.title },
+            });
+        }
+        ChoiceKind::Row => {
+            let mut reply = json!({ "id": choice.id, "title": choice.title });
+            if let Some(description) = &choice.description {
+                reply["description"] = description.as_str().into();
+            }
+            message["type"] = "interactive".into();
+            message["interactive"] = json!({ "type": "list_reply", "list_reply": reply });
+        }
+        ChoiceKind::QuickReply => {
+            message["type"] = "button".into();
+            message["button"] = json!({ "payload": choice.id, "text": choice.title });
+        }
+    }
+    if let Some(wamid) = replying_to {
+        message["context"] = json!({ "from": DISPLAY_PHONE, "id": wamid });
+    }
+    message
+}
+
+/// The webhook notification (`object`, `entry[].changes[].value`) that carries one message from
+/// `from` (digits, no `+`) to the simulated business number.
+pub fn notification(from: &str, message: Value) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": BUSINESS_ID,
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {
+                        "display_phone_number": DISPLAY_PHONE,
+                        "phone_number_id": BUSINESS_ID,
+                    },
+                    "contacts": [{ "profile": { "name": "Simulator" }, "wa_id": from }],
+                    "messages": [message],
+                },
+            }],
+        }],
+    })
+}
+
+/// The choices of the bot's last message, which a typed number taps.
+struct Shown {
+    choices: Vec<Choice>,
+    /// The `wamid` of the message the choices are in (the context of a tap).
+    wamid: Option<String>,
+}
+
+/// One simulated customer's conversation.
+struct Chat {
+    store: Store,
+    worker: InboxWorker<InboxHandler>,
+    dispatcher: Dispatcher,
+    phone: E164,
+    conversation_key: String,
+    /// Outbox rows already printed (or there before the session began).
+    printed: HashSet<i64>,
+    last: Shown,
+    /// Whether a person is typing (a prompt is shown) rather than a pipe.
+    terminal: bool,
+    /// A prompt is on the screen, waiting: output must start on a fresh line.
+    prompted: bool,
+}
+
+impl Chat {
+    fn new(
+        store: Store,
+        worker: InboxWorker<InboxHandler>,
+        dispatcher: Dispatcher,
+        phone: E164,
+    ) -> Self {
+        let conversation_key =
+            ConversationKey::whatsapp(BUSINESS_ID, CustomerId::Phone(phone.clone())).to_string();
+        Self {
+            store,
+            worker,
+            dispatcher,
+            phone,
+            conversation_key,
+            printed: HashSet::new(),
+            last: Shown {
+                choices: Vec::new(),
+                wamid: None,
+            },
+            terminal: std::io::stdin().is_terminal(),
+            prompted: false,
+        }
+    }
+
+    /// Takes over what a kept database already holds: earlier replies are not printed again, and the
+    /// choices of the last one can still be tapped.
+    async fn resume(&mut self) -> anyhow::Result<()> {
+        let earlier = self.rows().await?;
+        if let Some(row) = earlier.last() {
+            self.last = Shown {
+                choices: render(&row.payload).choices,
+                wamid: row.wamid.clone(),
+            };
+        }
+        self.printed.extend(earlier.iter().map(|r| r.id));
+        Ok(())
+    }
+
+    fn header(&self, salon: &str, storage: &str, both_given: bool) {
+        if both_given {
+            eprintln!(
+                "warning: --lang only chooses a phone when --phone is not given; the language now \
+                 comes from your first message, else from the phone's country"
+            );
+        }
+        let language = language_for_phone(self.phone.as_str())
+            .map(|l| {
+                format!(
+                    " (the bot answers in {l} unless your first message is in another language)"
+                )
+            })
+            .unwrap_or_default();
+        println!("salonbot chat: {salon}");
+        println!("customer {}{language}", self.phone);
+        println!("storage: {storage}; sending: sandbox, nothing leaves this machine");
+        println!(
+            "a number taps that choice of the bot's last message; /help for help, /quit or Ctrl-D to leave"
+        );
+    }
+
+    /// Reads lines until `/quit`, end of input or a signal, answering each; fires due timers meanwhile.
+    async fn converse(&mut self) -> anyhow::Result<()> {
+        let mut lines = stdin_lines()?;
+        let stop = crate::cli::shutdown_signal();
+        tokio::pin!(stop);
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.prompt();
+        loop {
+            tokio::select! {
+                line = lines.recv() => {
+                    self.prompted = false;
+                    let Some(line) = line.transpose().context("cannot read stdin")? else {
+                        if self.terminal {
+                            println!();
+                        }
+                        return Ok(());
+                    };
+                    if !self.terminal {
+                        // Echoed, so that a piped session reads as a transcript.
+                        println!("> {line}");
+                    }
+                    if !self.line(line.trim()).await? {
+                        return Ok(());
+                    }
+                    self.prompt();
+                }
+                _ = tick.tick() => {
+                    if self.pump().await? {
+                        self.prompt();
+                    }
+                }
+                () = &mut stop => {
+                    if self.prompted {
+                        println!();
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Handles one typed line; `false` to stop.
+    async fn line(&mut self, line: &str) -> anyhow::Result<bool> {
+        match line {
+            "/quit" | "/exit" => return Ok(false),
+            "/help" => {
+                println!("{HELP}");
+                return Ok(true);
+            }
+            "" => {
+                self.pump().await?;
+                return Ok(true);
+            }
+            _ => {}
+        }
+        let from = self.phone.as_str().trim_start_matches('+').to_owned();
+        let id = format!("wamid.sim.{}", uuid::Uuid::new_v4().simple());
+        let now = Utc::now();
+        let tapped = line
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| self.last.choices.get(i))
+            .cloned();
+        let message = match &tapped {
+            Some(choice) => {
+                println!("  (tap: {})", choice.title);
+                tap_message(
+                    &from,
+                    &id,
+                    now.timestamp(),
+                    choice,
+                    self.last.wamid.as_deref(),
+                )
+            }
+            None => text_message(&from, &id, now.timestamp(), line),
+        };
+        let events = serde_json::from_value::<NotificationIn>(notification(&from, message))
+            .context("simulated notification")?
+            .into_events(now)
+            .context("simulated notification")?;
+        self.store.record_inbound(&events).await?;
+        self.pump().await?;
+        if let Some(event) = self
+            .store
+            .find_inbox_event(Provider::WhatsApp, &id)
+            .await?
+            .filter(|e| matches!(e.status, InboxStatus::Failed | InboxStatus::Dead))
+        {
+            let error = event.last_error.unwrap_or_default();
+            let retry = if event.status == InboxStatus::Dead {
+                "given up"
+            } else {
+                "retried shortly"
+            };
+            println!("(the bot failed on this message, {retry}: {error})");
+        }
+        Ok(true)
+    }
+
+    /// Fires due timers, runs the inbox and the outbox until both are idle, and prints the replies
+    /// that went out. `true` if something was printed.
+    async fn pump(&mut self) -> anyhow::Result<bool> {
+        self.store.fire_due_timers(Utc::now(), 100).await?;
+        for _ in 0..MAX_ROUNDS {
+            if self.worker.run_once().await? == 0 {
+                break;
+            }
+        }
+        for _ in 0..MAX_ROUNDS {
+            if self.dispatcher.run_once().await? == 0 {
+                break;
+            }
+        }
+        let rows = self.rows().await?;
+        let mut out = std::io::stdout().lock();
+        let mut printed = false;
+        for row in rows {
+            if self.printed.contains(&row.id) {
+                continue;
+            }
+            let note = match row.status {
+                // Not out yet (retried, or waiting for the 24-hour window): printed once it is.
+                OutboundStatus::Pending | OutboundStatus::Sending | OutboundStatus::Waiting => {
+                    continue;
+                }
+                OutboundStatus::Failed | OutboundStatus::Dead => Some(format!(
+                    "(not delivered: {})",
+                    row.last_error.as_deref().unwrap_or("no reason given")
+                )),
+                OutboundStatus::Sent | OutboundStatus::Delivered | OutboundStatus::Read => None,
+            };
+            self.printed.insert(row.id);
+            if self.prompted {
+                // The bot speaks while the prompt waits (a timer): start on a fresh line.
+                writeln!(out)?;
+                self.prompted = false;
+            }
+            printed = true;
+            let rendered = render(&row.payload);
+            for (i, line) in rendered.lines.iter().enumerate() {
+                let prefix = if i == 0 { "bot: " } else { "     " };
+                writeln!(out, "{prefix}{line}")?;
+            }
+            if let Some(note) = note {
+                writeln!(out, "     {note}")?;
+                continue;
+            }
+            // The last message that arrived decides what a number taps.
+            self.last = Shown {
+                choices: rendered.choices,
+                wamid: row.wamid.clone(),
+            };
+        }
+        out.flush()?;
+        Ok(printed)
+    }
+
+    /// This conversation's outbox rows, oldest first.
+    async fn rows(&self) -> anyhow::Result<Vec<Outbound>> {
+        let mut rows: Vec<Outbound> = self
+            .store
+            .outbox_for_recipient(self.phone.as_str())
+            .await?
+            .into_iter()
+            .filter(|r| r.conversation_key == self.conversation_key)
+            .collect();
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+
+    fn prompt(&mut self) {
+        if self.terminal {
+            print!("> ");
+            let _ = std::io::stdout().flush();
+            self.prompted = true;
+        }
+    }
+}
+
+/// The lines of stdin, read by a thread of their own: a read that never ends (no one types again)
+/// must not keep the process from exiting, as a pending read on the runtime's blocking pool would.
+fn stdin_lines() -> anyhow::Result<mpsc::Receiver<std::io::Result<String>>> {
+    let (lines, received) = mpsc::channel(1);
+    std::thread::Builder::new()
+        .name("chat-stdin".into())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                if lines.blocking_send(line).is_err() {
+                    return;
+                }
+            }
+        })
+        .context("cannot start reading stdin")?;
+    Ok(received)
+}
+
+const HELP: &str = "\
+Type as a customer would: each line is sent to the bot as a WhatsApp message.
+A number taps that choice (button or list row) of the bot's last message; anything else is text.
+Timers (such as a hold running out) fire on their own while you wait.
+Commands: /help, /quit (or Ctrl-D).";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::whatsapp::messages::{
+        ListRow, ListSection, MessageBody, OutboundMessage, Recipient, ReplyButton,
+        TemplateComponent, TemplateParameter,
+    };
+    use crate::whatsapp::webhook::{MessageContent, MessageEvent};
+
+    fn payload(body: MessageBody) -> Value {
+        OutboundMessage::new(Recipient::phone("+34600000000"), body).to_json()
+    }
+
+    #[test]
+    fn text_is_printed_line_by_line() {
+        let r = render(&payload(MessageBody::text("Hola\nQué tal")));
+        assert_eq!(r.lines, ["Hola", "Qué tal"]);
+        assert!(r.choices.is_empty());
+    }
+
+    #[test]
+    fn buttons_are_numbered_choices() {
+        let r = render(&payload(MessageBody::Buttons {
+            header: None,
+            body: "¿Qué quieres hacer?".into(),
+            footer: None,
+            buttons: vec![
+                ReplyButton::new("menu.book", "Reservar"),
+                ReplyButton::new("menu.mine", "Mis citas"),
+            ],
+        }));
+        assert_eq!(
+            r.lines,
+            ["¿Qué quieres hacer?", "  1) Reservar", "  2) Mis citas"]
+        );
+        assert_eq!(r.choices[1].id, "menu.mine");
+        assert_eq!(r.choices[1].kind, ChoiceKind::Button);
+    }
+
+    #[test]
+    fn lists_show_their_button_and_rows_with_descriptions() {
+        let r = render(&payload(MessageBody::List {
+            header: None,
+            body: "Elige servicio".into(),
+            footer: None,
+            button_label: "Servicios".into(),
+            sections: vec![ListSection::untitled(vec![
+                ListRow::new("svc.cut", "Corte").with_description("30 min · 20 €"),
+                ListRow::new("svc.dye", "Tinte"),
+            ])],
+        }));
+        assert_eq!(
+            r.lines,
+            [
+                "Elige servicio",
+                "[Servicios]",
+                "  1) Corte — 30 min · 20 €",
+                "  2) Tinte"
+            ]
+        );
+        assert_eq!(r.choices[0].kind, ChoiceKind::Row);
+        assert_eq!(r.choices[0].description.as_deref(), Some("30 min · 20 €"));
+    }
+
+    #[test]
+    fn links_and_templates_are_labelled() {
+        let r = render(&payload(MessageBody::CtaUrl {
+            header: None,
+            body: "Paga la señal".into(),
+            footer: None,
+            display_text: "Pagar".into(),
+            url: "https://pay.example/x".into(),
+        }));
+        assert_eq!(r.lines, ["Paga la señal", "[Pagar] https://pay.example/x"]);
+        let r = render(&payload(MessageBody::Template {
+            name: "reminder".into(),
+            language_code: "es".into(),
+            components: vec![
+                TemplateComponent::body(vec![
+                    TemplateParameter::Text("Ana".into()),
+                    TemplateParameter::Text("10:00".into()),
+                ]),
+                TemplateComponent::quick_reply(0, "reminder.confirm:7"),
+            ],
+        }));
+        assert_eq!(
+            r.lines,
+            [
+                "[template reminder (es)] Ana | 10:00",
+                "  1) [quick reply] reminder.confirm:7"
+            ]
+        );
+        assert_eq!(r.choices[0].kind, ChoiceKind::QuickReply);
+    }
+
+    fn stored(message: Value) -> MessageEvent {
+        let events = serde_json::from_value::<NotificationIn>(notification("34600000000", message))
+            .unwrap()
+            .into_events(Utc::now())
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0].conversation_key,
+            "whatsapp:simulator:+34600000000"
+        );
+        serde_json::from_str(&events[0].payload).unwrap()
+    }
+
+    #[test]
+    fn typed_text_and_taps_arrive_as_whatsapp_sends_them() {
+        let event = stored(text_message("34600000000", "wamid.a", 1, "hola"));
+        assert!(matches!(
+            event.message.content(),
+            MessageContent::Text("hola")
+        ));
+
+        let button = Choice {
+            kind: ChoiceKind::Button,
+            id: "menu.book".into(),
+            title: "Reservar".into(),
+            description: None,
+        };
+        let event = stored(tap_message(
+            "34600000000",
+            "wamid.b",
+            1,
+            &button,
+            Some("sandbox.1"),
+        ));
+        assert!(matches!(
+            event.message.content(),
+            MessageContent::Choice {
+                id: "menu.book",
+                title: "Reservar"
+            }
+        ));
+        assert_eq!(
+            event.message.context.unwrap().id.as_deref(),
+            Some("sandbox.1")
+        );
+
+        let row = Choice {
+            kind: ChoiceKind::Row,
+            ..button.clone()
+        };
+        let event = stored(tap_message("34600000000", "wamid.c", 1, &row, None));
+        assert!(event.message.interactive.unwrap().list_reply.is_some());
+
+        let quick = Choice {
+            kind: ChoiceKind::QuickReply,
+            ..button
+        };
+        let event = stored(tap_message("34600000000", "wamid.d", 1, &quick, None));
+        assert!(matches!(
+            event.message.content(),
+            MessageContent::QuickReply {
+                payload: "menu.book",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn lang_chooses_a_phone_of_its_country() {
+        for lang in ["es", "en", "pt"] {
+            let phone = phone_for_language(lang).unwrap();
+            let language = language_for_phone(phone).unwrap();
+            assert_eq!(language.as_str(), lang);
+        }
+        let options = ChatOptions {
+            phone: Some("+16505551234".into()),
+            lang: Some("pt".into()),
+            database_url: None,
+        };
+        assert_eq!(choose_phone(&options).unwrap().as_str(), "+16505551234");
+        assert!(
+            choose_phone(&ChatOptions {
+                phone: Some("hello".into()),
+                ..ChatOptions::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_servers_database_is_recognised() {
+        let a = DatabaseUrl::parse("sqlite://data/salonbot.db").unwrap();
+        let b = DatabaseUrl::parse("sqlite://./data/salonbot.db").unwrap();
+        let c = DatabaseUrl::parse("sqlite://data/other.db").unwrap();
+        assert!(same_database(&a, &b));
+        assert!(!same_database(&a, &c));
+    }
+}
