@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio::sync::mpsc;
 use tracing::instrument::WithSubscriber;
@@ -44,11 +43,15 @@ use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
 use crate::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
 use crate::worker::turn::{Engine, EngineSettings};
 
+mod inbound;
+mod render;
+
+pub use inbound::{notification, tap_message, text_message};
+pub use render::{Choice, ChoiceKind, Rendered, render};
+
 /// The simulated business number's id (WhatsApp's `phone_number_id`): the conversation key is
 /// `whatsapp:simulator:<phone>`.
 pub const BUSINESS_ID: &str = "simulator";
-/// The simulated business number as WhatsApp displays it (the `from` of a reply's context).
-const DISPLAY_PHONE: &str = "15550000000";
 /// The customer's phone when neither `--phone` nor `--lang` is given.
 pub const DEFAULT_PHONE: &str = "+34600000000";
 /// How often due timers fire (and failed events are retried) while the prompt waits.
@@ -236,271 +239,6 @@ impl Drop for ScratchDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Something the customer can tap in a bot message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    pub kind: ChoiceKind,
-    /// The button's or row's id (a quick reply's payload).
-    pub id: String,
-    pub title: String,
-    pub description: Option<String>,
-}
-
-/// Which kind of tap a [`Choice`] is, which decides what WhatsApp sends for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChoiceKind {
-    /// A reply button of an interactive message: `interactive.button_reply`.
-    Button,
-    /// A row of an interactive list: `interactive.list_reply`.
-    Row,
-    /// A quick-reply button of a template: a message of type `button`.
-    QuickReply,
-}
-
-/// A bot message as the terminal shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    /// The lines to print, without the `bot: ` prefix.
-    pub lines: Vec<String>,
-    /// What can be tapped, numbered from 1 in this order (empty for plain messages).
-    pub choices: Vec<Choice>,
-}
-
-/// Renders a Cloud API `/messages` request body (an outbox row's payload) as lines of text.
-pub fn render(payload: &Value) -> Rendered {
-    let mut lines = Vec::new();
-    let mut choices = Vec::new();
-    let kind = payload["type"].as_str().unwrap_or_default();
-    let content = &payload[kind];
-    match kind {
-        "text" => push_text(&mut lines, content["body"].as_str().unwrap_or_default()),
-        "interactive" => render_interactive(content, &mut lines, &mut choices),
-        "template" => render_template(content, &mut lines, &mut choices),
-        "image" | "document" | "audio" | "video" | "sticker" => {
-            let source = content["link"]
-                .as_str()
-                .or_else(|| content["id"].as_str())
-                .unwrap_or_default();
-            let name = content["filename"]
-                .as_str()
-                .map(|f| format!(" {f}"))
-                .unwrap_or_default();
-            lines.push(format!("[{kind}{name}] {source}"));
-            if let Some(caption) = content["caption"].as_str() {
-                push_text(&mut lines, caption);
-            }
-        }
-        "location" => {
-            let place: Vec<&str> = ["name", "address"]
-                .iter()
-                .filter_map(|k| content[*k].as_str())
-                .collect();
-            lines.push(format!(
-                "[location {}, {}] {}",
-                content["latitude"].as_str().unwrap_or_default(),
-                content["longitude"].as_str().unwrap_or_default(),
-                place.join(", ")
-            ));
-        }
-        _ => lines.push(format!("[{kind}] {content}")),
-    }
-    Rendered { lines, choices }
-}
-
-fn push_text(lines: &mut Vec<String>, text: &str) {
-    lines.extend(text.lines().map(str::to_owned));
-    if text.is_empty() {
-        lines.push(String::new());
-    }
-}
-
-fn render_interactive(content: &Value, lines: &mut Vec<String>, choices: &mut Vec<Choice>) {
-    if let Some(header) = content["header"]["text"].as_str() {
-        push_text(lines, header);
-    }
-    push_text(lines, content["body"]["text"].as_str().unwrap_or_default());
-    let action = &content["action"];
-    match content["type"].as_str().unwrap_or_default() {
-        "button" => {
-            for button in action["buttons"].as_array().into_iter().flatten() {
-                choices.push(Choice {
-                    kind: ChoiceKind::Button,
-                    id: button["reply"]["id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    title: button["reply"]["title"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    description: None,
-                });
-                push_choice(lines, choices);
-            }
-        }
-        "list" => {
-            lines.push(format!(
-                "[{}]",
-                action["button"].as_str().unwrap_or_default()
-            ));
-            for section in action["sections"].as_array().into_iter().flatten() {
-                if let Some(title) = section["title"].as_str() {
-                    lines.push(format!("  {title}"));
-                }
-                for row in section["rows"].as_array().into_iter().flatten() {
-                    choices.push(Choice {
-                        kind: ChoiceKind::Row,
-                        id: row["id"].as_str().unwrap_or_default().to_owned(),
-                        title: row["title"].as_str().unwrap_or_default().to_owned(),
-                        description: row["description"].as_str().map(str::to_owned),
-                    });
-                    push_choice(lines, choices);
-                }
-            }
-        }
-        "cta_url" => lines.push(format!(
-            "[{}] {}",
-            action["parameters"]["display_text"]
-                .as_str()
-                .unwrap_or_default(),
-            action["parameters"]["url"].as_str().unwrap_or_default()
-        )),
-        other => lines.push(format!("[interactive {other}] {action}")),
-    }
-    if let Some(footer) = content["footer"]["text"].as_str() {
-        push_text(lines, footer);
-    }
-}
-
-fn render_template(content: &Value, lines: &mut Vec<String>, choices: &mut Vec<Choice>) {
-    let mut parameters = Vec::new();
-    for component in content["components"].as_array().into_iter().flatten() {
-        let values = component["parameters"].as_array().into_iter().flatten();
-        match (
-            component["type"].as_str(),
-            component["sub_type"].as_str().unwrap_or_default(),
-        ) {
-            (Some("button"), "quick_reply") => {
-                for value in values {
-                    let payload = value["payload"].as_str().unwrap_or_default().to_owned();
-                    choices.push(Choice {
-                        kind: ChoiceKind::QuickReply,
-                        // The button's text is in the approved template, at Meta: show the payload.
-                        title: payload.clone(),
-                        id: payload,
-                        description: None,
-                    });
-                }
-            }
-            (Some("button"), _) => {}
-            _ => parameters.extend(
-                values.filter_map(|v| v["text"].as_str().or_else(|| v["payload"].as_str())),
-            ),
-        }
-    }
-    let name = content["name"].as_str().unwrap_or_default();
-    let language = content["language"]["code"].as_str().unwrap_or_default();
-    let mut line = format!("[template {name} ({language})]");
-    if !parameters.is_empty() {
-        line.push(' ');
-        line.push_str(&parameters.join(" | "));
-    }
-    lines.push(line);
-    for (i, choice) in choices.iter().enumerate() {
-        lines.push(choice_line(i + 1, choice));
-    }
-}
-
-/// Adds the numbered line of the last choice.
-fn push_choice(lines: &mut Vec<String>, choices: &[Choice]) {
-    if let Some(choice) = choices.last() {
-        lines.push(choice_line(choices.len(), choice));
-    }
-}
-
-/// `  n) title — description`, as choice number `n` is shown.
-fn choice_line(n: usize, choice: &Choice) -> String {
-    match (&choice.kind, &choice.description) {
-        (ChoiceKind::QuickReply, _) => format!("  {n}) [quick reply] {}", choice.id),
-        (_, Some(description)) => format!("  {n}) {} — {description}", choice.title),
-        (_, None) => format!("  {n}) {}", choice.title),
-    }
-}
-
-/// The `messages[]` entry WhatsApp sends when `from` (digits, no `+`) types `text`.
-pub fn text_message(from: &str, id: &str, timestamp: i64, text: &str) -> Value {
-    json!({
-        "from": from,
-        "id": id,
-        "timestamp": timestamp.to_string(),
-        "type": "text",
-        "text": { "body": text },
-    })
-}
-
-/// The `messages[]` entry WhatsApp sends when `from` taps `choice` of the message `replying_to`.
-pub fn tap_message(
-    from: &str,
-    id: &str,
-    timestamp: i64,
-    choice: &Choice,
-    replying_to: Option<&str>,
-) -> Value {
-    let mut message = json!({
-        "from": from,
-        "id": id,
-        "timestamp": timestamp.to_string(),
-    });
-    match choice.kind {
-        ChoiceKind::Button => {
-            message["type"] = "interactive".into();
-            message["interactive"] = json!({
-                "type": "button_reply",
-                "button_reply": { "id": choice.id, "title": choice.title },
-            });
-        }
-        ChoiceKind::Row => {
-            let mut reply = json!({ "id": choice.id, "title": choice.title });
-            if let Some(description) = &choice.description {
-                reply["description"] = description.as_str().into();
-            }
-            message["type"] = "interactive".into();
-            message["interactive"] = json!({ "type": "list_reply", "list_reply": reply });
-        }
-        ChoiceKind::QuickReply => {
-            message["type"] = "button".into();
-            message["button"] = json!({ "payload": choice.id, "text": choice.title });
-        }
-    }
-    if let Some(wamid) = replying_to {
-        message["context"] = json!({ "from": DISPLAY_PHONE, "id": wamid });
-    }
-    message
-}
-
-/// The webhook notification (`object`, `entry[].changes[].value`) that carries one message from
-/// `from` (digits, no `+`) to the simulated business number.
-pub fn notification(from: &str, message: Value) -> Value {
-    json!({
-        "object": "whatsapp_business_account",
-        "entry": [{
-            "id": BUSINESS_ID,
-            "changes": [{
-                "field": "messages",
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": {
-                        "display_phone_number": DISPLAY_PHONE,
-                        "phone_number_id": BUSINESS_ID,
-                    },
-                    "contacts": [{ "profile": { "name": "Simulator" }, "wa_id": from }],
-                    "messages": [message],
-                },
-            }],
-        }],
-    })
 }
 
 /// The choices of the bot's last message, which a typed number taps.
@@ -799,6 +537,7 @@ mod tests {
         TemplateComponent, TemplateParameter,
     };
     use crate::whatsapp::webhook::{MessageContent, MessageEvent};
+    use serde_json::Value;
 
     fn payload(body: MessageBody) -> Value {
         OutboundMessage::new(Recipient::phone("+34600000000"), body).to_json()
