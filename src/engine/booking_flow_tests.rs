@@ -983,3 +983,30 @@ fn saying_no_to_a_held_time_offers_it_again() {
     };
     assert_ne!(rows[0].id, format!("t{}.lucia", start.timestamp()));
 }
+
+#[test]
+fn after_a_long_silence_the_conversation_starts_again() {
+    let (flow, world) = (flow(), World::new());
+    let mut conversation = prepared("pick_time", &world);
+    conversation.human = true;
+    conversation.last_seen = Some(now() - Duration::hours(13));
+    let turn = world.step(&flow, &conversation, text("hola"));
+    assert_eq!(turn.state.state, "greeting");
+    assert!(!turn.state.human);
+    assert_eq!(turn.state.slots, Default::default());
+    assert_eq!(
+        turn.state.language,
+        Some(Language::Es),
+        "the language is kept"
+    );
+    assert_eq!(turn.state.last_seen, Some(now()));
+    assert!(turn.effects.contains(&Effect::ReleaseHold));
+    assert_says_state(&flow, "greeting", &turn.replies[0], "restart");
+
+    // An hour of silence is just a pause.
+    conversation.human = false;
+    conversation.last_seen = Some(now() - Duration::hours(1));
+    let turn = world.step(&flow, &conversation, tap("later"));
+    assert_eq!(turn.state.state, "pick_time");
+    assert_eq!(turn.state.slots.page, 1);
+}

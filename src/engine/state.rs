@@ -36,6 +36,9 @@ pub struct Conversation {
     /// The customer was told once that the bot only reads text and buttons.
     #[serde(default)]
     pub told_unsupported: bool,
+    /// When the customer last wrote (a long silence starts the conversation again).
+    #[serde(default)]
+    pub last_seen: Option<DateTime<Utc>>,
 }
 
 impl Conversation {

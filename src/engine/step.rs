@@ -51,6 +51,10 @@ pub const ENGINE_TEMPLATES: &[&str] = &[
 /// Misses in a row after which the bot offers a person.
 pub const MISSES_BEFORE_HANDOFF: u32 = 3;
 
+/// A customer who writes after this long a silence starts again at the entry state (and leaves human
+/// mode): yesterday's half-finished booking is not where today's "hola" belongs.
+pub const IDLE_RESET: Duration = Duration::hours(12);
+
 /// Runs one input through the flow.
 pub fn step(flow: &Flow, conversation: &Conversation, input: &Input, view: &View<'_>) -> Turn {
     let mut stepper = Stepper {
@@ -102,6 +106,24 @@ impl Stepper<'_, '_> {
         }
         if self.conv.language.is_none() {
             self.conv.language = Some(self.choose_language(input));
+        }
+        let idle = from_customer
+            && self
+                .conv
+                .last_seen
+                .is_some_and(|seen| self.now() - seen >= IDLE_RESET);
+        if from_customer {
+            self.conv.last_seen = Some(self.now());
+        }
+        if idle && !self.conv.is_new() {
+            // Nothing is said about it: the customer simply finds the bot at the start again.
+            self.effects.push(Effect::ReleaseHold);
+            let keep = (self.conv.language, self.conv.last_seen);
+            self.conv = Conversation {
+                language: keep.0,
+                last_seen: keep.1,
+                ..Conversation::default()
+            };
         }
         if self.conv.is_new() {
             self.start(input);
