@@ -1010,3 +1010,130 @@ fn after_a_long_silence_the_conversation_starts_again() {
     assert_eq!(turn.state.state, "pick_time");
     assert_eq!(turn.state.slots.page, 1);
 }
+
+#[test]
+fn a_whole_booking_cancel_and_reschedule_in_each_language() {
+    let flow = flow();
+    for (language, first, service, weekday_words) in [
+        (
+            Language::Es,
+            "hola",
+            "Corte hombre",
+            [
+                "lunes",
+                "martes",
+                "miércoles",
+                "jueves",
+                "viernes",
+                "sábado",
+            ],
+        ),
+        (
+            Language::En,
+            "hello",
+            "Men's cut",
+            [
+                "Monday",
+                "Tuesday",
+                "Wednesday",
+                "Thursday",
+                "Friday",
+                "Saturday",
+            ],
+        ),
+        (
+            Language::Pt,
+            "olá",
+            "Corte masculino",
+            ["segunda", "terça", "quarta", "quinta", "sexta", "sábado"],
+        ),
+    ] {
+        let mut world = World::new();
+        let mut conversation = Conversation::default();
+        let play = |input: Input, conversation: &mut Conversation, world: &World| {
+            let turn = world.step(&flow, conversation, input);
+            *conversation = turn.state.clone();
+            turn
+        };
+        let first_row = |turn: &Turn, skip: usize| match &turn.replies.last().unwrap().ui {
+            ReplyUi::List { rows, .. } => rows
+                .iter()
+                .filter(|r| r.id != ANYONE && r.id != "later")
+                .nth(skip)
+                .unwrap()
+                .id
+                .clone(),
+            other => panic!("list expected, got {other:?}"),
+        };
+        play(text(first), &mut conversation, &world);
+        assert_eq!(conversation.language, Some(language));
+        play(tap("book"), &mut conversation, &world);
+        play(tap("cut-men"), &mut conversation, &world);
+        let turn = play(tap("marcos"), &mut conversation, &world);
+        let turn = play(tap(&first_row(&turn, 2)), &mut conversation, &world);
+        let turn = play(tap(&first_row(&turn, 0)), &mut conversation, &world);
+        assert_eq!(conversation.state, "confirm");
+        let Some(Effect::Hold(hold)) = turn.effects.iter().find(|e| matches!(e, Effect::Hold(_)))
+        else {
+            panic!()
+        };
+        let turn = play(tap("yes"), &mut conversation, &world);
+        assert_eq!(conversation.state, "confirmed", "{language}");
+        let said = &turn.replies[0].text;
+        assert!(
+            said.contains(service) && said.contains("Marcos"),
+            "{language}: {said}"
+        );
+        assert!(
+            weekday_words.iter().any(|w| said.contains(w)),
+            "{language}: {said}"
+        );
+
+        // What the store would now hold: the booking, confirmed.
+        let mut booked = appointment(11, hold.slot.start - now(), AppointmentStatus::Confirmed, 0);
+        booked.service_id = "cut-men".into();
+        booked.staff_id = "marcos".into();
+        booked.ends_at = hold.slot.end;
+        booked.occupied_until = hold.slot.occupied_until;
+        world.appointments.push(booked);
+        play(tap("mine"), &mut conversation, &world); // no button here: read as its title, a miss
+        let turn = play(
+            text(match language {
+                Language::Es => "mis citas",
+                Language::En => "my appointments",
+                Language::Pt => "minhas marcações",
+            }),
+            &mut conversation,
+            &world,
+        );
+        assert_eq!(
+            conversation.state, "my_appointments",
+            "{language}: {:?}",
+            turn.replies
+        );
+        play(tap("a11"), &mut conversation, &world);
+        let turn = play(tap("reschedule"), &mut conversation, &world);
+        let turn = play(tap(&first_row(&turn, 3)), &mut conversation, &world);
+        let turn = play(tap(&first_row(&turn, 1)), &mut conversation, &world);
+        assert_eq!(conversation.state, "rescheduled", "{language}");
+        assert!(turn.effects.iter().any(|e| matches!(
+            e,
+            Effect::Reschedule {
+                appointment: 11,
+                ..
+            }
+        )));
+        play(text("menu"), &mut conversation, &world);
+        play(tap("mine"), &mut conversation, &world);
+        play(tap("a11"), &mut conversation, &world);
+        let turn = play(tap("cancel"), &mut conversation, &world);
+        assert_eq!(
+            conversation.state, "cancel_free",
+            "{language}: {:?}",
+            turn.replies
+        );
+        let turn = play(tap("yes"), &mut conversation, &world);
+        assert_eq!(conversation.state, "cancelled");
+        assert!(turn.effects.contains(&Effect::Cancel(11)));
+    }
+}
