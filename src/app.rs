@@ -58,6 +58,9 @@ pub struct AppState {
     pub started: Instant,
 }
 
+/// Inbox workers per process.
+const INBOX_WORKERS: usize = 4;
+
 pub struct App {
     state: AppState,
     shutdown: watch::Sender<bool>,
@@ -104,24 +107,41 @@ impl App {
         let (audit, audit_writer) = AuditSink::spawn(store.clone(), metrics.clone());
 
         let catalog = Arc::new(catalog);
-        let engine = Arc::new(Engine::new(
-            store.clone(),
-            Arc::new(flow),
-            catalog.clone(),
-            EngineSettings::from_config(&config),
-            metrics.clone(),
-        ));
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let worker = tokio::spawn(
-            InboxWorker::new(
+        let outbox_wake = Arc::new(Notify::new());
+        let engine = Arc::new(
+            Engine::new(
                 store.clone(),
-                InboxHandler::new(store.clone(), config.whatsapp.reengagement.clone())
-                    .with_engine(engine),
-                committed.clone(),
-                WorkerOptions::default(),
+                Arc::new(flow),
+                catalog.clone(),
+                EngineSettings::from_config(&config),
+                metrics.clone(),
             )
-            .run(shutdown_rx.clone()),
+            .with_outbox_wake(outbox_wake.clone()),
         );
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        // Several workers claim batches side by side, so a batch waiting on its slowest turn does
+        // not hold the next events back.
+        let handler = Arc::new(
+            InboxHandler::new(store.clone(), config.whatsapp.reengagement.clone())
+                .with_engine(engine),
+        );
+        let workers: Vec<_> = (0..INBOX_WORKERS)
+            .map(|_| {
+                InboxWorker::shared(
+                    store.clone(),
+                    handler.clone(),
+                    committed.clone(),
+                    WorkerOptions {
+                        batch: 32,
+                        ..WorkerOptions::default()
+                    },
+                )
+                .run(shutdown_rx.clone())
+            })
+            .collect();
+        let worker = tokio::spawn(async move {
+            futures_util::future::join_all(workers).await;
+        });
         let sender = WhatsAppSender::from_config(&config.whatsapp, metrics.clone())?;
         let sending = Arc::new(SendingState::default());
         let dispatcher = tokio::spawn(
@@ -129,7 +149,7 @@ impl App {
                 store.clone(),
                 sender,
                 sending.clone(),
-                Arc::new(Notify::new()),
+                outbox_wake,
                 DispatchOptions {
                     reengagement: config.whatsapp.reengagement.clone(),
                     ..DispatchOptions::default()

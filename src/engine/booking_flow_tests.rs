@@ -1137,3 +1137,98 @@ fn a_whole_booking_cancel_and_reschedule_in_each_language() {
         assert!(turn.effects.contains(&Effect::Cancel(11)));
     }
 }
+
+/// A turn computed with only the reads `view::needs` asks for is the turn computed with everything:
+/// the engine never skips a read that would have changed the answer.
+#[test]
+fn the_reads_a_turn_skips_never_change_it() {
+    let flow = flow();
+    let mut world = world_for(Some(Guard::HasAppointments));
+    world.busy.push(Busy {
+        staff: StaffId::new("lucia"),
+        start: now() + Duration::days(2),
+        end: now() + Duration::days(2) + Duration::hours(3),
+    });
+    let mut inputs: Vec<Input> = [
+        "hola",
+        "menú",
+        "mis citas",
+        "quiero reservar",
+        "sí",
+        "no",
+        "2",
+        "asdf",
+        "ayuda",
+        "cancelar",
+        "persona",
+    ]
+    .into_iter()
+    .map(text)
+    .collect();
+    for id in [
+        "book",
+        "mine",
+        "human",
+        "yes",
+        "no",
+        "later",
+        "earlier",
+        "again",
+        "menu",
+        "cancel",
+        "reschedule",
+        "back",
+        "a7",
+        "intent:menu",
+        "intent:human",
+        "cut-men",
+        "lucia",
+        "anyone",
+    ] {
+        inputs.push(tap(id));
+    }
+    inputs.push(Input::Unsupported("image".into()));
+    let mut checked = 0;
+    for state in flow.states.iter().map(|s| s.name.as_str()).chain([""]) {
+        let mut conversation = if state.is_empty() {
+            Conversation::default()
+        } else {
+            prepared(state, &world)
+        };
+        for idle in [false, true] {
+            conversation.last_seen = Some(now() - Duration::hours(if idle { 13 } else { 1 }));
+            let mut extra = inputs.clone();
+            for source in [OptionSource::Days, OptionSource::Times] {
+                if let Some(row) =
+                    view::options(&world.view(), Language::Es, source, &conversation.slots).first()
+                {
+                    extra.push(tap(&row.id));
+                }
+            }
+            for input in extra {
+                let full = world.step(&flow, &conversation, input.clone());
+                let needs = view::needs(&flow, &conversation, &input, now());
+                let trimmed = World {
+                    catalog: world.catalog.clone(),
+                    busy: if needs.availability {
+                        world.busy.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    appointments: if needs.appointments {
+                        world.appointments.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    deposits: world.deposits,
+                    phone: world.phone.clone(),
+                    now: world.now,
+                };
+                let partial = trimmed.step(&flow, &conversation, input.clone());
+                assert_eq!(partial, full, "{state} {input:?} with {needs:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+}

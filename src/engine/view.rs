@@ -5,10 +5,10 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use super::effect::Row;
-use super::flow::{Flow, Guard, OptionSource, State, Transition, Trigger, Ui};
+use super::flow::{Flow, Guard, Intent, OptionSource, State, Transition, Trigger, Ui};
 use super::input::Input;
-use super::state::{ANYONE, Slots};
-use super::{locale, templates};
+use super::state::{ANYONE, Conversation, Slots};
+use super::{locale, templates, understand};
 use crate::booking::appointment::AppointmentStatus;
 use crate::booking::availability::{self, Busy, Slot, StaffChoice};
 use crate::booking::catalog::{Catalog, Language, ServiceId, StaffId};
@@ -355,31 +355,83 @@ fn needs_of_transition(flow: &Flow, transition: &Transition) -> Needs {
     if let Trigger::Choose(OptionSource::Appointments) = transition.trigger {
         needs.appointments = true;
     }
+    if transition.actions.contains(&super::flow::Action::Refund) {
+        needs.appointments = true;
+    }
     if let Some(target) = transition.goto.as_ref().and_then(|g| flow.state(&g.name)) {
         needs.add(needs_of_ui(target));
     }
     needs
 }
 
-/// What a step may read when `input` arrives in `state` (`None`: a new or migrated conversation).
-pub fn needs(flow: &Flow, state: Option<&str>, input: &Input) -> Needs {
+/// What a step may read when `input` arrives, so that a turn reads only what it can use: the
+/// transitions the input can trigger (by its button id, its intent, or a row it may pick), the states
+/// they lead to, and the current state (said again after a miss). Anything else reads everything.
+pub fn needs(flow: &Flow, conversation: &Conversation, input: &Input, now: DateTime<Utc>) -> Needs {
     let everything = Needs {
         availability: true,
         appointments: true,
     };
-    let Some(state) = state.and_then(|name| flow.state(name)) else {
-        // Entering the flow: the entry state and wherever the first message may lead.
+    let idle = conversation
+        .last_seen
+        .is_some_and(|seen| now - seen >= super::step::IDLE_RESET);
+    let fresh = conversation.is_new() || idle;
+    let name = if fresh {
+        flow.entry.name.as_str()
+    } else {
+        conversation.state.as_str()
+    };
+    // A state gone from the flow (a migration) is rare: read everything.
+    let Some(state) = flow.state(name) else {
         return everything;
     };
-    if !matches!(input, Input::Text(_) | Input::Choice { .. }) {
-        return everything;
-    }
+    let (id, text) = match input {
+        Input::Text(text) => (None, text.as_str()),
+        Input::Choice { id, title } => {
+            if id.starts_with(super::step::REMINDER_CONFIRM)
+                || id.starts_with(super::step::REMINDER_CANCEL)
+            {
+                return everything;
+            }
+            (Some(id.as_str()), title.as_str())
+        }
+        Input::Unsupported(_) => return needs_of_ui(state),
+        _ => return everything,
+    };
+    let intent = id
+        .and_then(|id| id.strip_prefix(super::step::INTENT_BUTTON))
+        .and_then(Intent::from_name)
+        .or_else(|| understand::intent(text));
+    let language = conversation.language.unwrap_or(Language::Es);
+    let picked = picked_button(state, language, text);
     let mut needs = needs_of_ui(state);
     for transition in flow.globals.iter().chain(&state.on) {
-        needs.add(needs_of_transition(flow, transition));
+        let relevant = match &transition.trigger {
+            Trigger::Intent(i) => Some(*i) == intent,
+            Trigger::Button(b) => !fresh && (id == Some(b.as_str()) || picked == Some(b.as_str())),
+            Trigger::Choose(_) | Trigger::Text(_) => !fresh,
+            Trigger::Event(_) => false,
+        };
+        if relevant {
+            needs.add(needs_of_transition(flow, transition));
+        }
     }
-    // The miss-handling reply repeats the state's own list.
     needs
+}
+
+/// The button of `state` a typed text names, if any (its number or its title).
+fn picked_button<'a>(state: &'a State, language: Language, text: &str) -> Option<&'a str> {
+    let Ui::Buttons(buttons) = &state.ui else {
+        return None;
+    };
+    let titles: Vec<String> = buttons
+        .iter()
+        .map(|b| {
+            templates::render(language, &b.label.name, &Default::default()).unwrap_or_default()
+        })
+        .collect();
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+    understand::pick(text, &titles).and_then(|i| buttons.get(i).map(|b| b.id.as_str()))
 }
 
 #[cfg(test)]

@@ -352,9 +352,20 @@ pub fn retry_delay(attempt: i32) -> Duration {
 
 impl<H: EventHandler> InboxWorker<H> {
     pub fn new(store: Store, handler: H, wake: Arc<Notify>, options: WorkerOptions) -> Self {
+        Self::shared(store, Arc::new(handler), wake, options)
+    }
+
+    /// A worker sharing its handler with others: several workers of one process claim batches side
+    /// by side (as instances do), so one slow batch does not hold the next one back.
+    pub fn shared(
+        store: Store,
+        handler: Arc<H>,
+        wake: Arc<Notify>,
+        options: WorkerOptions,
+    ) -> Self {
         Self {
             store,
-            handler: Arc::new(handler),
+            handler,
             wake,
             options,
         }

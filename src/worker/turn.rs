@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
+use tokio::sync::Notify;
 
 use crate::booking::availability::Busy;
 use crate::booking::catalog::{Catalog, StaffId};
@@ -42,6 +43,8 @@ pub struct Engine {
     catalog: Arc<Catalog>,
     settings: EngineSettings,
     metrics: Metrics,
+    /// Woken when a turn wrote replies, so the dispatcher sends them at once rather than at its next poll.
+    outbox_wake: Option<Arc<Notify>>,
 }
 
 /// What the operator configured for the engine.
@@ -86,7 +89,14 @@ impl Engine {
             catalog,
             settings,
             metrics,
+            outbox_wake: None,
         }
+    }
+
+    /// Wakes the dispatcher through `wake` whenever a turn wrote replies.
+    pub fn with_outbox_wake(mut self, wake: Arc<Notify>) -> Self {
+        self.outbox_wake = Some(wake);
+        self
     }
 
     /// Applies one inbox event.
@@ -136,6 +146,9 @@ impl Engine {
             let commit = self.commit_of(event, &recipient, &turn, now);
             match self.store.commit_turn(&commit, now).await {
                 Ok(committed) => {
+                    if let (Some(wake), false) = (&self.outbox_wake, commit.outbox.is_empty()) {
+                        wake.notify_one();
+                    }
                     self.metrics.turn(started.elapsed());
                     self.count_appointments(&commit.booking, committed.confirmed);
                     return Ok(TurnOutcome::Committed);
@@ -157,8 +170,7 @@ impl Engine {
         input: &Input,
         now: DateTime<Utc>,
     ) -> Result<Reads, StoreError> {
-        let state = (!conversation.is_new()).then_some(conversation.state.as_str());
-        let needs = view::needs(&self.flow, state, input);
+        let needs = view::needs(&self.flow, conversation, input, now);
         let mut reads = Reads::default();
         // The customer's own appointments come with availability: their holds do not block them.
         if needs.appointments || needs.availability {
