@@ -60,6 +60,8 @@ pub struct AppState {
 
 /// Inbox workers per process.
 const INBOX_WORKERS: usize = 4;
+/// Outbox dispatchers per process.
+const DISPATCHERS: usize = 2;
 
 pub struct App {
     state: AppState,
@@ -144,29 +146,37 @@ impl App {
         });
         let sender = WhatsAppSender::from_config(&config.whatsapp, metrics.clone())?;
         let sending = Arc::new(SendingState::default());
-        let dispatcher = tokio::spawn(
-            Dispatcher::new(
-                store.clone(),
-                sender,
-                sending.clone(),
-                outbox_wake,
-                DispatchOptions {
-                    reengagement: config.whatsapp.reengagement.clone(),
-                    ..DispatchOptions::default()
-                },
-            )
-            .with_pacer(Arc::new(Pacer::new(
-                config
-                    .whatsapp
-                    .phone_number_id
-                    .as_deref()
-                    .unwrap_or("sandbox"),
-                config.whatsapp.send_per_second,
-                config.whatsapp.recipient_gap,
-                redis.clone(),
-            )))
-            .run(shutdown_rx),
-        );
+        let pacer = Arc::new(Pacer::new(
+            config
+                .whatsapp
+                .phone_number_id
+                .as_deref()
+                .unwrap_or("sandbox"),
+            config.whatsapp.send_per_second,
+            config.whatsapp.recipient_gap,
+            redis.clone(),
+        ));
+        // Two dispatchers side by side: while one waits on a batch's slowest call to Meta, the other
+        // sends. Each recipient's messages still leave one at a time, in order (the claim rule).
+        let dispatchers: Vec<_> = (0..DISPATCHERS)
+            .map(|_| {
+                Dispatcher::new(
+                    store.clone(),
+                    sender.clone(),
+                    sending.clone(),
+                    outbox_wake.clone(),
+                    DispatchOptions {
+                        reengagement: config.whatsapp.reengagement.clone(),
+                        ..DispatchOptions::default()
+                    },
+                )
+                .with_pacer(pacer.clone())
+                .run(shutdown_rx.clone())
+            })
+            .collect();
+        let dispatcher = tokio::spawn(async move {
+            futures_util::future::join_all(dispatchers).await;
+        });
         let (upkeep_metrics, upkeep_store) = (metrics.clone(), store.clone());
         let (sweeper_store, timer_store) = (store.clone(), store.clone());
         let housekeeping = vec![

@@ -127,6 +127,29 @@ impl Store {
         }
     }
 
+    /// The stored states of several conversations at once (those without a row are absent).
+    pub async fn conversation_states(
+        &self,
+        conversation_keys: &[String],
+    ) -> Result<std::collections::HashMap<String, StoredConversation>, StoreError> {
+        if conversation_keys.is_empty() {
+            return Ok(Default::default());
+        }
+        match self {
+            Store::Postgres(s) => pg::load_many(s.pool(), conversation_keys).await,
+            Store::Sqlite(s) => {
+                // SQLite reads are local: one by one costs no round trip.
+                let mut found = std::collections::HashMap::new();
+                for key in conversation_keys {
+                    if let Some(state) = lite::load(s.pool(), key).await? {
+                        found.insert(key.clone(), state);
+                    }
+                }
+                Ok(found)
+            }
+        }
+    }
+
     /// Applies one turn in one transaction.
     pub async fn commit_turn(
         &self,
@@ -177,16 +200,47 @@ mod pg {
         }))
     }
 
+    pub(super) async fn load_many(
+        pool: &PgPool,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, StoredConversation>, StoreError> {
+        let rows: Vec<(String, Option<Value>, i64, bool)> = sqlx::query_as(
+            "SELECT conversation_key, state, last_event_id, human FROM conversations \
+             WHERE conversation_key = ANY($1)",
+        )
+        .bind(keys)
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, state, last_event_id, human)| {
+                (
+                    key,
+                    StoredConversation {
+                        state,
+                        last_event_id,
+                        human,
+                    },
+                )
+            })
+            .collect())
+    }
+
     pub(super) async fn commit(
         pool: &PgPool,
         turn: &TurnCommit,
         now: DateTime<Utc>,
     ) -> Result<Committed, TurnError> {
         let mut tx = pool.begin().await.map_err(StoreError::from)?;
-        sqlx::query(
-            "INSERT INTO conversations (conversation_key, business_id, flow, state, language, human, \
+        // The event marked done (while this worker's claim holds) and the conversation saved, in one
+        // statement: nothing is saved when the claim was lost.
+        let saved = sqlx::query(
+            "WITH done AS ( \
+                 UPDATE inbox_events SET status = 'done', processed_at = $8, last_error = NULL \
+                 WHERE id = $7 AND attempts = $9 AND status = 'processing' RETURNING id) \
+             INSERT INTO conversations (conversation_key, business_id, flow, state, language, human, \
                  last_event_id, turns, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) \
+             SELECT $1, $2, $3, $4, $5, $6, id, 1, $8, $8 FROM done \
              ON CONFLICT (conversation_key) DO UPDATE SET flow = EXCLUDED.flow, state = EXCLUDED.state, \
                  language = EXCLUDED.language, human = EXCLUDED.human, \
                  last_event_id = GREATEST(conversations.last_event_id, EXCLUDED.last_event_id), \
@@ -200,18 +254,10 @@ mod pg {
         .bind(turn.human)
         .bind(turn.event_id)
         .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let done = sqlx::query(
-            "UPDATE inbox_events SET status = 'done', processed_at = $3, last_error = NULL \
-             WHERE id = $1 AND attempts = $2 AND status = 'processing'",
-        )
-        .bind(turn.event_id)
         .bind(turn.attempt)
-        .bind(now)
         .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        if saved.rows_affected() == 0 {
             return Err(TurnError::Stale);
         }
         let mut committed = Committed::default();

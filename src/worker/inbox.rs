@@ -25,7 +25,7 @@ use crate::store::{
 };
 use crate::whatsapp::webhook::StatusEvent;
 use crate::worker::outbox::reengagement_row;
-use crate::worker::turn::{Engine, TurnOutcome};
+use crate::worker::turn::{Engine, Prefetched, TurnOutcome};
 
 /// What became of an event a handler took care of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +211,10 @@ enum StatusPlan {
 impl InboxHandler {
     /// A conversation turn for a message or timer, when the engine runs.
     async fn turn(&self, event: &InboxEvent) -> Outcome {
+        self.turn_with(event, None).await
+    }
+
+    async fn turn_with(&self, event: &InboxEvent, prefetched: Option<&Prefetched>) -> Outcome {
         let Some(engine) = &self.engine else {
             if event.kind == EventKind::Timer {
                 tracing::info!(
@@ -222,7 +226,7 @@ impl InboxHandler {
             }
             return Ok(Handled::Done);
         };
-        match engine.handle(event).await? {
+        match engine.handle_with(event, prefetched).await? {
             TurnOutcome::Committed => Ok(Handled::Settled),
             TurnOutcome::Skipped => Ok(Handled::Done),
         }
@@ -272,12 +276,25 @@ impl EventHandler for InboxHandler {
         let rest: Vec<usize> = (0..events.len())
             .filter(|i| outcomes[*i].is_none())
             .collect();
+        // The conversations of the batch's turns, read in one go.
+        let turns: Vec<&InboxEvent> = rest
+            .iter()
+            .map(|i| &events[*i])
+            .filter(|e| matches!(e.kind, EventKind::Message | EventKind::Timer))
+            .collect();
+        let prefetched = match (&self.engine, turns.is_empty()) {
+            (Some(engine), false) => engine.prefetch(&turns).await.ok(),
+            _ => None,
+        };
+        let prefetched = prefetched.as_ref();
         let handled = futures_util::future::join_all(rest.iter().map(|i| {
             let event = &events[*i];
             async move {
                 match event.kind {
                     // Recorded above; now the conversation turn.
-                    EventKind::Message | EventKind::Timer => self.turn(event).await,
+                    EventKind::Message | EventKind::Timer => {
+                        self.turn_with(event, prefetched).await
+                    }
                     _ => self.handle(event).await,
                 }
             }

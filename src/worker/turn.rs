@@ -99,8 +99,30 @@ impl Engine {
         self
     }
 
+    /// The stored states of the conversations of a batch of events, read at once.
+    pub async fn prefetch(&self, events: &[&InboxEvent]) -> Result<Prefetched, String> {
+        let mut keys: Vec<String> = events.iter().map(|e| e.conversation_key.clone()).collect();
+        keys.sort();
+        keys.dedup();
+        let found = self
+            .store
+            .conversation_states(&keys)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Prefetched(found))
+    }
+
     /// Applies one inbox event.
     pub async fn handle(&self, event: &InboxEvent) -> Result<TurnOutcome, String> {
+        self.handle_with(event, None).await
+    }
+
+    /// Applies one inbox event, with its conversation's state already read when `prefetched` has it.
+    pub async fn handle_with(
+        &self,
+        event: &InboxEvent,
+        prefetched: Option<&Prefetched>,
+    ) -> Result<TurnOutcome, String> {
         let started = Instant::now();
         let (input, _message_id) = match Input::from_event(event) {
             Ok(found) => found,
@@ -111,11 +133,14 @@ impl Engine {
             tracing::warn!(conversation = %Masked(&event.conversation_key), "no one to answer: conversation key without a phone or user id");
             return Ok(TurnOutcome::Skipped);
         };
-        let stored = self
-            .store
-            .conversation_state(&event.conversation_key)
-            .await
-            .map_err(|e| e.to_string())?;
+        let stored = match prefetched {
+            Some(Prefetched(found)) => found.get(&event.conversation_key).cloned(),
+            None => self
+                .store
+                .conversation_state(&event.conversation_key)
+                .await
+                .map_err(|e| e.to_string())?,
+        };
         let conversation: Conversation = match stored.and_then(|s| s.state) {
             Some(state) => serde_json::from_value(state).unwrap_or_else(|err| {
                 tracing::warn!(error = %err, conversation = %Masked(&event.conversation_key), "unreadable conversation state: starting again");
@@ -338,6 +363,10 @@ impl Engine {
         }
     }
 }
+
+/// Conversation states read for a batch of events ([`Engine::prefetch`]).
+#[derive(Debug, Default)]
+pub struct Prefetched(std::collections::HashMap<String, crate::store::StoredConversation>);
 
 /// The reads a step needed.
 #[derive(Default)]

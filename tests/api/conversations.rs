@@ -726,3 +726,102 @@ async fn state_entered_at(app: &TestApp, key: &str) -> chrono::DateTime<Utc> {
     let stored = app.store.conversation_state(key).await.unwrap().unwrap();
     serde_json::from_value(stored.state.unwrap()["entered_at"].clone()).unwrap()
 }
+
+/// A turn is written whole, once, and only while its worker still holds the event.
+async fn a_turn_commits_once_and_only_under_its_claim(backend: Backend) {
+    use salonbot::store::{EventKind, NewInboxEvent, NewOutbound, Provider, TurnCommit, TurnError};
+    let db = crate::helpers::TestDb::new(backend).await;
+    let store = db.store().await;
+    let key = "whatsapp:b:+34600000777";
+    store
+        .record_inbound(&[NewInboxEvent {
+            provider: Provider::WhatsApp,
+            provider_event_id: "wamid.once".into(),
+            business_id: "b".into(),
+            conversation_key: key.into(),
+            kind: EventKind::Message,
+            payload: "{}".into(),
+            received_at: Utc::now(),
+        }])
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_inbox(Utc::now(), Duration::from_secs(60), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let turn = |attempt: i32| TurnCommit {
+        event_id: claimed.id,
+        attempt,
+        business_id: "b".into(),
+        conversation_key: key.into(),
+        flow: "booking".into(),
+        state: json!({"state": "greeting"}),
+        language: Some("es".into()),
+        human: false,
+        booking: Vec::new(),
+        outbox: vec![NewOutbound {
+            idempotency_key: format!("turn:{}:0.0", claimed.id),
+            business_id: "b".into(),
+            conversation_key: key.into(),
+            recipient: "+34600000777".into(),
+            kind: "text".into(),
+            payload: json!({"type": "text"}),
+            created_at: Utc::now(),
+        }],
+        timers: Vec::new(),
+        cancel_timers: Vec::new(),
+    };
+    let lost = store
+        .commit_turn(&turn(claimed.attempts + 1), Utc::now())
+        .await;
+    assert!(matches!(lost, Err(TurnError::Stale)), "{lost:?}");
+    assert!(
+        store.conversation_state(key).await.unwrap().is_none(),
+        "nothing saved"
+    );
+    assert!(
+        store
+            .outbox_for_recipient("+34600000777")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    store
+        .commit_turn(&turn(claimed.attempts), Utc::now())
+        .await
+        .unwrap();
+    let saved = store.conversation_state(key).await.unwrap().unwrap();
+    assert_eq!(saved.state, Some(json!({"state": "greeting"})));
+    assert_eq!(saved.last_event_id, claimed.id);
+    let event = store
+        .find_inbox_event(Provider::WhatsApp, "wamid.once")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.status, InboxStatus::Done);
+    assert_eq!(
+        store
+            .outbox_for_recipient("+34600000777")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let again = store.commit_turn(&turn(claimed.attempts), Utc::now()).await;
+    assert!(
+        matches!(again, Err(TurnError::Stale)),
+        "a done event is not applied twice"
+    );
+    assert_eq!(
+        store
+            .outbox_for_recipient("+34600000777")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+both_backends!(turn_commit, a_turn_commits_once_and_only_under_its_claim);
