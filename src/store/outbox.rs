@@ -489,10 +489,22 @@ pub(super) mod pg {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Outbound>, StoreError> {
-        let candidates = CLAIMABLE.replace("{now}", "$1").replace("{limit}", "$3");
+        // Each recipient's oldest open message, found in one pass over the open rows (DISTINCT ON
+        // over the partial index), so a claim costs the backlog, never the history; a `NOT EXISTS`
+        // per candidate is planned as batch × backlog once the table has been analyzed. The heads
+        // are then locked and checked again, skipping those another dispatcher holds.
         let sql = format!(
             "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 \
-             WHERE id IN ({candidates} FOR UPDATE SKIP LOCKED) RETURNING {}",
+             WHERE id IN ( \
+                 SELECT o.id FROM outbox o \
+                 WHERE o.id IN ( \
+                     SELECT h.id FROM ( \
+                         SELECT DISTINCT ON (recipient) id, next_attempt_at FROM outbox \
+                         WHERE status IN ('pending', 'sending') ORDER BY recipient, id) h \
+                     WHERE h.next_attempt_at <= $1 ORDER BY h.id LIMIT $3) \
+                   AND o.status IN ('pending', 'sending') AND o.next_attempt_at <= $1 \
+                 FOR UPDATE SKIP LOCKED) \
+             RETURNING {}",
             columns()
         );
         // Planned with the actual values each time (see the inbox claim for why).

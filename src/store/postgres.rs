@@ -149,18 +149,23 @@ impl PgStore {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<InboxEvent>, StoreError> {
-        // Only the oldest open event of a conversation is a candidate (NOT EXISTS), and SKIP LOCKED
-        // keeps two workers from taking the same one: one conversation runs in order, many in parallel.
+        // Only the oldest open event of a conversation is a candidate, and SKIP LOCKED keeps two
+        // workers from taking the same one: one conversation runs in order, many in parallel. The
+        // heads are found in one pass over the open events (DISTINCT ON over the partial index), so a
+        // claim costs the backlog, never the history (a `NOT EXISTS` per candidate is planned as
+        // batch × backlog once the table has been analyzed), then locked and checked again.
         let sql = format!(
             "UPDATE inbox_events SET status = 'processing', attempts = attempts + 1, next_attempt_at = $2 \
              WHERE id IN ( \
                  SELECT e.id FROM inbox_events e \
-                 WHERE e.status IN ('pending', 'processing', 'failed') AND e.next_attempt_at <= $1 \
-                   AND NOT EXISTS ( \
-                       SELECT 1 FROM inbox_events o \
-                       WHERE o.conversation_key = e.conversation_key \
-                         AND o.status IN ('pending', 'processing', 'failed') AND o.id < e.id) \
-                 ORDER BY e.id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 WHERE e.id IN ( \
+                     SELECT h.id FROM ( \
+                         SELECT DISTINCT ON (conversation_key) id, next_attempt_at FROM inbox_events \
+                         WHERE status IN ('pending', 'processing', 'failed') \
+                         ORDER BY conversation_key, id) h \
+                     WHERE h.next_attempt_at <= $1 ORDER BY h.id LIMIT $3) \
+                   AND e.status IN ('pending', 'processing', 'failed') AND e.next_attempt_at <= $1 \
+                 FOR UPDATE SKIP LOCKED) \
              RETURNING {INBOX_COLUMNS}"
         );
         // Not a cached prepared statement: a generic plan (unknown limit and time) scans every open
