@@ -941,50 +941,14 @@ async fn main() -> anyhow::Result<()> {
     let received = graph.received.load(Ordering::Relaxed);
     let deadline = Instant::now() + Duration::from_secs(10);
     let by_status: BTreeMap<String, i64> = loop {
-        let rows: Vec<(String, i64)> = match &store {
-            Store::Postgres(s) => {
-                sqlx::query_as(
-                    "SELECT status, count(*) FROM outbox WHERE conversation_key LIKE $1 GROUP BY status",
-                )
-                .bind(&live)
-                .fetch_all(s.pool())
-                .await?
-            }
-            Store::Sqlite(s) => {
-                sqlx::query_as(
-                    "SELECT status, count(*) FROM outbox WHERE conversation_key LIKE ?1 GROUP BY status",
-                )
-                .bind(&live)
-                .fetch_all(s.pool())
-                .await?
-            }
-        };
-        let by_status: BTreeMap<String, i64> = rows.into_iter().collect();
+        let by_status = status_counts(&store, "outbox", &live).await?;
         let sent = by_status.get("sent").copied().unwrap_or(0);
         if u64::try_from(sent).unwrap_or(0) >= received || Instant::now() > deadline {
             break by_status;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let inbox_rows: Vec<(String, i64)> = match &store {
-        Store::Postgres(s) => {
-            sqlx::query_as(
-                "SELECT status, count(*) FROM inbox_events WHERE conversation_key LIKE $1 GROUP BY status",
-            )
-            .bind(&live)
-            .fetch_all(s.pool())
-            .await?
-        }
-        Store::Sqlite(s) => {
-            sqlx::query_as(
-                "SELECT status, count(*) FROM inbox_events WHERE conversation_key LIKE ?1 GROUP BY status",
-            )
-            .bind(&live)
-            .fetch_all(s.pool())
-            .await?
-        }
-    };
-    let inbox_by_status: BTreeMap<String, i64> = inbox_rows.into_iter().collect();
+    let inbox_by_status = status_counts(&store, "inbox_events", &live).await?;
     let metrics = reqwest::get(format!("http://{addr}/metrics"))
         .await?
         .text()
@@ -1169,4 +1133,28 @@ async fn clean_redis(url: &str, prefix: &str) -> anyhow::Result<()> {
         let _: () = conn.del(chunk).await?;
     }
     Ok(())
+}
+
+/// Rows of `table` (`outbox` or `inbox_events`, never input) per status, for conversations matching the
+/// `LIKE` pattern.
+async fn status_counts(
+    store: &Store,
+    table: &'static str,
+    like: &str,
+) -> anyhow::Result<BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = match store {
+        Store::Postgres(s) => {
+            let sql = format!(
+                "SELECT status, count(*) FROM {table} WHERE conversation_key LIKE $1 GROUP BY status"
+            );
+            sqlx::query_as(&sql).bind(like).fetch_all(s.pool()).await?
+        }
+        Store::Sqlite(s) => {
+            let sql = format!(
+                "SELECT status, count(*) FROM {table} WHERE conversation_key LIKE ?1 GROUP BY status"
+            );
+            sqlx::query_as(&sql).bind(like).fetch_all(s.pool()).await?
+        }
+    };
+    Ok(rows.into_iter().collect())
 }

@@ -57,18 +57,17 @@ pub enum NoInput {
 
 impl Input {
     /// The engine's input for a stored inbox event.
-    pub fn from_event(event: &InboxEvent) -> Result<(Input, Option<String>), NoInput> {
+    pub fn from_event(event: &InboxEvent) -> Result<Input, NoInput> {
         match event.kind {
             EventKind::Message => {
                 let message = MessageEvent::deserialize(&event.payload)
                     .map_err(|e| NoInput::Unreadable(e.to_string()))?;
-                let id = Some(message.message.id.clone());
-                Ok((Self::from_message(&message), id))
+                Ok(Self::from_message(&message))
             }
             EventKind::Timer => {
                 let timer = Timer::deserialize(&event.payload["data"])
                     .map_err(|e| NoInput::Unreadable(e.to_string()))?;
-                Ok((Input::Timer(timer), None))
+                Ok(Input::Timer(timer))
             }
             _ => Err(NoInput::NotConversational),
         }
@@ -85,15 +84,11 @@ impl Input {
                 id: payload.to_owned(),
                 title: text.to_owned(),
             },
+            // A photo with a caption still says something the bot can read.
             MessageContent::Media {
-                kind,
                 caption: Some(caption),
                 ..
-            } if !caption.trim().is_empty() => {
-                // A photo with a caption still says something the bot can read.
-                let _ = kind;
-                Input::Text(caption.to_owned())
-            }
+            } if !caption.trim().is_empty() => Input::Text(caption.to_owned()),
             MessageContent::Media { kind, .. } => Input::Unsupported(kind.to_owned()),
             MessageContent::Location { .. } => Input::Unsupported("location".into()),
             MessageContent::Reaction { .. } => Input::Unsupported("reaction".into()),

@@ -662,11 +662,8 @@ impl Stepper<'_, '_> {
     /// Moves to `name` and says it. Leaving a state drops its pending timeout; entering one with a
     /// timeout sets it.
     fn enter(&mut self, name: &str) {
-        if let (Some(timeout), Some(entered_at)) = (
-            self.state().and_then(|s| s.timeout.as_ref()),
-            self.conv.entered_at,
-        ) {
-            let _ = timeout;
+        let had_timeout = self.state().is_some_and(|s| s.timeout.is_some());
+        if let (true, Some(entered_at)) = (had_timeout, self.conv.entered_at) {
             self.effects.push(Effect::CancelTimer(timeout_key(
                 &self.conv.state,
                 entered_at,

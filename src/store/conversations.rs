@@ -24,8 +24,6 @@ pub struct StoredConversation {
     pub state: Option<Value>,
     /// The latest inbox event applied.
     pub last_event_id: i64,
-    /// Whether a person of the salon has the conversation.
-    pub human: bool,
 }
 
 /// A change to the customer's appointments, applied in the turn's transaction.
@@ -187,16 +185,15 @@ mod pg {
         pool: &PgPool,
         key: &str,
     ) -> Result<Option<StoredConversation>, StoreError> {
-        let row: Option<(Option<Value>, i64, bool)> = sqlx::query_as(
-            "SELECT state, last_event_id, human FROM conversations WHERE conversation_key = $1",
+        let row: Option<(Option<Value>, i64)> = sqlx::query_as(
+            "SELECT state, last_event_id FROM conversations WHERE conversation_key = $1",
         )
         .bind(key)
         .fetch_optional(pool)
         .await?;
-        Ok(row.map(|(state, last_event_id, human)| StoredConversation {
+        Ok(row.map(|(state, last_event_id)| StoredConversation {
             state,
             last_event_id,
-            human,
         }))
     }
 
@@ -204,8 +201,8 @@ mod pg {
         pool: &PgPool,
         keys: &[String],
     ) -> Result<std::collections::HashMap<String, StoredConversation>, StoreError> {
-        let rows: Vec<(String, Option<Value>, i64, bool)> = sqlx::query_as(
-            "SELECT conversation_key, state, last_event_id, human FROM conversations \
+        let rows: Vec<(String, Option<Value>, i64)> = sqlx::query_as(
+            "SELECT conversation_key, state, last_event_id FROM conversations \
              WHERE conversation_key = ANY($1)",
         )
         .bind(keys)
@@ -213,13 +210,12 @@ mod pg {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(key, state, last_event_id, human)| {
+            .map(|(key, state, last_event_id)| {
                 (
                     key,
                     StoredConversation {
                         state,
                         last_event_id,
-                        human,
                     },
                 )
             })
@@ -342,13 +338,13 @@ mod lite {
         pool: &SqlitePool,
         key: &str,
     ) -> Result<Option<StoredConversation>, StoreError> {
-        let row: Option<(Option<String>, i64, bool)> = sqlx::query_as(
-            "SELECT state, last_event_id, human FROM conversations WHERE conversation_key = ?",
+        let row: Option<(Option<String>, i64)> = sqlx::query_as(
+            "SELECT state, last_event_id FROM conversations WHERE conversation_key = ?",
         )
         .bind(key)
         .fetch_optional(pool)
         .await?;
-        row.map(|(state, last_event_id, human)| {
+        row.map(|(state, last_event_id)| {
             let state = state
                 .map(|s| serde_json::from_str(&s))
                 .transpose()
@@ -356,7 +352,6 @@ mod lite {
             Ok(StoredConversation {
                 state,
                 last_event_id,
-                human,
             })
         })
         .transpose()

@@ -124,7 +124,7 @@ impl Engine {
         prefetched: Option<&Prefetched>,
     ) -> Result<TurnOutcome, String> {
         let started = Instant::now();
-        let (input, _message_id) = match Input::from_event(event) {
+        let input = match Input::from_event(event) {
             Ok(found) => found,
             Err(NoInput::NotConversational) => return Ok(TurnOutcome::Skipped),
             Err(err @ NoInput::Unreadable(_)) => return Err(err.to_string()),
