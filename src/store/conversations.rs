@@ -88,6 +88,9 @@ pub enum TurnError {
     Stale,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The statement committing this turn together with others failed (nothing of them was written).
+    #[error(transparent)]
+    Together(std::sync::Arc<StoreError>),
 }
 
 impl From<BookingError> for TurnError {
@@ -161,6 +164,81 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Applies several turns, each of a different conversation; one result per turn, in order.
+    ///
+    /// On Postgres the turns that touch no appointment (beyond giving back the conversation's own
+    /// hold, which cannot conflict) are committed together in one statement, with one WAL flush for
+    /// all of them; each is still applied only under its worker's claim (`Stale` otherwise). Turns
+    /// that hold, confirm, cancel or move a time may be refused by the database, so each of those
+    /// commits in its own transaction, as [`Store::commit_turn`] does.
+    pub async fn commit_turns(
+        &self,
+        turns: &[TurnCommit],
+        now: DateTime<Utc>,
+    ) -> Vec<Result<Committed, TurnError>> {
+        let Store::Postgres(s) = self else {
+            let mut results = Vec::with_capacity(turns.len());
+            for turn in turns {
+                results.push(self.commit_turn(turn, now).await);
+            }
+            return results;
+        };
+        let (plain, booking): (Vec<usize>, Vec<usize>) =
+            (0..turns.len()).partition(|i| turns[*i].is_plain());
+        let mut results: Vec<Option<Result<Committed, TurnError>>> =
+            (0..turns.len()).map(|_| None).collect();
+        let together: Vec<&TurnCommit> = plain.iter().map(|i| &turns[*i]).collect();
+        let (applied, alone) = tokio::join!(
+            pg::commit_plain(s.pool(), &together, now),
+            futures_util::future::join_all(booking.iter().map(|i| pg::commit(
+                s.pool(),
+                &turns[*i],
+                now
+            ))),
+        );
+        match applied {
+            Ok(done) => {
+                for i in &plain {
+                    results[*i] = Some(if done.contains(&turns[*i].event_id) {
+                        Ok(Committed::default())
+                    } else {
+                        Err(TurnError::Stale)
+                    });
+                }
+            }
+            Err(err) => {
+                let err = std::sync::Arc::new(err);
+                for i in &plain {
+                    results[*i] = Some(Err(TurnError::Together(err.clone())));
+                }
+            }
+        }
+        for (i, result) in booking.iter().zip(alone) {
+            results[*i] = Some(result);
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(TurnError::Stale)))
+            .collect()
+    }
+}
+
+impl TurnCommit {
+    /// Changes no appointment but perhaps gives back the conversation's own hold: nothing the
+    /// database can refuse.
+    fn is_plain(&self) -> bool {
+        self.booking.iter().all(|op| *op == BookingOp::ReleaseHold)
+    }
+
+    /// The timers to drop: those set again by the same turn are replaced by their new setting.
+    fn timers_to_cancel(&self) -> impl Iterator<Item = &String> {
+        self.cancel_timers
+            .iter()
+            .filter(|key| !self.timers.iter().any(|t| &t.timer.key == *key))
+    }
+}
+
 /// The timer to store, with the confirmed appointment's id filled in.
 fn resolve_timer(t: &TurnTimer, confirmed: Option<i64>) -> Option<NewTimer> {
     if !t.of_confirmed {
@@ -220,6 +298,181 @@ mod pg {
                 )
             })
             .collect())
+    }
+
+    /// Commits turns that touch no appointment (but perhaps give back their own hold) in one
+    /// statement: each turn's event is marked done under its claim, and only the turns whose event
+    /// was marked save their conversation, replies and timers. Returns the events applied. The
+    /// turns must be of different conversations.
+    pub(super) async fn commit_plain(
+        pool: &PgPool,
+        turns: &[&TurnCommit],
+        now: DateTime<Utc>,
+    ) -> Result<std::collections::HashSet<i64>, StoreError> {
+        if turns.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut t = TurnColumns::default();
+        let mut m = ReplyColumns::default();
+        let mut dropped: (Vec<i64>, Vec<&str>) = Default::default();
+        let mut set = TimerColumns::default();
+        for turn in turns {
+            t.event.push(turn.event_id);
+            t.attempt.push(turn.attempt);
+            t.key.push(turn.conversation_key.as_str());
+            t.business.push(turn.business_id.as_str());
+            t.flow.push(turn.flow.as_str());
+            t.state.push(turn.state.to_string());
+            t.language.push(turn.language.as_deref());
+            t.human.push(turn.human);
+            t.release
+                .push(turn.booking.contains(&BookingOp::ReleaseHold));
+            for reply in &turn.outbox {
+                m.event.push(turn.event_id);
+                m.key.push(reply.idempotency_key.as_str());
+                m.business.push(reply.business_id.as_str());
+                m.conversation.push(reply.conversation_key.as_str());
+                m.recipient.push(reply.recipient.as_str());
+                m.kind.push(reply.kind.as_str());
+                m.payload.push(reply.payload.to_string());
+                m.at.push(reply.created_at);
+            }
+            for key in turn.timers_to_cancel() {
+                dropped.0.push(turn.event_id);
+                dropped.1.push(key.as_str());
+            }
+            for timer in &turn.timers {
+                // A plain turn confirms nothing: a timer about a confirmed appointment has none.
+                if let Some(timer) = resolve_timer(timer, None) {
+                    set.event.push(turn.event_id);
+                    set.key.push(timer.key);
+                    set.business.push(timer.business_id);
+                    set.conversation.push(timer.conversation_key);
+                    set.kind.push(timer.kind);
+                    set.payload.push(timer.payload.to_string());
+                    set.due.push(timer.due_at);
+                }
+            }
+        }
+        let done: Vec<(i64,)> = sqlx::query_as(
+            "WITH t AS ( \
+                 SELECT * FROM UNNEST($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], \
+                                      $6::text[], $7::text[], $8::bool[], $9::bool[]) \
+                     AS t(event_id, attempt, conversation_key, business_id, flow, state, language, \
+                          human, release)), \
+             done AS ( \
+                 UPDATE inbox_events e SET status = 'done', processed_at = $10, last_error = NULL \
+                 FROM t WHERE e.id = t.event_id AND e.attempts = t.attempt AND e.status = 'processing' \
+                 RETURNING e.id), \
+             saved AS ( \
+                 INSERT INTO conversations (conversation_key, business_id, flow, state, language, \
+                     human, last_event_id, turns, created_at, updated_at) \
+                 SELECT t.conversation_key, t.business_id, t.flow, t.state::jsonb, t.language, t.human, \
+                     t.event_id, 1, $10, $10 \
+                 FROM t JOIN done ON done.id = t.event_id \
+                 ON CONFLICT (conversation_key) DO UPDATE SET flow = EXCLUDED.flow, \
+                     state = EXCLUDED.state, language = EXCLUDED.language, human = EXCLUDED.human, \
+                     last_event_id = GREATEST(conversations.last_event_id, EXCLUDED.last_event_id), \
+                     turns = conversations.turns + 1, updated_at = EXCLUDED.updated_at), \
+             released AS ( \
+                 UPDATE appointments a SET status = 'cancelled', hold_expires_at = NULL, updated_at = $10 \
+                 FROM t JOIN done ON done.id = t.event_id \
+                 WHERE t.release AND a.conversation_key = t.conversation_key \
+                   AND a.status IN ('held', 'pending_payment')), \
+             replies AS ( \
+                 INSERT INTO outbox (idempotency_key, business_id, conversation_key, recipient, kind, \
+                     payload, next_attempt_at, created_at) \
+                 SELECT m.k, m.b, m.c, m.r, m.t, m.p::jsonb, m.at, m.at \
+                 FROM UNNEST($11::bigint[], $12::text[], $13::text[], $14::text[], $15::text[], \
+                             $16::text[], $17::text[], $18::timestamptz[]) \
+                     WITH ORDINALITY AS m(event_id, k, b, c, r, t, p, at, n) \
+                 WHERE m.event_id IN (SELECT id FROM done) \
+                 ORDER BY m.n \
+                 ON CONFLICT (idempotency_key) DO NOTHING), \
+             dropped AS ( \
+                 DELETE FROM timers USING UNNEST($19::bigint[], $20::text[]) AS c(event_id, k) \
+                 WHERE timers.timer_key = c.k AND timers.fired_at IS NULL \
+                   AND c.event_id IN (SELECT id FROM done)), \
+             timers_set AS ( \
+                 INSERT INTO timers (timer_key, business_id, conversation_key, kind, payload, due_at, \
+                     created_at) \
+                 SELECT s.k, s.b, s.c, s.kind, s.p::jsonb, s.due, $10 \
+                 FROM UNNEST($21::bigint[], $22::text[], $23::text[], $24::text[], $25::text[], \
+                             $26::text[], $27::timestamptz[]) AS s(event_id, k, b, c, kind, p, due) \
+                 WHERE s.event_id IN (SELECT id FROM done) \
+                 ON CONFLICT (timer_key) DO UPDATE SET due_at = EXCLUDED.due_at, \
+                     payload = EXCLUDED.payload WHERE timers.fired_at IS NULL) \
+             SELECT id FROM done",
+        )
+        .bind(&t.event)
+        .bind(&t.attempt)
+        .bind(&t.key)
+        .bind(&t.business)
+        .bind(&t.flow)
+        .bind(&t.state)
+        .bind(&t.language)
+        .bind(&t.human)
+        .bind(&t.release)
+        .bind(now)
+        .bind(&m.event)
+        .bind(&m.key)
+        .bind(&m.business)
+        .bind(&m.conversation)
+        .bind(&m.recipient)
+        .bind(&m.kind)
+        .bind(&m.payload)
+        .bind(&m.at)
+        .bind(&dropped.0)
+        .bind(&dropped.1)
+        .bind(&set.event)
+        .bind(&set.key)
+        .bind(&set.business)
+        .bind(&set.conversation)
+        .bind(&set.kind)
+        .bind(&set.payload)
+        .bind(&set.due)
+        .fetch_all(pool)
+        .await?;
+        Ok(done.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// The turns of [`commit_plain`], column by column.
+    #[derive(Default)]
+    struct TurnColumns<'a> {
+        event: Vec<i64>,
+        attempt: Vec<i32>,
+        key: Vec<&'a str>,
+        business: Vec<&'a str>,
+        flow: Vec<&'a str>,
+        state: Vec<String>,
+        language: Vec<Option<&'a str>>,
+        human: Vec<bool>,
+        release: Vec<bool>,
+    }
+
+    /// Their replies, each with the event of its turn.
+    #[derive(Default)]
+    struct ReplyColumns<'a> {
+        event: Vec<i64>,
+        key: Vec<&'a str>,
+        business: Vec<&'a str>,
+        conversation: Vec<&'a str>,
+        recipient: Vec<&'a str>,
+        kind: Vec<&'a str>,
+        payload: Vec<String>,
+        at: Vec<DateTime<Utc>>,
+    }
+
+    /// Their timers, each with the event of its turn.
+    #[derive(Default)]
+    struct TimerColumns {
+        event: Vec<i64>,
+        key: Vec<String>,
+        business: Vec<String>,
+        conversation: Vec<String>,
+        kind: Vec<String>,
+        payload: Vec<String>,
+        due: Vec<DateTime<Utc>>,
     }
 
     pub(super) async fn commit(

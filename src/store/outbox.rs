@@ -641,29 +641,24 @@ pub(super) mod pg {
         let keys: Vec<&str> = rows.iter().map(|r| r.0).collect();
         let businesses: Vec<&str> = rows.iter().map(|r| r.1).collect();
         let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.2).collect();
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO conversations (conversation_key, business_id, last_inbound_at, created_at, updated_at) \
-             SELECT k, b, a, $4, $4 FROM UNNEST($1::text[], $2::text[], $3::timestamptz[]) AS t(k, b, a) \
-             ON CONFLICT (conversation_key) DO UPDATE SET \
-                 last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at), \
-                 updated_at = EXCLUDED.updated_at",
+        // One statement (and so one round trip, committed on its own): the conversations' last
+        // message recorded, and their messages waiting for it released.
+        let released = sqlx::query(
+            "WITH seen AS ( \
+                 INSERT INTO conversations (conversation_key, business_id, last_inbound_at, created_at, updated_at) \
+                 SELECT k, b, a, $4, $4 FROM UNNEST($1::text[], $2::text[], $3::timestamptz[]) AS t(k, b, a) \
+                 ON CONFLICT (conversation_key) DO UPDATE SET \
+                     last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at), \
+                     updated_at = EXCLUDED.updated_at) \
+             UPDATE outbox SET status = 'pending', next_attempt_at = $4 \
+             WHERE conversation_key = ANY($1) AND status = 'waiting'",
         )
         .bind(&keys)
         .bind(&businesses)
         .bind(&times)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(pool)
         .await?;
-        let released = sqlx::query(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = $2 \
-             WHERE conversation_key = ANY($1) AND status = 'waiting'",
-        )
-        .bind(&keys)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         Ok(released.rows_affected())
     }
 

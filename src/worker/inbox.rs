@@ -25,7 +25,7 @@ use crate::store::{
 };
 use crate::whatsapp::webhook::StatusEvent;
 use crate::worker::outbox::reengagement_row;
-use crate::worker::turn::{Engine, Prefetched, TurnOutcome};
+use crate::worker::turn::{Engine, TurnOutcome};
 
 /// What became of an event a handler took care of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,10 +211,6 @@ enum StatusPlan {
 impl InboxHandler {
     /// A conversation turn for a message or timer, when the engine runs.
     async fn turn(&self, event: &InboxEvent) -> Outcome {
-        self.turn_with(event, None).await
-    }
-
-    async fn turn_with(&self, event: &InboxEvent, prefetched: Option<&Prefetched>) -> Outcome {
         let Some(engine) = &self.engine else {
             if event.kind == EventKind::Timer {
                 tracing::info!(
@@ -226,7 +222,7 @@ impl InboxHandler {
             }
             return Ok(Handled::Done);
         };
-        match engine.handle_with(event, prefetched).await? {
+        match engine.handle(event).await? {
             TurnOutcome::Committed => Ok(Handled::Settled),
             TurnOutcome::Skipped => Ok(Handled::Done),
         }
@@ -282,25 +278,37 @@ impl EventHandler for InboxHandler {
             .map(|i| &events[*i])
             .filter(|e| matches!(e.kind, EventKind::Message | EventKind::Timer))
             .collect();
-        let prefetched = match (&self.engine, turns.is_empty()) {
-            (Some(engine), false) => engine.prefetch(&turns).await.ok(),
-            _ => None,
-        };
-        let prefetched = prefetched.as_ref();
-        let handled = futures_util::future::join_all(rest.iter().map(|i| {
+        if let (Some(engine), false) = (&self.engine, turns.is_empty()) {
+            // The batch's turns: their conversations read in one go, planned side by side and
+            // committed together.
+            let prefetched = engine.prefetch(&turns).await.ok();
+            let handled = engine.handle_batch(&turns, prefetched.as_ref()).await;
+            let mut handled = handled.into_iter();
+            for i in &rest {
+                if matches!(events[*i].kind, EventKind::Message | EventKind::Timer) {
+                    outcomes[*i] = handled.next().map(|outcome| match outcome? {
+                        TurnOutcome::Committed => Ok(Handled::Settled),
+                        TurnOutcome::Skipped => Ok(Handled::Done),
+                    });
+                }
+            }
+        }
+        let others: Vec<usize> = rest
+            .into_iter()
+            .filter(|i| outcomes[*i].is_none())
+            .collect();
+        let handled = futures_util::future::join_all(others.iter().map(|i| {
             let event = &events[*i];
             async move {
                 match event.kind {
-                    // Recorded above; now the conversation turn.
-                    EventKind::Message | EventKind::Timer => {
-                        self.turn_with(event, prefetched).await
-                    }
+                    // Recorded above; a turn (without the engine: acknowledged).
+                    EventKind::Message | EventKind::Timer => self.turn(event).await,
                     _ => self.handle(event).await,
                 }
             }
         }))
         .await;
-        for (i, outcome) in rest.into_iter().zip(handled) {
+        for (i, outcome) in others.into_iter().zip(handled) {
             outcomes[i] = Some(outcome);
         }
         outcomes

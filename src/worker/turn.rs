@@ -23,8 +23,8 @@ use crate::engine::state::Conversation;
 use crate::engine::step::step;
 use crate::engine::view::{self, View};
 use crate::store::{
-    Appointment, BookingOp, InboxEvent, NewHold, NewOutbound, NewTimer, Store, StoreError,
-    TurnCommit, TurnError, TurnTimer,
+    Appointment, BookingOp, Committed, InboxEvent, NewHold, NewOutbound, NewTimer, Store,
+    StoreError, TurnCommit, TurnError, TurnTimer,
 };
 use crate::telemetry::Metrics;
 use crate::whatsapp::messages::{
@@ -114,24 +114,80 @@ impl Engine {
 
     /// Applies one inbox event.
     pub async fn handle(&self, event: &InboxEvent) -> Result<TurnOutcome, String> {
-        self.handle_with(event, None).await
+        self.handle_batch(&[event], None)
+            .await
+            .pop()
+            .unwrap_or(Ok(TurnOutcome::Skipped))
     }
 
-    /// Applies one inbox event, with its conversation's state already read when `prefetched` has it.
-    pub async fn handle_with(
+    /// Applies a batch of inbox events, each of a different conversation: every turn is planned
+    /// (read, step), then all are committed at once ([`Store::commit_turns`]); a turn whose booking
+    /// change the store refused is planned again with that news. One outcome per event, in order.
+    pub async fn handle_batch(
         &self,
-        event: &InboxEvent,
+        events: &[&InboxEvent],
         prefetched: Option<&Prefetched>,
-    ) -> Result<TurnOutcome, String> {
+    ) -> Vec<Result<TurnOutcome, String>> {
+        let mut outcomes: Vec<Option<Result<TurnOutcome, String>>> = vec![None; events.len()];
+        let planned = futures_util::future::join_all(
+            events
+                .iter()
+                .map(|event| self.plan_first(event, prefetched)),
+        )
+        .await;
+        let mut turns = Vec::new();
+        let mut commits = Vec::new();
+        for (i, plan) in planned.into_iter().enumerate() {
+            match plan {
+                Ok((cx, commit)) => {
+                    turns.push((i, cx));
+                    commits.push(commit);
+                }
+                Err(outcome) => outcomes[i] = Some(outcome),
+            }
+        }
+        let results = self.store.commit_turns(&commits, Utc::now()).await;
+        let mut again = Vec::new();
+        for (((i, cx), commit), result) in turns.into_iter().zip(&commits).zip(results) {
+            match result {
+                Ok(committed) => outcomes[i] = Some(Ok(self.committed(&cx, commit, &committed))),
+                Err(TurnError::SlotTaken) => again.push((i, cx, Input::SlotTaken)),
+                Err(TurnError::HoldLost) => again.push((i, cx, Input::HoldLost)),
+                Err(TurnError::Stale) => outcomes[i] = Some(Ok(TurnOutcome::Skipped)),
+                Err(err) => outcomes[i] = Some(Err(err.to_string())),
+            }
+        }
+        let replanned = futures_util::future::join_all(
+            again
+                .iter()
+                .map(|(_, cx, input)| self.replan(cx, input.clone())),
+        )
+        .await;
+        for ((i, _, _), outcome) in again.iter().zip(replanned) {
+            outcomes[*i] = Some(outcome);
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Ok(TurnOutcome::Skipped)))
+            .collect()
+    }
+
+    /// Reads an event's conversation and plans its turn; `Err` is the event's outcome when there is
+    /// no turn to take.
+    async fn plan_first<'e>(
+        &self,
+        event: &'e InboxEvent,
+        prefetched: Option<&Prefetched>,
+    ) -> Result<(TurnContext<'e>, TurnCommit), Result<TurnOutcome, String>> {
         let started = Instant::now();
         let input = match Input::from_event(event) {
             Ok(found) => found,
-            Err(NoInput::NotConversational) => return Ok(TurnOutcome::Skipped),
-            Err(err @ NoInput::Unreadable(_)) => return Err(err.to_string()),
+            Err(NoInput::NotConversational) => return Err(Ok(TurnOutcome::Skipped)),
+            Err(err @ NoInput::Unreadable(_)) => return Err(Err(err.to_string())),
         };
         let Some(recipient) = recipient_of(&event.conversation_key) else {
             tracing::warn!(conversation = %Masked(&event.conversation_key), "no one to answer: conversation key without a phone or user id");
-            return Ok(TurnOutcome::Skipped);
+            return Err(Ok(TurnOutcome::Skipped));
         };
         let stored = match prefetched {
             Some(Prefetched(found)) => found.get(&event.conversation_key).cloned(),
@@ -139,7 +195,7 @@ impl Engine {
                 .store
                 .conversation_state(&event.conversation_key)
                 .await
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| Err(e.to_string()))?,
         };
         let conversation: Conversation = match stored.and_then(|s| s.state) {
             Some(state) => serde_json::from_value(state).unwrap_or_else(|err| {
@@ -152,39 +208,73 @@ impl Engine {
             Recipient::Phone(phone) => Some(phone.clone()),
             Recipient::BusinessScopedUser(_) => None,
         };
-        let mut input = input;
-        for _ in 0..=REPLANS {
+        let cx = TurnContext {
+            event,
+            recipient,
+            phone,
+            conversation,
+            started,
+        };
+        let commit = self
+            .plan(&cx, &input, Utc::now())
+            .await
+            .map_err(|e| Err(e.to_string()))?;
+        Ok((cx, commit))
+    }
+
+    /// Reads what the step needs, runs it, and puts its outcome in the store's form.
+    async fn plan(
+        &self,
+        cx: &TurnContext<'_>,
+        input: &Input,
+        now: DateTime<Utc>,
+    ) -> Result<TurnCommit, StoreError> {
+        let reads = self.read(cx.event, &cx.conversation, input, now).await?;
+        let view = View {
+            catalog: &self.catalog,
+            now,
+            busy: &reads.busy,
+            appointments: &reads.appointments,
+            deposits: self.settings.deposits,
+            phone: cx.phone.as_deref(),
+        };
+        let turn = step(&self.flow, &cx.conversation, input, &view);
+        Ok(self.commit_of(cx.event, &cx.recipient, &turn, now))
+    }
+
+    /// Plans and commits a turn on its own after the store refused its booking change, with that
+    /// news and a fresh view, up to [`REPLANS`] times.
+    async fn replan(&self, cx: &TurnContext<'_>, mut input: Input) -> Result<TurnOutcome, String> {
+        for _ in 0..REPLANS {
             let now = Utc::now();
-            let reads = self
-                .read(event, &conversation, &input, now)
+            let commit = self
+                .plan(cx, &input, now)
                 .await
                 .map_err(|e| e.to_string())?;
-            let view = View {
-                catalog: &self.catalog,
-                now,
-                busy: &reads.busy,
-                appointments: &reads.appointments,
-                deposits: self.settings.deposits,
-                phone: phone.as_deref(),
-            };
-            let turn = step(&self.flow, &conversation, &input, &view);
-            let commit = self.commit_of(event, &recipient, &turn, now);
             match self.store.commit_turn(&commit, now).await {
-                Ok(committed) => {
-                    if let (Some(wake), false) = (&self.outbox_wake, commit.outbox.is_empty()) {
-                        wake.notify_one();
-                    }
-                    self.metrics.turn(started.elapsed());
-                    self.count_appointments(&commit.booking, committed.confirmed);
-                    return Ok(TurnOutcome::Committed);
-                }
+                Ok(committed) => return Ok(self.committed(cx, &commit, &committed)),
                 Err(TurnError::SlotTaken) => input = Input::SlotTaken,
                 Err(TurnError::HoldLost) => input = Input::HoldLost,
                 Err(TurnError::Stale) => return Ok(TurnOutcome::Skipped),
-                Err(TurnError::Store(err)) => return Err(err.to_string()),
+                Err(err) => return Err(err.to_string()),
             }
         }
         Err("the booking kept changing under the turn".into())
+    }
+
+    /// Counts a committed turn, and wakes the dispatcher when it wrote replies.
+    fn committed(
+        &self,
+        cx: &TurnContext<'_>,
+        commit: &TurnCommit,
+        committed: &Committed,
+    ) -> TurnOutcome {
+        if let (Some(wake), false) = (&self.outbox_wake, commit.outbox.is_empty()) {
+            wake.notify_one();
+        }
+        self.metrics.turn(cx.started.elapsed());
+        self.count_appointments(&commit.booking, committed.confirmed);
+        TurnOutcome::Committed
     }
 
     /// Reads what a step from this state may look at.
@@ -367,6 +457,15 @@ impl Engine {
 /// Conversation states read for a batch of events ([`Engine::prefetch`]).
 #[derive(Debug, Default)]
 pub struct Prefetched(std::collections::HashMap<String, crate::store::StoredConversation>);
+
+/// What planning a turn again needs: the event, whom it answers, and the state it started from.
+struct TurnContext<'e> {
+    event: &'e InboxEvent,
+    recipient: Recipient,
+    phone: Option<String>,
+    conversation: Conversation,
+    started: Instant,
+}
 
 /// The reads a step needed.
 #[derive(Default)]

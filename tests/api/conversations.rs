@@ -825,3 +825,178 @@ async fn a_turn_commits_once_and_only_under_its_claim(backend: Backend) {
     );
 }
 both_backends!(turn_commit, a_turn_commits_once_and_only_under_its_claim);
+
+/// Turns committed together: each is applied whole under its own claim, a turn whose claim was
+/// lost leaves nothing, and a turn that books commits on its own beside them.
+async fn turns_committed_together_apply_each_under_its_own_claim(backend: Backend) {
+    use salonbot::store::{
+        BookingOp, EventKind, NewHold, NewInboxEvent, NewOutbound, NewTimer, Provider, TurnCommit,
+        TurnError, TurnTimer,
+    };
+    let db = crate::helpers::TestDb::new(backend).await;
+    let store = db.store().await;
+    let now = Utc::now();
+    let phones = ["+34600000801", "+34600000802", "+34600000803"];
+    let key = |phone: &str| format!("whatsapp:b:{phone}");
+    store
+        .record_inbound(
+            &phones
+                .iter()
+                .map(|phone| NewInboxEvent {
+                    provider: Provider::WhatsApp,
+                    provider_event_id: format!("wamid.{phone}"),
+                    business_id: "b".into(),
+                    conversation_key: key(phone),
+                    kind: EventKind::Message,
+                    payload: "{}".into(),
+                    received_at: now,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_inbox(now, Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    let event_of = |phone: &str| {
+        claimed
+            .iter()
+            .find(|e| e.conversation_key == key(phone))
+            .unwrap()
+            .clone()
+    };
+    let hold = |phone: &str, hour: i64| NewHold {
+        business_id: "b".into(),
+        conversation_key: key(phone),
+        service_id: "cut".into(),
+        staff_id: "ana".into(),
+        starts_at: now + Span::days(2) + Span::hours(hour),
+        ends_at: now + Span::days(2) + Span::hours(hour + 1),
+        occupied_until: now + Span::days(2) + Span::hours(hour + 1),
+        hold_expires_at: now + Span::minutes(10),
+        deposit_minor: 0,
+    };
+    // The first customer holds a time and has a timer running, both given up by the turn.
+    let held = store.hold_slot(&hold(phones[0], 0), now).await.unwrap();
+    let timer = |phone: &str, name: &str, minutes: i64| NewTimer {
+        key: format!("{}/{name}", key(phone)),
+        business_id: "b".into(),
+        conversation_key: key(phone),
+        kind: "state_timeout".into(),
+        payload: json!({"timer": "state_timeout"}),
+        due_at: now + Span::minutes(minutes),
+    };
+    store
+        .schedule_timer(&timer(phones[0], "old", 5), now)
+        .await
+        .unwrap();
+    let reply = |phone: &str, event: i64, i: usize| NewOutbound {
+        idempotency_key: format!("turn:{event}:{i}.0"),
+        business_id: "b".into(),
+        conversation_key: key(phone),
+        recipient: phone.to_string(),
+        kind: "text".into(),
+        payload: json!({"type": "text", "text": {"body": format!("reply {i}")}}),
+        created_at: now,
+    };
+    let turn = |phone: &str, attempt_offset: i32, booking: Vec<BookingOp>| {
+        let event = event_of(phone);
+        TurnCommit {
+            event_id: event.id,
+            attempt: event.attempts + attempt_offset,
+            business_id: "b".into(),
+            conversation_key: key(phone),
+            flow: "booking".into(),
+            state: json!({"state": format!("after {phone}")}),
+            language: Some("en".into()),
+            human: false,
+            booking,
+            outbox: (0..3).map(|i| reply(phone, event.id, i)).collect(),
+            timers: vec![TurnTimer {
+                timer: timer(phone, "new", 30),
+                of_confirmed: false,
+            }],
+            cancel_timers: vec![format!("{}/old", key(phone))],
+        }
+    };
+    let turns = vec![
+        turn(phones[0], 0, vec![BookingOp::ReleaseHold]),
+        // Its worker's claim was lost.
+        turn(phones[1], 1, Vec::new()),
+        // Holds a time: committed on its own, beside the others.
+        turn(phones[2], 0, vec![BookingOp::Hold(hold(phones[2], 3))]),
+    ];
+    let results = store.commit_turns(&turns, Utc::now()).await;
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    assert!(
+        matches!(results[1], Err(TurnError::Stale)),
+        "{:?}",
+        results[1]
+    );
+    assert!(results[2].is_ok(), "{:?}", results[2]);
+
+    for (phone, applied) in [(phones[0], true), (phones[1], false), (phones[2], true)] {
+        let saved = store.conversation_state(&key(phone)).await.unwrap();
+        let event = store
+            .find_inbox_event(Provider::WhatsApp, &format!("wamid.{phone}"))
+            .await
+            .unwrap()
+            .unwrap();
+        let replies = store.outbox_for_recipient(phone).await.unwrap();
+        let new_timer = store
+            .timer_due(&format!("{}/new", key(phone)))
+            .await
+            .unwrap();
+        if applied {
+            let saved = saved.expect("the conversation is saved");
+            assert_eq!(
+                saved.state,
+                Some(json!({"state": format!("after {phone}")}))
+            );
+            assert_eq!(saved.last_event_id, event.id);
+            assert_eq!(event.status, InboxStatus::Done);
+            // In the turn's order, each once.
+            let bodies: Vec<&Value> = replies.iter().map(|r| &r.payload["text"]["body"]).collect();
+            assert_eq!(bodies, ["reply 0", "reply 1", "reply 2"], "{phone}");
+            assert!(replies.windows(2).all(|w| w[0].id < w[1].id));
+            assert!(new_timer.is_some(), "{phone}: the turn's timer is set");
+        } else {
+            assert!(saved.is_none(), "nothing saved without the claim");
+            assert_eq!(event.status, InboxStatus::Processing);
+            assert!(replies.is_empty());
+            assert!(new_timer.is_none());
+        }
+    }
+    // The first customer's hold and old timer are gone; the third customer holds its time.
+    assert_eq!(
+        store.appointment(held.id).await.unwrap().unwrap().status,
+        AppointmentStatus::Cancelled
+    );
+    assert!(
+        store
+            .timer_due(&format!("{}/old", key(phones[0])))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let third = store
+        .conversation_appointments(&key(phones[2]))
+        .await
+        .unwrap();
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0].status, AppointmentStatus::Held);
+
+    // Committed again (a second worker finishing late): nothing is applied twice.
+    let again = store.commit_turns(&turns, Utc::now()).await;
+    assert!(again.iter().all(|r| matches!(r, Err(TurnError::Stale))));
+    assert_eq!(
+        store.outbox_for_recipient(phones[0]).await.unwrap().len(),
+        3
+    );
+}
+both_backends!(
+    turns_together,
+    turns_committed_together_apply_each_under_its_own_claim
+);
