@@ -126,6 +126,10 @@ async fn wait_for(arrivals: &Arrivals, n: u64, limit: Duration) -> anyhow::Resul
     Ok(())
 }
 
+/// The allocator `salonbot` itself runs with (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();

@@ -709,6 +709,10 @@ fn backend_name(args: &Args) -> String {
 
 // ---------------------------------------------------------------------------------------------------
 
+/// The allocator `salonbot` itself runs with (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
