@@ -1,6 +1,6 @@
 -- The outbox is read by conversation only to release the messages waiting for the customer's next
 -- message (the 24-hour window): index those alone, not every row. Operators list dead events: index
--- those alone. (SQLite's claims still walk the open rows by id, so those indexes stay here.)
+-- those alone (normally none).
 DROP INDEX outbox_conversation;
 CREATE INDEX outbox_waiting ON outbox (conversation_key) WHERE status = 'waiting';
 CREATE INDEX inbox_events_dead ON inbox_events (id) WHERE status = 'dead';

@@ -489,27 +489,30 @@ pub(super) mod pg {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Outbound>, StoreError> {
-        // Each recipient's oldest open message, found in one pass over the open rows (DISTINCT ON
-        // over the partial index), so a claim costs the backlog, never the history; a `NOT EXISTS`
-        // per candidate is planned as batch × backlog once the table has been analyzed. The heads
-        // are then locked and checked again, skipping those another dispatcher holds.
+        // Each recipient's oldest open message: the open rows walked in id order (`outbox_open`),
+        // each checked against its recipient's oldest open row (one probe of
+        // `outbox_open_by_recipient`), stopping at `limit`; so a claim reads about as many rows as
+        // it takes, never the whole backlog or the history. The heads are then locked and checked
+        // again, skipping those another dispatcher holds.
         let sql = format!(
             "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 \
              WHERE id IN ( \
                  SELECT o.id FROM outbox o \
                  WHERE o.id IN ( \
-                     SELECT h.id FROM ( \
-                         SELECT DISTINCT ON (recipient) id, next_attempt_at FROM outbox \
-                         WHERE status IN ('pending', 'sending') ORDER BY recipient, id) h \
-                     WHERE h.next_attempt_at <= $1 ORDER BY h.id LIMIT $3) \
+                     SELECT c.id FROM outbox c \
+                     CROSS JOIN LATERAL ( \
+                         SELECT f.id AS head FROM outbox f \
+                         WHERE f.recipient = c.recipient AND f.status IN ('pending', 'sending') \
+                         ORDER BY f.id LIMIT 1) h \
+                     WHERE c.status IN ('pending', 'sending') AND c.next_attempt_at <= $1 \
+                       AND h.head = c.id \
+                     ORDER BY c.id LIMIT $3) \
                    AND o.status IN ('pending', 'sending') AND o.next_attempt_at <= $1 \
                  FOR UPDATE SKIP LOCKED) \
              RETURNING {}",
             columns()
         );
-        // Planned with the actual values each time (see the inbox claim for why).
         let mut rows: Vec<Row> = sqlx::query_as(&sql)
-            .persistent(false)
             .bind(now)
             .bind(lease_until)
             .bind(i64::from(limit))

@@ -151,27 +151,30 @@ impl PgStore {
     ) -> Result<Vec<InboxEvent>, StoreError> {
         // Only the oldest open event of a conversation is a candidate, and SKIP LOCKED keeps two
         // workers from taking the same one: one conversation runs in order, many in parallel. The
-        // heads are found in one pass over the open events (DISTINCT ON over the partial index), so a
-        // claim costs the backlog, never the history (a `NOT EXISTS` per candidate is planned as
-        // batch × backlog once the table has been analyzed), then locked and checked again.
+        // open events are walked in id order (`inbox_events_open`) and each is checked against its
+        // conversation's oldest open event (one probe of `inbox_events_open_by_conversation`),
+        // stopping at `limit` heads: a claim reads about as many rows as it takes, whatever the
+        // backlog and the history. (Grouping all open events by conversation first costs the whole
+        // backlog each claim; a `NOT EXISTS` is planned as batch × backlog once analyzed.)
         let sql = format!(
             "UPDATE inbox_events SET status = 'processing', attempts = attempts + 1, next_attempt_at = $2 \
              WHERE id IN ( \
                  SELECT e.id FROM inbox_events e \
                  WHERE e.id IN ( \
-                     SELECT h.id FROM ( \
-                         SELECT DISTINCT ON (conversation_key) id, next_attempt_at FROM inbox_events \
-                         WHERE status IN ('pending', 'processing', 'failed') \
-                         ORDER BY conversation_key, id) h \
-                     WHERE h.next_attempt_at <= $1 ORDER BY h.id LIMIT $3) \
+                     SELECT c.id FROM inbox_events c \
+                     CROSS JOIN LATERAL ( \
+                         SELECT o.id AS head FROM inbox_events o \
+                         WHERE o.conversation_key = c.conversation_key \
+                           AND o.status IN ('pending', 'processing', 'failed') \
+                         ORDER BY o.id LIMIT 1) h \
+                     WHERE c.status IN ('pending', 'processing', 'failed') AND c.next_attempt_at <= $1 \
+                       AND h.head = c.id \
+                     ORDER BY c.id LIMIT $3) \
                    AND e.status IN ('pending', 'processing', 'failed') AND e.next_attempt_at <= $1 \
                  FOR UPDATE SKIP LOCKED) \
              RETURNING {INBOX_COLUMNS}"
         );
-        // Not a cached prepared statement: a generic plan (unknown limit and time) scans every open
-        // event, seconds on a large backlog; planned with the actual values it reads a few index rows.
         let mut rows: Vec<InboxRow> = sqlx::query_as(&sql)
-            .persistent(false)
             .bind(now)
             .bind(lease_until)
             .bind(i64::from(limit))
