@@ -489,24 +489,31 @@ pub(super) mod pg {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Outbound>, StoreError> {
-        // Each recipient's oldest open message: the open rows walked in id order (`outbox_open`),
-        // each checked against its recipient's oldest open row (one probe of
-        // `outbox_open_by_recipient`), stopping at `limit`; so a claim reads about as many rows as
-        // it takes, never the whole backlog or the history. The heads are then locked and checked
-        // again, skipping those another dispatcher holds.
+        // Each recipient's oldest open message: `walk` steps through the open rows in id order,
+        // one probe of `outbox_open` each; each due one is checked against its recipient's oldest
+        // open row (one probe of `outbox_open_by_recipient`), and the walk stops at `limit` heads.
+        // The heads are then locked and checked again, skipping those another dispatcher holds.
+        // (Why a walk and not a join or a grouping: see the inbox claim.)
         let sql = format!(
             "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 \
              WHERE id IN ( \
                  SELECT o.id FROM outbox o \
                  WHERE o.id IN ( \
-                     SELECT c.id FROM outbox c \
+                     WITH RECURSIVE walk (id, recipient, next_attempt_at) AS ( \
+                         (SELECT id, recipient, next_attempt_at FROM outbox \
+                          WHERE queue = 'open' ORDER BY id LIMIT 1) \
+                         UNION ALL \
+                         (SELECT n.id, n.recipient, n.next_attempt_at FROM walk w \
+                          CROSS JOIN LATERAL ( \
+                              SELECT id, recipient, next_attempt_at FROM outbox \
+                              WHERE queue = 'open' AND id > w.id ORDER BY id LIMIT 1) n)) \
+                     SELECT w.id FROM walk w \
                      CROSS JOIN LATERAL ( \
                          SELECT f.id AS head FROM outbox f \
-                         WHERE f.recipient = c.recipient AND f.status IN ('pending', 'sending') \
+                         WHERE f.recipient = w.recipient AND f.queue = 'open' \
                          ORDER BY f.id LIMIT 1) h \
-                     WHERE c.status IN ('pending', 'sending') AND c.next_attempt_at <= $1 \
-                       AND h.head = c.id \
-                     ORDER BY c.id LIMIT $3) \
+                     WHERE w.next_attempt_at <= $1 AND h.head = w.id \
+                     LIMIT $3) \
                    AND o.status IN ('pending', 'sending') AND o.next_attempt_at <= $1 \
                  FOR UPDATE SKIP LOCKED) \
              RETURNING {}",
@@ -654,7 +661,7 @@ pub(super) mod pg {
                      last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at), \
                      updated_at = EXCLUDED.updated_at) \
              UPDATE outbox SET status = 'pending', next_attempt_at = $4 \
-             WHERE conversation_key = ANY($1) AND status = 'waiting'",
+             WHERE conversation_key = ANY($1) AND queue = 'waiting'",
         )
         .bind(&keys)
         .bind(&businesses)
@@ -728,10 +735,9 @@ pub(super) mod pg {
     }
 
     pub(super) async fn count_open(pool: &PgPool) -> Result<i64, StoreError> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
-                .fetch_one(pool)
-                .await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE queue = 'open'")
+            .fetch_one(pool)
+            .await?;
         Ok(n)
     }
 }

@@ -150,26 +150,35 @@ impl PgStore {
         limit: u32,
     ) -> Result<Vec<InboxEvent>, StoreError> {
         // Only the oldest open event of a conversation is a candidate, and SKIP LOCKED keeps two
-        // workers from taking the same one: one conversation runs in order, many in parallel. The
-        // open events are walked in id order (`inbox_events_open`) and each is checked against its
-        // conversation's oldest open event (one probe of `inbox_events_open_by_conversation`),
-        // stopping at `limit` heads: a claim reads about as many rows as it takes, whatever the
-        // backlog and the history. (Grouping all open events by conversation first costs the whole
-        // backlog each claim; a `NOT EXISTS` is planned as batch × backlog once analyzed.)
+        // workers from taking the same one: one conversation runs in order, many in parallel.
+        // `walk` steps through the open events in id order, one index probe each
+        // (`inbox_events_open`); each due one is checked against its conversation's oldest open
+        // event (one probe of `inbox_events_open_by_conversation`); the walk stops as soon as
+        // `limit` heads are found. So a claim reads about as many rows as it takes plus those
+        // leased to other workers, whatever the backlog behind them and the history, and whatever
+        // the statistics say: a plain join here is planned as "probe every open event, then sort"
+        // when the table looks small, and grouping the open events by conversation costs the
+        // whole backlog on every claim.
         let sql = format!(
             "UPDATE inbox_events SET status = 'processing', attempts = attempts + 1, next_attempt_at = $2 \
              WHERE id IN ( \
                  SELECT e.id FROM inbox_events e \
                  WHERE e.id IN ( \
-                     SELECT c.id FROM inbox_events c \
+                     WITH RECURSIVE walk (id, conversation_key, next_attempt_at) AS ( \
+                         (SELECT id, conversation_key, next_attempt_at FROM inbox_events \
+                          WHERE queue = 'open' ORDER BY id LIMIT 1) \
+                         UNION ALL \
+                         (SELECT n.id, n.conversation_key, n.next_attempt_at FROM walk w \
+                          CROSS JOIN LATERAL ( \
+                              SELECT id, conversation_key, next_attempt_at FROM inbox_events \
+                              WHERE queue = 'open' AND id > w.id ORDER BY id LIMIT 1) n)) \
+                     SELECT w.id FROM walk w \
                      CROSS JOIN LATERAL ( \
                          SELECT o.id AS head FROM inbox_events o \
-                         WHERE o.conversation_key = c.conversation_key \
-                           AND o.status IN ('pending', 'processing', 'failed') \
+                         WHERE o.conversation_key = w.conversation_key AND o.queue = 'open' \
                          ORDER BY o.id LIMIT 1) h \
-                     WHERE c.status IN ('pending', 'processing', 'failed') AND c.next_attempt_at <= $1 \
-                       AND h.head = c.id \
-                     ORDER BY c.id LIMIT $3) \
+                     WHERE w.next_attempt_at <= $1 AND h.head = w.id \
+                     LIMIT $3) \
                    AND e.status IN ('pending', 'processing', 'failed') AND e.next_attempt_at <= $1 \
                  FOR UPDATE SKIP LOCKED) \
              RETURNING {INBOX_COLUMNS}"
@@ -232,7 +241,7 @@ impl PgStore {
 
     pub(super) async fn dead_inbox(&self, limit: u32) -> Result<Vec<InboxEvent>, StoreError> {
         let sql = format!(
-            "SELECT {INBOX_COLUMNS} FROM inbox_events WHERE status = 'dead' ORDER BY id DESC LIMIT $1"
+            "SELECT {INBOX_COLUMNS} FROM inbox_events WHERE queue = 'dead' ORDER BY id DESC LIMIT $1"
         );
         let rows: Vec<InboxRow> = sqlx::query_as(&sql)
             .bind(i64::from(limit))

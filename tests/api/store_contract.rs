@@ -138,6 +138,30 @@ both_backends!(
     claims_take_only_the_oldest_open_event_of_each_conversation
 );
 
+/// A conversation with many waiting events holds back no one: a claim looks past them (and past
+/// events leased to another worker) to the other conversations' oldest events, up to its limit.
+async fn a_claim_looks_past_a_flooded_conversation(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let now = t0();
+    let mut events: Vec<_> = (0..40)
+        .map(|i| event(&format!("flood{i}"), "F", now))
+        .collect();
+    events.extend((0..6).map(|i| event(&format!("other{i}"), &format!("C{i}"), now)));
+    store.record_inbound(&events).await.unwrap();
+    let lease = Duration::from_secs(30);
+    let first = store.claim_inbox(now, lease, 3).await.unwrap();
+    let ids: Vec<&str> = first.iter().map(|e| e.provider_event_id.as_str()).collect();
+    assert_eq!(ids, ["flood0", "other0", "other1"]);
+    let second = store.claim_inbox(now, lease, 10).await.unwrap();
+    let ids: Vec<&str> = second
+        .iter()
+        .map(|e| e.provider_event_id.as_str())
+        .collect();
+    assert_eq!(ids, ["other2", "other3", "other4", "other5"]);
+    assert!(store.claim_inbox(now, lease, 10).await.unwrap().is_empty());
+}
+both_backends!(claim_flood, a_claim_looks_past_a_flooded_conversation);
+
 async fn an_expired_lease_is_taken_over_and_the_old_claim_loses(backend: Backend) {
     let (_db, store) = store(backend).await;
     let now = t0();
