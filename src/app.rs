@@ -58,8 +58,10 @@ pub struct AppState {
     pub started: Instant,
 }
 
-/// Inbox workers per process.
-const INBOX_WORKERS: usize = 4;
+/// Inbox workers per process: two, so a batch waiting on its slowest turn does not hold the next
+/// events back; more only split the same events into smaller batches, each with its own claim and
+/// commit (measured in docs/benchmarks.md).
+const INBOX_WORKERS: usize = 2;
 /// Outbox dispatchers per process.
 const DISPATCHERS: usize = 2;
 
@@ -121,8 +123,7 @@ impl App {
             .with_outbox_wake(outbox_wake.clone()),
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
-        // Several workers claim batches side by side, so a batch waiting on its slowest turn does
-        // not hold the next events back.
+        // Workers claim batches side by side (INBOX_WORKERS).
         let handler = Arc::new(
             InboxHandler::new(store.clone(), config.whatsapp.reengagement.clone())
                 .with_engine(engine),
