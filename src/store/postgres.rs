@@ -72,6 +72,11 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            // No ping before each use: it doubled the round trips of every statement. A connection
+            // that broke (a database restart) fails its next statement and is dropped by the pool;
+            // every caller already treats a failed statement as retryable (503 to the provider,
+            // the event or message tried again).
+            .test_before_acquire(false)
             .connect_lazy_with(connect);
         Self { pool }
     }
