@@ -177,12 +177,9 @@ impl Store {
         turns: &[TurnCommit],
         now: DateTime<Utc>,
     ) -> Vec<Result<Committed, TurnError>> {
-        let Store::Postgres(s) = self else {
-            let mut results = Vec::with_capacity(turns.len());
-            for turn in turns {
-                results.push(self.commit_turn(turn, now).await);
-            }
-            return results;
+        let s = match self {
+            Store::Postgres(s) => s,
+            Store::Sqlite(s) => return lite::commit_many(s.writer(), turns, now).await,
         };
         let (plain, booking): (Vec<usize>, Vec<usize>) =
             (0..turns.len()).partition(|i| turns[*i].is_plain());
@@ -615,8 +612,62 @@ mod lite {
         turn: &TurnCommit,
         now: DateTime<Utc>,
     ) -> Result<Committed, TurnError> {
-        let ms = now.timestamp_millis();
         let mut tx = pool.begin().await.map_err(StoreError::from)?;
+        let committed = apply(&mut tx, turn, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(committed)
+    }
+
+    /// Several turns in one transaction (one sync to disk for all), each inside its own savepoint:
+    /// a turn refused or stale is rolled back alone, the others are kept.
+    pub(super) async fn commit_many(
+        pool: &SqlitePool,
+        turns: &[TurnCommit],
+        now: DateTime<Utc>,
+    ) -> Vec<Result<Committed, TurnError>> {
+        let together = |err: sqlx::Error| {
+            let err = std::sync::Arc::new(StoreError::from(err));
+            turns
+                .iter()
+                .map(|_| Err(TurnError::Together(err.clone())))
+                .collect()
+        };
+        let mut tx = match pool.begin().await {
+            Ok(tx) => tx,
+            Err(err) => return together(err),
+        };
+        let mut results = Vec::with_capacity(turns.len());
+        for turn in turns {
+            let mut savepoint = match sqlx::Acquire::begin(&mut tx).await {
+                Ok(savepoint) => savepoint,
+                Err(err) => return together(err),
+            };
+            match apply(&mut savepoint, turn, now).await {
+                Ok(committed) => match savepoint.commit().await {
+                    Ok(()) => results.push(Ok(committed)),
+                    Err(err) => return together(err),
+                },
+                Err(refused) => {
+                    if let Err(err) = savepoint.rollback().await {
+                        return together(err);
+                    }
+                    results.push(Err(refused));
+                }
+            }
+        }
+        match tx.commit().await {
+            Ok(()) => results,
+            Err(err) => together(err),
+        }
+    }
+
+    /// Applies one turn inside `tx`; on an error the caller rolls `tx` back.
+    async fn apply(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        turn: &TurnCommit,
+        now: DateTime<Utc>,
+    ) -> Result<Committed, TurnError> {
+        let ms = now.timestamp_millis();
         sqlx::query(
             "INSERT INTO conversations (conversation_key, business_id, flow, state, language, human, \
                  last_event_id, turns, created_at, updated_at) \
@@ -634,7 +685,7 @@ mod lite {
         .bind(turn.human)
         .bind(turn.event_id)
         .bind(ms)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let done = sqlx::query(
             "UPDATE inbox_events SET status = 'done', processed_at = ?3, last_error = NULL \
@@ -643,7 +694,7 @@ mod lite {
         .bind(turn.event_id)
         .bind(turn.attempt)
         .bind(ms)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(TurnError::Stale);
@@ -652,7 +703,7 @@ mod lite {
         for op in &turn.booking {
             match op {
                 BookingOp::Hold(hold) => {
-                    appointments::lite::hold_in(&mut tx, hold, now).await?;
+                    appointments::lite::hold_in(tx, hold, now).await?;
                 }
                 BookingOp::ReleaseHold => {
                     sqlx::query(
@@ -662,7 +713,7 @@ mod lite {
                     )
                     .bind(&turn.conversation_key)
                     .bind(ms)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 }
                 BookingOp::Confirm | BookingOp::RequestDeposit => {
@@ -682,7 +733,7 @@ mod lite {
                     .bind(&turn.conversation_key)
                     .bind(to.as_str())
                     .bind(ms)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
                     let Some((id,)) = id else {
                         return Err(TurnError::HoldLost);
@@ -693,7 +744,7 @@ mod lite {
                 }
                 BookingOp::Cancel(id) => {
                     appointments::lite::transition(
-                        &mut *tx,
+                        &mut **tx,
                         *id,
                         AppointmentStatus::Cancelled,
                         now,
@@ -701,26 +752,30 @@ mod lite {
                     .await?;
                 }
                 BookingOp::Refund(id) => {
-                    appointments::lite::transition(&mut *tx, *id, AppointmentStatus::Refunded, now)
-                        .await?;
+                    appointments::lite::transition(
+                        &mut **tx,
+                        *id,
+                        AppointmentStatus::Refunded,
+                        now,
+                    )
+                    .await?;
                 }
                 BookingOp::Reschedule(id, to) => {
-                    appointments::lite::reschedule_in(&mut tx, *id, to, now).await?;
+                    appointments::lite::reschedule_in(tx, *id, to, now).await?;
                 }
             }
         }
         if !turn.outbox.is_empty() {
-            outbox::lite::enqueue_in(&mut tx, &turn.outbox).await?;
+            outbox::lite::enqueue_in(tx, &turn.outbox).await?;
         }
         for key in &turn.cancel_timers {
-            timers::lite::cancel(&mut *tx, key).await?;
+            timers::lite::cancel(&mut **tx, key).await?;
         }
         for timer in &turn.timers {
             if let Some(timer) = resolve_timer(timer, committed.confirmed) {
-                timers::lite::schedule(&mut *tx, &timer, now).await?;
+                timers::lite::schedule(&mut **tx, &timer, now).await?;
             }
         }
-        tx.commit().await.map_err(StoreError::from)?;
         Ok(committed)
     }
 }
