@@ -489,35 +489,18 @@ pub(super) mod pg {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Outbound>, StoreError> {
-        // Each recipient's oldest open message: `walk` steps through the open rows in id order,
-        // one probe of `outbox_open` each; each due one is checked against its recipient's oldest
-        // open row (one probe of `outbox_open_by_recipient`), and the walk stops at `limit` heads.
-        // The heads are then locked and checked again, skipping those another dispatcher holds.
-        // (Why a walk and not a join or a grouping: see the inbox claim.)
+        // Each recipient's oldest open message (`due_heads`), locked and checked again, skipping
+        // those another dispatcher holds.
         let sql = format!(
             "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 \
              WHERE id IN ( \
                  SELECT o.id FROM outbox o \
-                 WHERE o.id IN ( \
-                     WITH RECURSIVE walk (id, recipient, next_attempt_at) AS ( \
-                         (SELECT id, recipient, next_attempt_at FROM outbox \
-                          WHERE queue = 'open' ORDER BY id LIMIT 1) \
-                         UNION ALL \
-                         (SELECT n.id, n.recipient, n.next_attempt_at FROM walk w \
-                          CROSS JOIN LATERAL ( \
-                              SELECT id, recipient, next_attempt_at FROM outbox \
-                              WHERE queue = 'open' AND id > w.id ORDER BY id LIMIT 1) n)) \
-                     SELECT w.id FROM walk w \
-                     CROSS JOIN LATERAL ( \
-                         SELECT f.id AS head FROM outbox f \
-                         WHERE f.recipient = w.recipient AND f.queue = 'open' \
-                         ORDER BY f.id LIMIT 1) h \
-                     WHERE w.next_attempt_at <= $1 AND h.head = w.id \
-                     LIMIT $3) \
+                 WHERE o.id IN ({heads}) \
                    AND o.status IN ('pending', 'sending') AND o.next_attempt_at <= $1 \
                  FOR UPDATE SKIP LOCKED) \
-             RETURNING {}",
-            columns()
+             RETURNING {columns}",
+            heads = crate::store::postgres::due_heads("outbox", "recipient"),
+            columns = columns(),
         );
         let mut rows: Vec<Row> = sqlx::query_as(&sql)
             .bind(now)

@@ -58,6 +58,34 @@ impl TryFrom<InboxRow> for InboxEvent {
     }
 }
 
+/// SQL for the ids of up to `$3` due heads of a queue table's lanes (a conversation's events, a
+/// recipient's messages): rows that are the oldest open row of their lane and due by `$1`.
+///
+/// `walk` steps through the open rows in id order, one probe of the table's open-rows index each;
+/// each due one is checked against its lane's oldest open row (one probe of the open-rows-by-lane
+/// index); the walk stops as soon as `$3` heads are found. So a claim reads about as many rows as it
+/// takes, plus those leased to others, whatever the backlog behind them and the history, and
+/// whatever the statistics say: a plain join is planned as "probe every open row, then sort" while
+/// the table looks small, and grouping the open rows by lane costs the whole backlog every claim.
+pub(super) fn due_heads(table: &str, lane: &str) -> String {
+    format!(
+        "WITH RECURSIVE walk (id, lane, next_attempt_at) AS ( \
+             (SELECT id, {lane}, next_attempt_at FROM {table} \
+              WHERE queue = 'open' ORDER BY id LIMIT 1) \
+             UNION ALL \
+             (SELECT n.id, n.{lane}, n.next_attempt_at FROM walk w \
+              CROSS JOIN LATERAL ( \
+                  SELECT id, {lane}, next_attempt_at FROM {table} \
+                  WHERE queue = 'open' AND id > w.id ORDER BY id LIMIT 1) n)) \
+         SELECT w.id FROM walk w \
+         CROSS JOIN LATERAL ( \
+             SELECT f.id AS head FROM {table} f \
+             WHERE f.{lane} = w.lane AND f.queue = 'open' ORDER BY f.id LIMIT 1) h \
+         WHERE w.next_attempt_at <= $1 AND h.head = w.id \
+         LIMIT $3"
+    )
+}
+
 fn events(rows: Vec<InboxRow>) -> Result<Vec<InboxEvent>, StoreError> {
     rows.into_iter().map(InboxEvent::try_from).collect()
 }
@@ -154,39 +182,18 @@ impl PgStore {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<InboxEvent>, StoreError> {
-        // Only the oldest open event of a conversation is a candidate, and SKIP LOCKED keeps two
-        // workers from taking the same one: one conversation runs in order, many in parallel.
-        // `walk` steps through the open events in id order, one index probe each
-        // (`inbox_events_open`); each due one is checked against its conversation's oldest open
-        // event (one probe of `inbox_events_open_by_conversation`); the walk stops as soon as
-        // `limit` heads are found. So a claim reads about as many rows as it takes plus those
-        // leased to other workers, whatever the backlog behind them and the history, and whatever
-        // the statistics say: a plain join here is planned as "probe every open event, then sort"
-        // when the table looks small, and grouping the open events by conversation costs the
-        // whole backlog on every claim.
+        // Only the oldest open event of a conversation is a candidate (`due_heads`), and SKIP
+        // LOCKED keeps two workers from taking the same one: one conversation runs in order, many
+        // in parallel. The heads found are locked and checked again.
         let sql = format!(
             "UPDATE inbox_events SET status = 'processing', attempts = attempts + 1, next_attempt_at = $2 \
              WHERE id IN ( \
                  SELECT e.id FROM inbox_events e \
-                 WHERE e.id IN ( \
-                     WITH RECURSIVE walk (id, conversation_key, next_attempt_at) AS ( \
-                         (SELECT id, conversation_key, next_attempt_at FROM inbox_events \
-                          WHERE queue = 'open' ORDER BY id LIMIT 1) \
-                         UNION ALL \
-                         (SELECT n.id, n.conversation_key, n.next_attempt_at FROM walk w \
-                          CROSS JOIN LATERAL ( \
-                              SELECT id, conversation_key, next_attempt_at FROM inbox_events \
-                              WHERE queue = 'open' AND id > w.id ORDER BY id LIMIT 1) n)) \
-                     SELECT w.id FROM walk w \
-                     CROSS JOIN LATERAL ( \
-                         SELECT o.id AS head FROM inbox_events o \
-                         WHERE o.conversation_key = w.conversation_key AND o.queue = 'open' \
-                         ORDER BY o.id LIMIT 1) h \
-                     WHERE w.next_attempt_at <= $1 AND h.head = w.id \
-                     LIMIT $3) \
+                 WHERE e.id IN ({heads}) \
                    AND e.status IN ('pending', 'processing', 'failed') AND e.next_attempt_at <= $1 \
                  FOR UPDATE SKIP LOCKED) \
-             RETURNING {INBOX_COLUMNS}"
+             RETURNING {INBOX_COLUMNS}",
+            heads = due_heads("inbox_events", "conversation_key"),
         );
         let mut rows: Vec<InboxRow> = sqlx::query_as(&sql)
             .bind(now)
