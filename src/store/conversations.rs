@@ -171,7 +171,8 @@ impl Store {
     /// hold, which cannot conflict) are committed together in one statement, with one WAL flush for
     /// all of them; each is still applied only under its worker's claim (`Stale` otherwise). Turns
     /// that hold, confirm, cancel or move a time may be refused by the database, so each of those
-    /// commits in its own transaction, as [`Store::commit_turn`] does.
+    /// commits in its own transaction, as [`Store::commit_turn`] does. On SQLite all of them commit
+    /// in one transaction, each inside its own savepoint.
     pub async fn commit_turns(
         &self,
         turns: &[TurnCommit],
