@@ -272,24 +272,20 @@ impl EventHandler for InboxHandler {
         let rest: Vec<usize> = (0..events.len())
             .filter(|i| outcomes[*i].is_none())
             .collect();
-        // The conversations of the batch's turns, read in one go.
-        let turns: Vec<&InboxEvent> = rest
-            .iter()
-            .map(|i| &events[*i])
-            .filter(|e| matches!(e.kind, EventKind::Message | EventKind::Timer))
-            .collect();
-        if let (Some(engine), false) = (&self.engine, turns.is_empty()) {
-            // The batch's turns: their conversations read in one go, planned side by side and
-            // committed together.
-            let prefetched = engine.prefetch(&turns).await.ok();
-            let handled = engine.handle_batch(&turns, prefetched.as_ref()).await;
-            let mut handled = handled.into_iter();
-            for i in &rest {
-                if matches!(events[*i].kind, EventKind::Message | EventKind::Timer) {
-                    outcomes[*i] = handled.next().map(|outcome| match outcome? {
-                        TurnOutcome::Committed => Ok(Handled::Settled),
-                        TurnOutcome::Skipped => Ok(Handled::Done),
-                    });
+        if let Some(engine) = &self.engine {
+            // The batch's turns, planned side by side and committed together.
+            let turns: Vec<usize> = rest
+                .iter()
+                .copied()
+                .filter(|i| matches!(events[*i].kind, EventKind::Message | EventKind::Timer))
+                .collect();
+            if !turns.is_empty() {
+                let batch: Vec<&InboxEvent> = turns.iter().map(|i| &events[*i]).collect();
+                for (i, outcome) in turns.iter().zip(engine.handle_batch(&batch).await) {
+                    outcomes[*i] = Some(outcome.map(|turn| match turn {
+                        TurnOutcome::Committed => Handled::Settled,
+                        TurnOutcome::Skipped => Handled::Done,
+                    }));
                 }
             }
         }

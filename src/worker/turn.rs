@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Notify;
 
@@ -24,7 +25,7 @@ use crate::engine::step::step;
 use crate::engine::view::{self, View};
 use crate::store::{
     Appointment, BookingOp, Committed, InboxEvent, NewHold, NewOutbound, NewTimer, Store,
-    StoreError, TurnCommit, TurnError, TurnTimer,
+    StoreError, StoredConversation, TurnCommit, TurnError, TurnTimer,
 };
 use crate::telemetry::Metrics;
 use crate::whatsapp::messages::{
@@ -99,40 +100,29 @@ impl Engine {
         self
     }
 
-    /// The stored states of the conversations of a batch of events, read at once.
-    pub async fn prefetch(&self, events: &[&InboxEvent]) -> Result<Prefetched, String> {
-        let mut keys: Vec<String> = events.iter().map(|e| e.conversation_key.clone()).collect();
-        keys.sort();
-        keys.dedup();
-        let found = self
-            .store
-            .conversation_states(&keys)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Prefetched(found))
-    }
-
     /// Applies one inbox event.
     pub async fn handle(&self, event: &InboxEvent) -> Result<TurnOutcome, String> {
-        self.handle_batch(&[event], None)
+        self.handle_batch(&[event])
             .await
             .pop()
             .unwrap_or(Ok(TurnOutcome::Skipped))
     }
 
-    /// Applies a batch of inbox events, each of a different conversation: every turn is planned
-    /// (read, step), then all are committed at once ([`Store::commit_turns`]); a turn whose booking
-    /// change the store refused is planned again with that news. One outcome per event, in order.
-    pub async fn handle_batch(
-        &self,
-        events: &[&InboxEvent],
-        prefetched: Option<&Prefetched>,
-    ) -> Vec<Result<TurnOutcome, String>> {
+    /// Applies a batch of inbox events, each of a different conversation: their conversations are
+    /// read in one go, every turn is planned (read, step), then all are committed at once
+    /// ([`Store::commit_turns`]); a turn whose booking change the store refused is planned again
+    /// with that news. One outcome per event, in order.
+    pub async fn handle_batch(&self, events: &[&InboxEvent]) -> Vec<Result<TurnOutcome, String>> {
+        let keys: Vec<String> = events.iter().map(|e| e.conversation_key.clone()).collect();
+        let stored = match self.store.conversation_states(&keys).await {
+            Ok(stored) => stored,
+            Err(err) => return events.iter().map(|_| Err(err.to_string())).collect(),
+        };
         let mut outcomes: Vec<Option<Result<TurnOutcome, String>>> = vec![None; events.len()];
         let planned = futures_util::future::join_all(
             events
                 .iter()
-                .map(|event| self.plan_first(event, prefetched)),
+                .map(|event| self.plan_first(event, stored.get(&event.conversation_key))),
         )
         .await;
         let mut turns = Vec::new();
@@ -177,7 +167,7 @@ impl Engine {
     async fn plan_first<'e>(
         &self,
         event: &'e InboxEvent,
-        prefetched: Option<&Prefetched>,
+        stored: Option<&StoredConversation>,
     ) -> Result<(TurnContext<'e>, TurnCommit), Result<TurnOutcome, String>> {
         let started = Instant::now();
         let input = match Input::from_event(event) {
@@ -189,16 +179,8 @@ impl Engine {
             tracing::warn!(conversation = %Masked(&event.conversation_key), "no one to answer: conversation key without a phone or user id");
             return Err(Ok(TurnOutcome::Skipped));
         };
-        let stored = match prefetched {
-            Some(Prefetched(found)) => found.get(&event.conversation_key).cloned(),
-            None => self
-                .store
-                .conversation_state(&event.conversation_key)
-                .await
-                .map_err(|e| Err(e.to_string()))?,
-        };
-        let conversation: Conversation = match stored.and_then(|s| s.state) {
-            Some(state) => serde_json::from_value(state).unwrap_or_else(|err| {
+        let conversation: Conversation = match stored.and_then(|s| s.state.as_ref()) {
+            Some(state) => Conversation::deserialize(state).unwrap_or_else(|err| {
                 tracing::warn!(error = %err, conversation = %Masked(&event.conversation_key), "unreadable conversation state: starting again");
                 Conversation::default()
             }),
@@ -453,10 +435,6 @@ impl Engine {
         }
     }
 }
-
-/// Conversation states read for a batch of events ([`Engine::prefetch`]).
-#[derive(Debug, Default)]
-pub struct Prefetched(std::collections::HashMap<String, crate::store::StoredConversation>);
 
 /// What planning a turn again needs: the event, whom it answers, and the state it started from.
 struct TurnContext<'e> {
