@@ -46,6 +46,13 @@ impl Conversation {
     pub fn is_new(&self) -> bool {
         self.state.is_empty()
     }
+
+    /// Whether the customer has been silent so long ([`IDLE_RESET`](super::step::IDLE_RESET)) that
+    /// a message at `now` starts the conversation again.
+    pub fn idle_at(&self, now: DateTime<Utc>) -> bool {
+        self.last_seen
+            .is_some_and(|seen| now - seen >= super::step::IDLE_RESET)
+    }
 }
 
 /// The values a conversation has collected.

@@ -107,11 +107,7 @@ impl Stepper<'_, '_> {
         if self.conv.language.is_none() {
             self.conv.language = Some(self.choose_language(input));
         }
-        let idle = from_customer
-            && self
-                .conv
-                .last_seen
-                .is_some_and(|seen| self.now() - seen >= IDLE_RESET);
+        let idle = from_customer && self.conv.idle_at(self.now());
         if from_customer {
             self.conv.last_seen = Some(self.now());
         }

@@ -372,10 +372,7 @@ pub fn needs(flow: &Flow, conversation: &Conversation, input: &Input, now: DateT
         availability: true,
         appointments: true,
     };
-    let idle = conversation
-        .last_seen
-        .is_some_and(|seen| now - seen >= super::step::IDLE_RESET);
-    let fresh = conversation.is_new() || idle;
+    let fresh = conversation.is_new() || conversation.idle_at(now);
     let name = if fresh {
         flow.entry.name.as_str()
     } else {
