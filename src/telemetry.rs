@@ -16,13 +16,18 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
 
-/// Installs the global tracing subscriber: JSON lines, or human-readable output on a terminal.
-pub fn init_tracing(config: &Config) {
-    let filter = config
+/// The configured log filter (`RUST_LOG`), else `default`.
+pub fn log_filter(config: &Config, default: &str) -> EnvFilter {
+    config
         .log_filter
         .as_deref()
         .and_then(|f| EnvFilter::try_new(f).ok()) // validated by `Config`
-        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|| EnvFilter::new(default))
+}
+
+/// Installs the global tracing subscriber: JSON lines, or human-readable output on a terminal.
+pub fn init_tracing(config: &Config) {
+    let filter = log_filter(config, "info,sqlx=warn");
     let format = config
         .log_format
         .unwrap_or(if std::io::stdout().is_terminal() {

@@ -28,7 +28,6 @@ use chrono::Utc;
 use tokio::sync::Notify;
 use tokio::sync::mpsc;
 use tracing::instrument::WithSubscriber;
-use tracing_subscriber::EnvFilter;
 
 use crate::booking::catalog;
 use crate::config::{Config, DatabaseUrl};
@@ -86,13 +85,8 @@ pub fn phone_for_language(lang: &str) -> Option<&'static str> {
 pub async fn run(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     // The process-wide subscriber writes to stdout at info; the conversation owns stdout here, so
     // everything this session logs goes to stderr instead, warnings only unless asked for more.
-    let filter = config
-        .log_filter
-        .as_deref()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::new("warn"));
     let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(crate::telemetry::log_filter(&config, "warn"))
         .with_writer(std::io::stderr)
         .finish();
     session(config, options).with_subscriber(subscriber).await
@@ -293,13 +287,19 @@ impl Chat {
     /// choices of the last one can still be tapped.
     async fn resume(&mut self) -> anyhow::Result<()> {
         let earlier = self.rows().await?;
-        if let Some(row) = earlier.last() {
+        if let Some(row) = earlier.iter().rev().find(|r| delivered(r.status)) {
             self.last = Shown {
                 choices: render(&row.payload).choices,
                 wamid: row.wamid.clone(),
             };
         }
-        self.printed.extend(earlier.iter().map(|r| r.id));
+        // Replies not out yet (waiting for the 24-hour window, retried) are printed once they are.
+        self.printed.extend(
+            earlier
+                .iter()
+                .filter(|r| delivered(r.status) || given_up(r.status))
+                .map(|r| r.id),
+        );
         Ok(())
     }
 
@@ -429,16 +429,23 @@ impl Chat {
     /// Fires due timers, runs the inbox and the outbox until both are idle, and prints the replies
     /// that went out. `true` if something was printed.
     async fn pump(&mut self) -> anyhow::Result<bool> {
-        self.store.fire_due_timers(Utc::now(), 100).await?;
+        let mut moved = self.store.fire_due_timers(Utc::now(), 100).await? > 0;
         for _ in 0..MAX_ROUNDS {
             if self.worker.run_once().await? == 0 {
                 break;
             }
+            moved = true;
         }
         for _ in 0..MAX_ROUNDS {
             if self.dispatcher.run_once().await? == 0 {
                 break;
             }
+            moved = true;
+        }
+        if !moved {
+            // Nothing fired, handled or sent: no reply can have gone out (this process is the
+            // store's only user).
+            return Ok(false);
         }
         let rows = self.rows().await?;
         let mut out = std::io::stdout().lock();
@@ -447,16 +454,16 @@ impl Chat {
             if self.printed.contains(&row.id) {
                 continue;
             }
-            let note = match row.status {
-                // Not out yet (retried, or waiting for the 24-hour window): printed once it is.
-                OutboundStatus::Pending | OutboundStatus::Sending | OutboundStatus::Waiting => {
-                    continue;
-                }
-                OutboundStatus::Failed | OutboundStatus::Dead => Some(format!(
+            let note = if delivered(row.status) {
+                None
+            } else if given_up(row.status) {
+                Some(format!(
                     "(not delivered: {})",
                     row.last_error.as_deref().unwrap_or("no reason given")
-                )),
-                OutboundStatus::Sent | OutboundStatus::Delivered | OutboundStatus::Read => None,
+                ))
+            } else {
+                // Not out yet (retried, or waiting for the 24-hour window): printed once it is.
+                continue;
             };
             self.printed.insert(row.id);
             if self.prompted {
@@ -486,15 +493,13 @@ impl Chat {
 
     /// This conversation's outbox rows, oldest first.
     async fn rows(&self) -> anyhow::Result<Vec<Outbound>> {
-        let mut rows: Vec<Outbound> = self
+        Ok(self
             .store
             .outbox_for_recipient(self.phone.as_str())
             .await?
             .into_iter()
             .filter(|r| r.conversation_key == self.conversation_key)
-            .collect();
-        rows.sort_by_key(|r| r.id);
-        Ok(rows)
+            .collect())
     }
 
     fn prompt(&mut self) {
@@ -528,6 +533,19 @@ Type as a customer would: each line is sent to the bot as a WhatsApp message.
 A number taps that choice (button or list row) of the bot's last message; anything else is text.
 Timers (such as a hold running out) fire on their own while you wait.
 Commands: /help, /quit (or Ctrl-D).";
+
+/// The reply reached WhatsApp.
+fn delivered(status: OutboundStatus) -> bool {
+    matches!(
+        status,
+        OutboundStatus::Sent | OutboundStatus::Delivered | OutboundStatus::Read
+    )
+}
+
+/// The reply will not be sent.
+fn given_up(status: OutboundStatus) -> bool {
+    matches!(status, OutboundStatus::Failed | OutboundStatus::Dead)
+}
 
 #[cfg(test)]
 mod tests {
