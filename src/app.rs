@@ -103,11 +103,7 @@ impl App {
         let limiter = Arc::new(RateLimiter::new(&config.rate_limit, redis.clone()));
 
         let committed = Arc::new(Notify::new());
-        let inbox = InboxWriter::spawn(
-            store.clone(),
-            WriterOptions::for_store(&store),
-            committed.clone(),
-        );
+        let inbox = InboxWriter::spawn(store.clone(), WriterOptions::default(), committed.clone());
         let (audit, audit_writer) = AuditSink::spawn(store.clone(), metrics.clone());
 
         let catalog = Arc::new(catalog);

@@ -304,7 +304,9 @@ impl Store {
 
     /// Claims up to `limit` events for a worker: per conversation only the oldest open event, and only
     /// when no other worker holds one of that conversation (or its lease ended). Claimed events are
-    /// `processing` until `now + lease`.
+    /// `processing` until `now + lease`. On Postgres the claim commits without waiting for the disk:
+    /// the turn or settling that follows is durable and flushes it, and a claim lost in a database
+    /// crash only means the event is claimed again.
     pub async fn claim_inbox(
         &self,
         now: DateTime<Utc>,

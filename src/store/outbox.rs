@@ -156,7 +156,9 @@ impl Store {
     }
 
     /// Claims up to `limit` due messages, at most one per recipient (its oldest open one), leased until
-    /// `lease_until`.
+    /// `lease_until`. On Postgres the claim commits without waiting for the disk: settling the message
+    /// is durable and flushes it; a claim lost in a database crash only puts the message back in line
+    /// (sent again if Meta had already taken it, as after a crash of the bot itself).
     pub async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
@@ -164,7 +166,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<Outbound>, StoreError> {
         match self {
-            Store::Postgres(s) => pg::claim(s.pool(), now, lease_until, limit).await,
+            Store::Postgres(s) => pg::claim(s.lazy(), now, lease_until, limit).await,
             Store::Sqlite(s) => lite::claim(s.writer(), now, lease_until, limit).await,
         }
     }
@@ -245,7 +247,7 @@ impl Store {
         let rows: Vec<(&str, &str, DateTime<Utc>)> =
             latest.into_iter().map(|(k, (b, at))| (k, b, at)).collect();
         match self {
-            Store::Postgres(s) => pg::customer_messages(s.pool(), &rows, now).await,
+            Store::Postgres(s) => pg::customer_messages(s.lazy(), &rows, now).await,
             Store::Sqlite(s) => lite::customer_messages(s.writer(), &rows, now).await,
         }
     }
@@ -634,8 +636,10 @@ pub(super) mod pg {
         let keys: Vec<&str> = rows.iter().map(|r| r.0).collect();
         let businesses: Vec<&str> = rows.iter().map(|r| r.1).collect();
         let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.2).collect();
-        // One statement (and so one round trip, committed on its own): the conversations' last
-        // message recorded, and their messages waiting for it released.
+        // One statement (and so one round trip, committed on its own without waiting for the disk:
+        // the turn or the settling of the event that follows is a durable commit, which flushes this
+        // one too; if neither happens, the event is handled again and records it again): the
+        // conversations' last message recorded, and their messages waiting for it released.
         let released = sqlx::query(
             "WITH seen AS ( \
                  INSERT INTO conversations (conversation_key, business_id, last_inbound_at, created_at, updated_at) \

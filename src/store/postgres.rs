@@ -14,6 +14,12 @@ use super::{
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// Connections that commit without waiting for the disk (`synchronous_commit = off`), for
+    /// writes that may be lost in a database crash without harm: claims (leases) and the customer's
+    /// last-message time, each of which a durable commit of the same worker settles afterwards
+    /// (Postgres flushes the log in order, so that commit flushes them too), and the webhook audit.
+    /// A claim lost in a crash only means the row is claimed again; nothing acknowledged is lost.
+    lazy: PgPool,
 }
 
 /// Columns of an inbox event as selected by every query below.
@@ -97,20 +103,31 @@ impl PgStore {
     }
 
     pub fn with_options(connect: PgConnectOptions, options: &StoreOptions) -> Self {
+        // No ping before each use: it doubled the round trips of every statement. A connection that
+        // broke (a database restart) fails its next statement and is dropped by the pool; every
+        // caller already treats a failed statement as retryable (503 to the provider, the event or
+        // message tried again).
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
-            // No ping before each use: it doubled the round trips of every statement. A connection
-            // that broke (a database restart) fails its next statement and is dropped by the pool;
-            // every caller already treats a failed statement as retryable (503 to the provider,
-            // the event or message tried again).
             .test_before_acquire(false)
-            .connect_lazy_with(connect);
-        Self { pool }
+            .connect_lazy_with(connect.clone());
+        let lazy = PgPoolOptions::new()
+            .max_connections(options.max_connections.div_ceil(4).max(2))
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(false)
+            .connect_lazy_with(connect.options([("synchronous_commit", "off")]));
+        Self { pool, lazy }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pool whose commits do not wait for the disk (see the field): only for claims, the
+    /// customer's last-message time and the audit.
+    pub fn lazy(&self) -> &PgPool {
+        &self.lazy
     }
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
@@ -199,7 +216,7 @@ impl PgStore {
             .bind(now)
             .bind(lease_until)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.lazy)
             .await?;
         rows.sort_by_key(|r| r.id);
         events(rows)
@@ -355,7 +372,7 @@ impl PgStore {
         .bind(&new)
         .bind(&dups)
         .bind(&received)
-        .execute(&self.pool)
+        .execute(&self.lazy)
         .await?;
         Ok(())
     }

@@ -345,6 +345,10 @@ pub struct WorkerOptions {
     pub poll: Duration,
     /// Attempts before an event is dead.
     pub max_attempts: i32,
+    /// Shortest time from one claim to the next while batches come back part-full: events arriving
+    /// meanwhile gather into the next batch instead of each costing a claim and a commit of its own.
+    /// A full batch is followed at once.
+    pub gather: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -354,6 +358,7 @@ impl Default for WorkerOptions {
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(500),
             max_attempts: 8,
+            gather: Duration::from_millis(20),
         }
     }
 }
@@ -450,9 +455,15 @@ impl<H: EventHandler> InboxWorker<H> {
             if *shutdown.borrow() {
                 return;
             }
+            let started = tokio::time::Instant::now();
             let idle = match self.run_once().await {
                 Ok(0) => true,
-                Ok(_) => false,
+                Ok(n) => {
+                    if n < self.options.batch as usize {
+                        gather(started + self.options.gather, &mut shutdown).await;
+                    }
+                    false
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "inbox claim failed");
                     true
@@ -465,6 +476,16 @@ impl<H: EventHandler> InboxWorker<H> {
                     _ = shutdown.changed() => {}
                 }
             }
+        }
+    }
+}
+
+/// Waits until `until` (or shutdown) before the next claim: see [`WorkerOptions::gather`].
+pub(crate) async fn gather(until: tokio::time::Instant, shutdown: &mut watch::Receiver<bool>) {
+    if until > tokio::time::Instant::now() {
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => {}
+            _ = shutdown.changed() => {}
         }
     }
 }

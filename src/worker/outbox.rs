@@ -27,6 +27,7 @@ use crate::store::{NewOutbound, Outbound, Settle, Store, StoreError};
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::error::{SendError, pair_rate_limit_delay};
 use crate::whatsapp::messages::{LimitViolation, MessageBody, OutboundMessage, Recipient};
+use crate::worker::inbox::gather;
 use crate::worker::pacing::Pacer;
 
 #[derive(Debug, Clone)]
@@ -46,6 +47,9 @@ pub struct DispatchOptions {
     pub probe_every: Duration,
     /// Template sent instead of free-form messages outside the 24-hour window.
     pub reengagement: Option<Reengagement>,
+    /// Shortest time from one claim to the next while batches come back part-full (as for the inbox
+    /// worker): replies queued meanwhile leave together.
+    pub gather: Duration,
 }
 
 impl Default for DispatchOptions {
@@ -59,6 +63,7 @@ impl Default for DispatchOptions {
             max_retry_delay: Duration::from_secs(600),
             probe_every: Duration::from_secs(30),
             reengagement: None,
+            gather: Duration::from_millis(20),
         }
     }
 }
@@ -324,9 +329,16 @@ impl Dispatcher {
                 return;
             }
             let paused = self.state.paused().is_some();
+            let started = tokio::time::Instant::now();
             let idle = match self.run_once().await {
                 Ok(0) => true,
-                Ok(_) => paused,
+                Ok(_) if paused => true,
+                Ok(n) => {
+                    if n < self.options.batch as usize {
+                        gather(started + self.options.gather, &mut shutdown).await;
+                    }
+                    false
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "outbox claim failed");
                     true

@@ -342,6 +342,7 @@ fn quick_options() -> DispatchOptions {
         max_retry_delay: Duration::from_millis(40),
         probe_every: Duration::from_millis(200),
         reengagement: None,
+        gather: Duration::from_millis(5),
     }
 }
 

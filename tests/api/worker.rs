@@ -226,3 +226,69 @@ async fn a_dead_event_can_be_listed_and_replayed(backend: Backend) {
     assert_eq!(recorder.seen.lock().unwrap().len(), 1);
 }
 both_backends!(replay, a_dead_event_can_be_listed_and_replayed);
+
+fn message(id: &str, conversation: &str) -> NewInboxEvent {
+    NewInboxEvent {
+        provider: Provider::WhatsApp,
+        provider_event_id: id.into(),
+        business_id: "b".into(),
+        conversation_key: conversation.into(),
+        kind: EventKind::Message,
+        payload: "{}".into(),
+        received_at: Utc::now(),
+    }
+}
+
+/// After a full batch the worker claims again at once; after a part-full one it lets events gather
+/// for `gather` first, however it is woken.
+async fn a_part_full_batch_lets_the_next_gather(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    // Three conversations: a full batch of two, then a part-full batch of one.
+    store
+        .record_inbound(&[message("a", "c1"), message("b", "c2"), message("c", "c3")])
+        .await
+        .unwrap();
+    let recorder = Recorder::default();
+    let wake = Arc::new(Notify::new());
+    let (stop, stop_rx) = watch::channel(false);
+    let worker = InboxWorker::new(
+        store.clone(),
+        recorder.clone(),
+        wake.clone(),
+        WorkerOptions {
+            batch: 2,
+            poll: Duration::from_millis(20),
+            gather: Duration::from_secs(30),
+            ..WorkerOptions::default()
+        },
+    );
+    let running = tokio::spawn(worker.run(stop_rx));
+    for _ in 0..250 {
+        if recorder.seen.lock().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        recorder.seen.lock().unwrap().len(),
+        3,
+        "the batch after a full one is claimed at once, not after the gathering time"
+    );
+
+    // The last batch was part-full: a new event waits, even when the worker is woken for it.
+    store.record_inbound(&[message("d", "c4")]).await.unwrap();
+    wake.notify_one();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(recorder.seen.lock().unwrap().len(), 3, "still gathering");
+    let pending = store.conversation_events("c4").await.unwrap();
+    assert_eq!(pending[0].status, InboxStatus::Pending);
+
+    // Shutting down does not wait for the gathering time to pass.
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("the worker stops while gathering")
+        .unwrap();
+}
+both_backends!(gather, a_part_full_batch_lets_the_next_gather);
