@@ -131,7 +131,7 @@ impl App {
                     handler.clone(),
                     committed.clone(),
                     WorkerOptions {
-                        batch: 32,
+                        batch: 64,
                         ..WorkerOptions::default()
                     },
                 )

@@ -55,7 +55,7 @@ pub struct DispatchOptions {
 impl Default for DispatchOptions {
     fn default() -> Self {
         Self {
-            batch: 64,
+            batch: 128,
             lease: Duration::from_secs(120),
             poll: Duration::from_millis(250),
             max_attempts: 10,
