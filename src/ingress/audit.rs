@@ -1,8 +1,9 @@
 //! The audit trail of webhook requests: who called, what we answered, how long it took.
 //!
 //! Records are written off the request path by one background task, in batches, so auditing never slows
-//! or fails a webhook. After each write the task gathers records for a moment (`GATHER`) before the
-//! next, so a busy ingress costs a few audit statements a second, not one per request or two. If the queue is full (the database is far behind) a record is dropped and counted
+//! or fails a webhook. After a write that did not fill a batch the task lets records gather for a
+//! moment (`GATHER`), so a busy ingress costs about ten audit statements a second, not one for every
+//! few requests. If the queue is full (the database is far behind) a record is dropped and counted
 //! (`salonbot_audit_dropped_total`) rather than holding requests back. Records older than
 //! `AUDIT_RETENTION_DAYS` are pruned hourly.
 

@@ -460,7 +460,7 @@ impl<H: EventHandler> InboxWorker<H> {
                 Ok(0) => true,
                 Ok(n) => {
                     if n < self.options.batch as usize {
-                        gather(started + self.options.gather, &mut shutdown).await;
+                        super::gather(started + self.options.gather, &mut shutdown).await;
                     }
                     false
                 }
@@ -476,16 +476,6 @@ impl<H: EventHandler> InboxWorker<H> {
                     _ = shutdown.changed() => {}
                 }
             }
-        }
-    }
-}
-
-/// Waits until `until` (or shutdown) before the next claim: see [`WorkerOptions::gather`].
-pub(crate) async fn gather(until: tokio::time::Instant, shutdown: &mut watch::Receiver<bool>) {
-    if until > tokio::time::Instant::now() {
-        tokio::select! {
-            _ = tokio::time::sleep_until(until) => {}
-            _ = shutdown.changed() => {}
         }
     }
 }

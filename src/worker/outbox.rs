@@ -27,7 +27,6 @@ use crate::store::{NewOutbound, Outbound, Settle, Store, StoreError};
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::error::{SendError, pair_rate_limit_delay};
 use crate::whatsapp::messages::{LimitViolation, MessageBody, OutboundMessage, Recipient};
-use crate::worker::inbox::gather;
 use crate::worker::pacing::Pacer;
 
 #[derive(Debug, Clone)]
@@ -335,7 +334,7 @@ impl Dispatcher {
                 Ok(_) if paused => true,
                 Ok(n) => {
                     if n < self.options.batch as usize {
-                        gather(started + self.options.gather, &mut shutdown).await;
+                        super::gather(started + self.options.gather, &mut shutdown).await;
                     }
                     false
                 }
