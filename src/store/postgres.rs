@@ -67,27 +67,28 @@ impl TryFrom<InboxRow> for InboxEvent {
 /// SQL for the ids of up to `$3` due heads of a queue table's lanes (a conversation's events, a
 /// recipient's messages): rows that are the oldest open row of their lane and due by `$1`.
 ///
-/// `walk` steps through the open rows in id order, one probe of the table's open-rows index each;
-/// each due one is checked against its lane's oldest open row (one probe of the open-rows-by-lane
-/// index); the walk stops as soon as `$3` heads are found. So a claim reads about as many rows as it
-/// takes, plus those leased to others, whatever the backlog behind them and the history, and
-/// whatever the statistics say: a plain join is planned as "probe every open row, then sort" while
-/// the table looks small, and grouping the open rows by lane costs the whole backlog every claim.
+/// `walk` steps through the open rows in id order, one probe of the table's open-rows index each, and
+/// carries the lanes it has met: since it starts at the oldest open row and skips none, a row whose
+/// lane it has not met yet is that lane's oldest open row, its head. The walk stops as soon as `$3`
+/// due heads are found. So a claim reads about as many rows as it takes, plus those leased to others
+/// and those queued behind a head, whatever the backlog behind them and the history. There is no
+/// per-row probe of a lane index: the planner, seeing few open rows, answered such a probe by scanning
+/// the open rows in id order with a filter on the lane, so each probe read the queue up to that row
+/// and a claim grew with the square of the backlog. Grouping the open rows by lane instead costs the
+/// whole backlog every claim.
 pub(super) fn due_heads(table: &str, lane: &str) -> String {
     format!(
-        "WITH RECURSIVE walk (id, lane, next_attempt_at) AS ( \
-             (SELECT id, {lane}, next_attempt_at FROM {table} \
+        "WITH RECURSIVE walk (id, next_attempt_at, head, seen) AS ( \
+             (SELECT id, next_attempt_at, true, ARRAY[{lane}] FROM {table} \
               WHERE queue = 'open' ORDER BY id LIMIT 1) \
              UNION ALL \
-             (SELECT n.id, n.{lane}, n.next_attempt_at FROM walk w \
+             (SELECT n.id, n.next_attempt_at, NOT (n.{lane} = ANY (w.seen)), \
+                     CASE WHEN n.{lane} = ANY (w.seen) THEN w.seen ELSE w.seen || n.{lane} END \
+              FROM walk w \
               CROSS JOIN LATERAL ( \
                   SELECT id, {lane}, next_attempt_at FROM {table} \
                   WHERE queue = 'open' AND id > w.id ORDER BY id LIMIT 1) n)) \
-         SELECT w.id FROM walk w \
-         CROSS JOIN LATERAL ( \
-             SELECT f.id AS head FROM {table} f \
-             WHERE f.{lane} = w.lane AND f.queue = 'open' ORDER BY f.id LIMIT 1) h \
-         WHERE w.next_attempt_at <= $1 AND h.head = w.id \
+         SELECT id FROM walk WHERE head AND next_attempt_at <= $1 \
          LIMIT $3"
     )
 }
