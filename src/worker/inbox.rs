@@ -459,9 +459,8 @@ impl<H: EventHandler> InboxWorker<H> {
             let idle = match self.run_once().await {
                 Ok(0) => true,
                 Ok(n) => {
-                    if n < self.options.batch as usize {
-                        super::gather(started + self.options.gather, &mut shutdown).await;
-                    }
+                    let options = &self.options;
+                    super::gather(n, options.batch, started, options.gather, &mut shutdown).await;
                     false
                 }
                 Err(err) => {

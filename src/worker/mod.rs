@@ -6,14 +6,25 @@ pub mod outbox;
 pub mod pacing;
 pub mod turn;
 
+use std::time::Duration;
+
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// Waits until `until` (or shutdown) before a worker's next claim: after a part-full batch, the inbox
-/// workers and outbox dispatchers let the next batch gather instead of claiming as fast as the CPU
-/// allows (`gather` in their options).
-pub(crate) async fn gather(until: Instant, shutdown: &mut watch::Receiver<bool>) {
-    if until > Instant::now() {
+/// After a batch of `claimed` rows out of a possible `batch`, claimed at `started`: a part-full batch
+/// means the queue is nearly drained, so the worker waits until `gather` after that claim (or
+/// shutdown) and lets the next batch gather, instead of claiming as fast as the CPU allows. A full
+/// batch is followed at once. Shared by the inbox workers and the outbox dispatchers (`gather` in
+/// their options).
+pub(crate) async fn gather(
+    claimed: usize,
+    batch: u32,
+    started: Instant,
+    gather: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let until = started + gather;
+    if claimed < batch as usize && until > Instant::now() {
         tokio::select! {
             _ = tokio::time::sleep_until(until) => {}
             _ = shutdown.changed() => {}

@@ -333,9 +333,8 @@ impl Dispatcher {
                 Ok(0) => true,
                 Ok(_) if paused => true,
                 Ok(n) => {
-                    if n < self.options.batch as usize {
-                        super::gather(started + self.options.gather, &mut shutdown).await;
-                    }
+                    let options = &self.options;
+                    super::gather(n, options.batch, started, options.gather, &mut shutdown).await;
                     false
                 }
                 Err(err) => {

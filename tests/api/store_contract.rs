@@ -302,3 +302,34 @@ async fn migrations_can_run_twice(backend: Backend) {
     store.ping().await.unwrap();
 }
 both_backends!(migrate_twice, migrations_can_run_twice);
+
+/// On Postgres only leases and records that a later durable commit flushes go through the pool that
+/// does not wait for the disk; everything that acknowledges (the inbox insert, a turn, a settle) goes
+/// through the pool that does.
+#[tokio::test]
+async fn only_the_lease_pool_commits_without_waiting_for_the_disk() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = db.store().await;
+    let Store::Postgres(pg) = &store else {
+        unreachable!("a Postgres test database");
+    };
+    let setting = |pool: sqlx::PgPool| async move {
+        let (value,): (String,) = sqlx::query_as("SHOW synchronous_commit")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        value
+    };
+    assert_eq!(setting(pg.pool().clone()).await, "on", "durable commits");
+    assert_eq!(setting(pg.lazy().clone()).await, "off", "leases");
+    // The lazy pool still works on the test's schema: a claim through it finds the stored event.
+    store
+        .record_inbound(&[event("lazy-1", "k", t0())])
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_inbox(t0(), Duration::from_secs(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+}
