@@ -5,6 +5,7 @@
 //! dereferences to the shared `Vars`, so `{{ service }}` in a template reads `Vars::service`, and a
 //! template that uses a variable `Vars` does not have fails to compile. The build also fails when a
 //! language directory is missing or when the languages do not have the same template names.
+//! It also asks cargo to rebuild when `migrations/` changes (see `run`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -34,6 +35,9 @@ fn run() -> Result<(), String> {
     let root = manifest_dir.join("templates");
 
     println!("cargo::rerun-if-changed=templates");
+    // `sqlx::migrate!` embeds `migrations/` at compile time, but cargo does not know the macro read
+    // it: without this a new migration file is left out of an incremental build.
+    println!("cargo::rerun-if-changed=migrations");
     for language in LANGUAGES {
         println!("cargo::rerun-if-changed=templates/{language}");
     }
