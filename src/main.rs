@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use salonbot::cli::Cli;
+use salonbot::cli::{Cli, Command};
 use salonbot::config::Config;
+use salonbot::telemetry::LogOutput;
 
 /// Many small allocations freed on other threads (JSON, HTTP, SQL rows): mimalloc serves them with
 /// less CPU than the system allocator (see docs/benchmarks.md).
@@ -21,11 +22,20 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    salonbot::telemetry::init_tracing(&config);
+    let serve = matches!(cli.command, Command::Serve);
+    let output = if serve {
+        LogOutput::Stdout
+    } else {
+        LogOutput::Stderr
+    };
+    salonbot::telemetry::init_tracing(&config, output);
     match cli.run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
+            // A server's failure belongs in its logs as well; a command's is the line below.
+            if serve {
+                tracing::error!("{err:#}");
+            }
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }

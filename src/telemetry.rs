@@ -25,17 +25,35 @@ pub fn log_filter(config: &Config, default: &str) -> EnvFilter {
         .unwrap_or_else(|| EnvFilter::new(default))
 }
 
-/// Installs the global tracing subscriber: JSON lines, or human-readable output on a terminal.
-pub fn init_tracing(config: &Config) {
+/// Where the logs go: a server's on stdout (what a container platform collects); a command's on
+/// stderr, so that what it prints on stdout (a diagram, a listing, the chat) stays clean when piped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOutput {
+    Stdout,
+    Stderr,
+}
+
+/// Installs the global tracing subscriber: JSON lines, or human-readable output when `output` is a
+/// terminal.
+pub fn init_tracing(config: &Config, output: LogOutput) {
     let filter = log_filter(config, "info,sqlx=warn");
-    let format = config
-        .log_format
-        .unwrap_or(if std::io::stdout().is_terminal() {
-            LogFormat::Pretty
-        } else {
-            LogFormat::Json
+    let terminal = match output {
+        LogOutput::Stdout => std::io::stdout().is_terminal(),
+        LogOutput::Stderr => std::io::stderr().is_terminal(),
+    };
+    let format = config.log_format.unwrap_or(if terminal {
+        LogFormat::Pretty
+    } else {
+        LogFormat::Json
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(move || -> Box<dyn std::io::Write> {
+            match output {
+                LogOutput::Stdout => Box::new(std::io::stdout()),
+                LogOutput::Stderr => Box::new(std::io::stderr()),
+            }
         });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let result = match format {
         LogFormat::Json => builder
             .json()

@@ -84,15 +84,23 @@ fn an_invalid_flow_stops_start_up_with_its_file_and_line() {
 #[test]
 fn migrate_creates_the_embedded_database_and_exits() {
     let dir = tempfile::tempdir().unwrap();
-    let status = Command::new(BIN)
+    let out = Command::new(BIN)
         .arg("migrate")
         .current_dir(dir.path())
         .env_clear()
         .env("LOG_FORMAT", "json")
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(out.status.success());
     assert!(dir.path().join("data/salonbot.db").exists());
+    // A command logs on stderr and keeps stdout for what it prints (nothing, for migrate).
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("migrations applied"), "{stderr}");
 }
 
 fn free_port() -> u16 {

@@ -66,7 +66,15 @@ fn a_broken_flow_fails_naming_the_file_and_line() {
 
     let out = flows_check(&flows, &[]);
     let stderr = String::from_utf8(out.stderr).unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(!out.status.success(), "{stderr}");
+    // A command's stdout is its output: the error is not logged there too (LOG_FORMAT=json here).
+    assert!(!stdout.contains("\"level\""), "{stdout}");
+    assert_eq!(
+        stderr.matches("no state \"pick_stuff\"").count(),
+        1,
+        "{stderr}"
+    );
     let expected = format!("booking.toml:{line}: no state \"pick_stuff\"");
     assert!(stderr.contains(&expected), "{expected} not in\n{stderr}");
     // pick_staff is no longer reachable: one line per problem.
