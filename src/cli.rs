@@ -138,10 +138,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.serve(listener, shutdown).await
 }
 
-/// `inbox dead` / `inbox replay`: on the configured database.
+/// `inbox dead` / `inbox replay`: on the configured database. They do not migrate it: a newer binary
+/// run by an operator must not change the schema under the servers that run on it.
 async fn inbox(config: Config, command: InboxCommand) -> anyhow::Result<()> {
     let store = Store::connect(&config.database_url, &StoreOptions::default()).await?;
-    store.migrate().await?;
+    let pending = store.pending_migrations().await?;
+    if let Some(first) = pending.first() {
+        anyhow::bail!(
+            "the database ({}) lacks {} of this binary's migrations (from {first:04}): run `salonbot migrate` \
+             first, or use the binary the servers run",
+            config.database_url.describe(),
+            pending.len()
+        );
+    }
     match command {
         InboxCommand::Dead { limit } => {
             let dead = store.dead_inbox(limit).await?;

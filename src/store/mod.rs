@@ -291,6 +291,13 @@ impl Store {
         dispatch!(self.migrate())
     }
 
+    /// The versions of this binary's migrations that the database has not applied, oldest first
+    /// (all of them on a database that was never migrated). Reads only: for commands that must not
+    /// change the schema under running servers.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        dispatch!(self.pending_migrations())
+    }
+
     /// A round trip to the database.
     pub async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self.ping())
@@ -387,4 +394,13 @@ impl Store {
     pub async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         dispatch!(self.prune_audit(before))
     }
+}
+
+/// `migrator`'s versions missing from `applied`, oldest first.
+fn pending(migrator: &sqlx::migrate::Migrator, applied: &[(i64,)]) -> Vec<i64> {
+    migrator
+        .iter()
+        .map(|migration| migration.version)
+        .filter(|version| !applied.iter().any(|(done,)| done == version))
+        .collect()
 }

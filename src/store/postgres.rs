@@ -93,6 +93,8 @@ pub(super) fn due_heads(table: &str, lane: &str) -> String {
     )
 }
 
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
 fn events(rows: Vec<InboxRow>) -> Result<Vec<InboxEvent>, StoreError> {
     rows.into_iter().map(InboxEvent::try_from).collect()
 }
@@ -132,10 +134,23 @@ impl PgStore {
     }
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
-            .await?;
+        MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+
+    pub(super) async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let (exists,): (bool,) =
+            sqlx::query_as("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        let applied: Vec<(i64,)> = if exists {
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok(super::pending(&MIGRATOR, &applied))
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {

@@ -89,6 +89,8 @@ impl TryFrom<InboxRow> for InboxEvent {
     }
 }
 
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
 fn events(rows: Vec<InboxRow>) -> Result<Vec<InboxEvent>, StoreError> {
     rows.into_iter().map(InboxEvent::try_from).collect()
 }
@@ -130,10 +132,25 @@ impl SqliteStore {
     }
 
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.writer)
-            .await?;
+        MIGRATOR.run(&self.writer).await?;
         Ok(())
+    }
+
+    pub(super) async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let (exists,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+             WHERE type = 'table' AND name = '_sqlx_migrations')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let applied: Vec<(i64,)> = if exists {
+            sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok(super::pending(&MIGRATOR, &applied))
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {

@@ -181,6 +181,40 @@ fn serve_runs_on_the_embedded_default_and_exits_0_on_sigterm() {
     assert!(dir.path().join("data/salonbot.db").exists());
 }
 
+#[test]
+fn inbox_commands_do_not_migrate_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ops.db").display());
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    // Twice: had the first run migrated, the second would list.
+    for _ in 0..2 {
+        let out = run(&["inbox", "dead"]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("run `salonbot migrate`"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    assert!(run(&["migrate"]).status.success());
+    let listed = run(&["inbox", "dead"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(listed.stdout).unwrap(),
+        "no dead events\n"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbox_dead_lists_failed_events_and_replay_puts_them_back() {
     use salonbot::store::{EventKind, InboxStatus, NewInboxEvent, Provider, Store, StoreOptions};

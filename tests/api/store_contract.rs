@@ -303,6 +303,32 @@ async fn migrations_can_run_twice(backend: Backend) {
 }
 both_backends!(migrate_twice, migrations_can_run_twice);
 
+async fn pending_migrations_are_read_without_applying_them(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let url = salonbot::config::DatabaseUrl::parse(&db.url).unwrap();
+    let store = Store::connect(&url, &salonbot::store::StoreOptions::default())
+        .await
+        .unwrap();
+    let pending = store.pending_migrations().await.unwrap();
+    assert!(
+        pending.len() >= 7,
+        "a fresh database lacks every migration: {pending:?}"
+    );
+    assert!(
+        pending.windows(2).all(|w| w[0] < w[1]),
+        "oldest first: {pending:?}"
+    );
+    // Asking twice changes nothing: the first call applied none of them.
+    assert_eq!(store.pending_migrations().await.unwrap(), pending);
+    assert!(store.count_inbox().await.is_err(), "no tables yet");
+    store.migrate().await.unwrap();
+    assert_eq!(store.pending_migrations().await.unwrap(), Vec::<i64>::new());
+}
+both_backends!(
+    pending_migrations,
+    pending_migrations_are_read_without_applying_them
+);
+
 /// On Postgres only leases and records that a later durable commit flushes go through the pool that
 /// does not wait for the disk; everything that acknowledges (the inbox insert, a turn, a settle) goes
 /// through the pool that does.
