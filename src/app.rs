@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::booking::catalog::{self, Catalog};
 use crate::cache::Redis;
@@ -289,7 +289,12 @@ pub fn router(state: AppState) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
                 tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
+            })
+            // The service's only 5xx are its 503s: a webhook refused (logged with its reason as
+            // "webhook refused", a storage failure also where it happened) and `/health/ready` while
+            // not ready, which an orchestrator asks again and again. Neither is worth an error line
+            // per request here; the counts are in `salonbot_http_requests_total{status}`.
+            .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
