@@ -198,19 +198,22 @@ fn serve_runs_on_the_embedded_default_and_exits_0_on_sigterm() {
     assert!(dir.path().join("data/salonbot.db").exists());
 }
 
+/// Runs `salonbot ARGS` in `dir` on the database at `url`, with nothing else set.
+fn on_database(dir: &std::path::Path, url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("DATABASE_URL", url)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn inbox_commands_do_not_migrate_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("ops.db").display());
-    let run = |args: &[&str]| {
-        Command::new(BIN)
-            .args(args)
-            .current_dir(dir.path())
-            .env_clear()
-            .env("DATABASE_URL", &url)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| on_database(dir.path(), &url, args);
     // Twice: had the first run migrated, the second would list.
     for _ in 0..2 {
         let out = run(&["inbox", "dead"]);
@@ -270,17 +273,7 @@ async fn inbox_dead_lists_failed_events_and_replay_puts_them_back() {
         )
         .await
         .unwrap();
-    let run = |args: &[&str]| {
-        Command::new(BIN)
-            .args(args)
-            .current_dir(dir.path())
-            .env_clear()
-            .env("DATABASE_URL", &url)
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| on_database(dir.path(), &url, args);
     let listed = run(&["inbox", "dead"]);
     assert!(listed.status.success());
     let stdout = String::from_utf8(listed.stdout).unwrap();
