@@ -122,13 +122,28 @@ fn slots_on(
         return Vec::new();
     }
     let earliest = now + minutes(salon.min_notice_minutes);
-    let mut slots: Vec<(usize, Slot)> = candidates(catalog, service_id, choice)
+    let grid: Vec<(usize, Slot)> = candidates(catalog, service_id, choice)
         .flat_map(|(rank, staff)| {
             staff_slots(salon, service, staff, day)
                 .into_iter()
-                .filter(|slot| slot.start >= earliest && is_free(slot, busy))
+                .filter(|slot| slot.start >= earliest)
                 .map(move |slot| (rank, slot))
         })
+        .collect();
+    let from = grid.iter().map(|(_, slot)| slot.start).min();
+    let until = grid.iter().map(|(_, slot)| slot.occupies_until).max();
+    let (Some(from), Some(until)) = (from, until) else {
+        return Vec::new();
+    };
+    // Only busy time within the day's slots can take one of them: look at the rest once, not once
+    // per slot (the salon's whole book covers the booking horizon).
+    let day_busy: Vec<&Busy> = busy
+        .iter()
+        .filter(|taken| taken.start < until && from < taken.end)
+        .collect();
+    let mut slots: Vec<(usize, Slot)> = grid
+        .into_iter()
+        .filter(|(_, slot)| is_free(slot, &day_busy))
         .collect();
     // One slot per start: the lowest catalog rank among those free at that instant.
     slots.sort_by_key(|(rank, slot)| (slot.start, *rank));
@@ -248,7 +263,7 @@ fn slot_at(service: &Service, staff: &StaffId, start: DateTime<Utc>) -> Slot {
     }
 }
 
-fn is_free(slot: &Slot, busy: &[Busy]) -> bool {
+fn is_free(slot: &Slot, busy: &[&Busy]) -> bool {
     busy.iter()
         .filter(|taken| taken.staff == slot.staff)
         .all(|taken| taken.end <= slot.start || slot.occupies_until <= taken.start)
