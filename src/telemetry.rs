@@ -13,6 +13,7 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::EitherWriter;
 
 use crate::config::{Config, LogFormat};
 
@@ -48,11 +49,9 @@ pub fn init_tracing(config: &Config, output: LogOutput) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(move || -> Box<dyn std::io::Write> {
-            match output {
-                LogOutput::Stdout => Box::new(std::io::stdout()),
-                LogOutput::Stderr => Box::new(std::io::stderr()),
-            }
+        .with_writer(move || match output {
+            LogOutput::Stdout => EitherWriter::A(std::io::stdout()),
+            LogOutput::Stderr => EitherWriter::B(std::io::stderr()),
         });
     let result = match format {
         LogFormat::Json => builder
