@@ -23,6 +23,8 @@ pub mod conversation;
 pub mod engine;
 /// The one HTTP error type and its mapping to status codes and JSON bodies.
 pub mod error;
+/// Inbox events, the shared shape of what ingress stores and the worker runs.
+pub mod event;
 /// `/health`, `/health/live`, `/health/ready`.
 pub mod health;
 /// Webhook ingress: limits, signatures, dedup, rate limits, audit, durable acknowledgement.

@@ -12,6 +12,24 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
+/// An appointment as the store keeps it and the engine sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appointment {
+    pub id: i64,
+    pub business_id: String,
+    pub conversation_key: String,
+    pub service_id: String,
+    pub staff_id: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub occupied_until: DateTime<Utc>,
+    pub status: AppointmentStatus,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    pub deposit_minor: i64,
+}
+
 /// Where an appointment is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AppointmentStatus {

@@ -11,10 +11,10 @@ use super::input::{Input, Timer};
 use super::state::{ANYONE, Conversation};
 use super::step::{REMINDER_CANCEL, REMINDER_CONFIRM, step, timeout_key};
 use super::view::{self, View};
+use crate::booking::appointment::Appointment;
 use crate::booking::appointment::AppointmentStatus;
 use crate::booking::availability::Busy;
 use crate::booking::catalog::{self, Catalog, Language, StaffId};
-use crate::store::Appointment;
 
 fn catalog() -> Catalog {
     catalog::parse(include_str!("../../salon.toml")).unwrap()

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::flow::SystemEvent;
-use crate::store::{EventKind, InboxEvent};
+use crate::event::{EventKind, InboxEvent};
 use crate::whatsapp::webhook::{MessageContent, MessageEvent};
 
 /// One input to [`super::step`].

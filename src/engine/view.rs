@@ -9,10 +9,10 @@ use super::flow::{Flow, Guard, Intent, OptionSource, State, Transition, Trigger,
 use super::input::Input;
 use super::state::{ANYONE, Conversation, Slots};
 use super::{locale, templates, understand};
+use crate::booking::appointment::Appointment;
 use crate::booking::appointment::AppointmentStatus;
 use crate::booking::availability::{self, Busy, Slot, StaffChoice};
 use crate::booking::catalog::{Catalog, Language, ServiceId, StaffId};
-use crate::store::Appointment;
 
 /// How many days the day list offers at most.
 pub const DAYS_LISTED: u32 = 10;

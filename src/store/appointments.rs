@@ -11,6 +11,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, StoreError};
+pub use crate::booking::appointment::Appointment;
 use crate::booking::appointment::AppointmentStatus;
 
 /// A slot to hold for a customer.
@@ -25,22 +26,6 @@ pub struct NewHold {
     /// `ends_at` plus the service's buffer: the staff member is busy until then.
     pub occupied_until: DateTime<Utc>,
     pub hold_expires_at: DateTime<Utc>,
-    pub deposit_minor: i64,
-}
-
-/// A stored appointment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Appointment {
-    pub id: i64,
-    pub business_id: String,
-    pub conversation_key: String,
-    pub service_id: String,
-    pub staff_id: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    pub occupied_until: DateTime<Utc>,
-    pub status: AppointmentStatus,
-    pub hold_expires_at: Option<DateTime<Utc>>,
     pub deposit_minor: i64,
 }
 

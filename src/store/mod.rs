@@ -14,7 +14,6 @@ mod sqlite;
 pub mod timers;
 pub mod writer;
 
-use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,154 +28,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use timers::NewTimer;
 
-/// Who sent an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Provider {
-    WhatsApp,
-    Chatwoot,
-    Stripe,
-    /// The bot's own timers, fired into the inbox.
-    Timer,
-}
-
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::WhatsApp => "whatsapp",
-            Provider::Chatwoot => "chatwoot",
-            Provider::Stripe => "stripe",
-            Provider::Timer => "timer",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "whatsapp" => Ok(Provider::WhatsApp),
-            "chatwoot" => Ok(Provider::Chatwoot),
-            "stripe" => Ok(Provider::Stripe),
-            "timer" => Ok(Provider::Timer),
-            other => Err(StoreError::Corrupt(format!("unknown provider '{other}'"))),
-        }
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What an inbox event is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    /// A customer's message.
-    Message,
-    /// A delivery status of a message we sent.
-    Status,
-    /// An error report about the business number (`value.errors`).
-    Error,
-    /// A change the bot does not handle yet, kept for later.
-    Other,
-    /// A timer of the conversation came due (hold expiry, reminder, idle reset).
-    Timer,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Message => "message",
-            EventKind::Status => "status",
-            EventKind::Error => "error",
-            EventKind::Other => "other",
-            EventKind::Timer => "timer",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "message" => Ok(EventKind::Message),
-            "status" => Ok(EventKind::Status),
-            "error" => Ok(EventKind::Error),
-            "other" => Ok(EventKind::Other),
-            "timer" => Ok(EventKind::Timer),
-            other => Err(StoreError::Corrupt(format!("unknown event kind '{other}'"))),
-        }
-    }
-}
-
-/// Where an inbox event is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InboxStatus {
-    /// Stored, waiting for a worker.
-    Pending,
-    /// Claimed by a worker, whose lease ends at `next_attempt_at`.
-    Processing,
-    /// Handled.
-    Done,
-    /// The last attempt failed; retried at `next_attempt_at`.
-    Failed,
-    /// Gave up after the retry budget; kept for operators to inspect and replay.
-    Dead,
-}
-
-impl InboxStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InboxStatus::Pending => "pending",
-            InboxStatus::Processing => "processing",
-            InboxStatus::Done => "done",
-            InboxStatus::Failed => "failed",
-            InboxStatus::Dead => "dead",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "pending" => Ok(InboxStatus::Pending),
-            "processing" => Ok(InboxStatus::Processing),
-            "done" => Ok(InboxStatus::Done),
-            "failed" => Ok(InboxStatus::Failed),
-            "dead" => Ok(InboxStatus::Dead),
-            other => Err(StoreError::Corrupt(format!(
-                "unknown inbox status '{other}'"
-            ))),
-        }
-    }
-}
-
-/// An event to store, as ingress extracted it from a verified webhook.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewInboxEvent {
-    pub provider: Provider,
-    /// The provider's id for the event; unique per provider (the dedup authority).
-    pub provider_event_id: String,
-    /// The business number it belongs to, so that one database can later serve several salons.
-    pub business_id: String,
-    /// `channel:business:customer`; events of one key are processed in order.
-    pub conversation_key: String,
-    pub kind: EventKind,
-    /// The event's JSON.
-    pub payload: String,
-    pub received_at: DateTime<Utc>,
-}
-
-/// A stored inbox event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InboxEvent {
-    pub id: i64,
-    pub provider: Provider,
-    pub provider_event_id: String,
-    pub business_id: String,
-    pub conversation_key: String,
-    pub kind: EventKind,
-    pub payload: serde_json::Value,
-    pub received_at: DateTime<Utc>,
-    pub status: InboxStatus,
-    /// How many times a worker claimed it; also the fencing token of the current claim.
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub next_attempt_at: DateTime<Utc>,
-}
+pub use crate::event::{EventKind, InboxEvent, InboxStatus, NewInboxEvent, Provider};
 
 /// One webhook request, as the audit trail keeps it (never its body).
 #[derive(Debug, Clone, PartialEq)]
@@ -403,4 +255,9 @@ fn pending(migrator: &sqlx::migrate::Migrator, applied: &[(i64,)]) -> Vec<i64> {
         .map(|migration| migration.version)
         .filter(|version| !applied.iter().any(|(done,)| done == version))
         .collect()
+}
+
+/// A value stored as text, read back; `Corrupt` naming `what` when the text names nothing.
+fn named<T>(parse: fn(&str) -> Option<T>, what: &str, text: &str) -> Result<T, StoreError> {
+    parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown {what} '{text}'")))
 }

@@ -73,15 +73,15 @@ impl TryFrom<InboxRow> for InboxEvent {
     fn try_from(row: InboxRow) -> Result<Self, StoreError> {
         Ok(InboxEvent {
             id: row.id,
-            provider: Provider::parse(&row.provider)?,
+            provider: super::named(Provider::parse, "provider", &row.provider)?,
             provider_event_id: row.provider_event_id,
             business_id: row.business_id,
             conversation_key: row.conversation_key,
-            kind: EventKind::parse(&row.kind)?,
+            kind: super::named(EventKind::parse, "event kind", &row.kind)?,
             payload: serde_json::from_str(&row.payload)
                 .map_err(|e| StoreError::Corrupt(format!("payload of event {}: {e}", row.id)))?,
             received_at: time(row.received_at)?,
-            status: InboxStatus::parse(&row.status)?,
+            status: super::named(InboxStatus::parse, "inbox status", &row.status)?,
             attempts: row.attempts,
             last_error: row.last_error,
             next_attempt_at: time(row.next_attempt_at)?,

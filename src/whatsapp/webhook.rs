@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::conversation::{ConversationKey, CustomerId};
-use crate::store::{EventKind, NewInboxEvent, Provider};
+use crate::event::{EventKind, NewInboxEvent, Provider};
 
 type Extra = Map<String, Value>;
 

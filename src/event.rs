@@ -1,0 +1,157 @@
+//! Inbox events: what ingress stores, the worker claims and turns into engine input. Neutral ground
+//! between the providers' wire types, the store and the engine, so none of them depends on another
+//! for it.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+/// Who sent an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    WhatsApp,
+    Chatwoot,
+    Stripe,
+    /// The bot's own timers, fired into the inbox.
+    Timer,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::WhatsApp => "whatsapp",
+            Provider::Chatwoot => "chatwoot",
+            Provider::Stripe => "stripe",
+            Provider::Timer => "timer",
+        }
+    }
+
+    /// The value named by its stored text.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "whatsapp" => Some(Provider::WhatsApp),
+            "chatwoot" => Some(Provider::Chatwoot),
+            "stripe" => Some(Provider::Stripe),
+            "timer" => Some(Provider::Timer),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an inbox event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A customer's message.
+    Message,
+    /// A delivery status of a message we sent.
+    Status,
+    /// An error report about the business number (`value.errors`).
+    Error,
+    /// A change the bot does not handle yet, kept for later.
+    Other,
+    /// A timer of the conversation came due (hold expiry, reminder, idle reset).
+    Timer,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Message => "message",
+            EventKind::Status => "status",
+            EventKind::Error => "error",
+            EventKind::Other => "other",
+            EventKind::Timer => "timer",
+        }
+    }
+
+    /// The value named by its stored text.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "message" => Some(EventKind::Message),
+            "status" => Some(EventKind::Status),
+            "error" => Some(EventKind::Error),
+            "other" => Some(EventKind::Other),
+            "timer" => Some(EventKind::Timer),
+            _ => None,
+        }
+    }
+}
+
+/// Where an inbox event is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxStatus {
+    /// Stored, waiting for a worker.
+    Pending,
+    /// Claimed by a worker, whose lease ends at `next_attempt_at`.
+    Processing,
+    /// Handled.
+    Done,
+    /// The last attempt failed; retried at `next_attempt_at`.
+    Failed,
+    /// Gave up after the retry budget; kept for operators to inspect and replay.
+    Dead,
+}
+
+impl InboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxStatus::Pending => "pending",
+            InboxStatus::Processing => "processing",
+            InboxStatus::Done => "done",
+            InboxStatus::Failed => "failed",
+            InboxStatus::Dead => "dead",
+        }
+    }
+
+    /// The value named by its stored text.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(InboxStatus::Pending),
+            "processing" => Some(InboxStatus::Processing),
+            "done" => Some(InboxStatus::Done),
+            "failed" => Some(InboxStatus::Failed),
+            "dead" => Some(InboxStatus::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// An event to store, as ingress extracted it from a verified webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewInboxEvent {
+    pub provider: Provider,
+    /// The provider's id for the event; unique per provider (the dedup authority).
+    pub provider_event_id: String,
+    /// The business number it belongs to, so that one database can later serve several salons.
+    pub business_id: String,
+    /// `channel:business:customer`; events of one key are processed in order.
+    pub conversation_key: String,
+    pub kind: EventKind,
+    /// The event's JSON.
+    pub payload: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A stored inbox event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxEvent {
+    pub id: i64,
+    pub provider: Provider,
+    pub provider_event_id: String,
+    pub business_id: String,
+    pub conversation_key: String,
+    pub kind: EventKind,
+    pub payload: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+    pub status: InboxStatus,
+    /// How many times a worker claimed it; also the fencing token of the current claim.
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+}
