@@ -5,6 +5,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 
 /// Who sent an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -154,4 +155,26 @@ pub struct InboxEvent {
     pub attempts: i32,
     pub last_error: Option<String>,
     pub next_attempt_at: DateTime<Utc>,
+}
+
+/// The payload of a timer's inbox event: what fired, written by the store when the timer comes due
+/// and read back by the worker.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TimerFired {
+    /// The timer's kind (`hold_expiry`, `reminder`, ...).
+    pub timer: String,
+    /// The timer's key.
+    pub key: String,
+    /// When it was due, in Unix milliseconds (also part of the event's id, so a timer moved and
+    /// fired again is a new event).
+    pub due_at_ms: i64,
+    /// The payload the timer was scheduled with.
+    pub data: serde_json::Value,
+}
+
+impl InboxEvent {
+    /// The fired timer this event carries (for events of kind [`EventKind::Timer`]).
+    pub fn timer(&self) -> Result<TimerFired, serde_json::Error> {
+        TimerFired::deserialize(&self.payload)
+    }
 }

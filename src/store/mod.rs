@@ -1,17 +1,40 @@
 //! Persistence: the only module that runs SQL.
 //!
-//! Two backends behind one `Store` type: PostgreSQL for production and for several instances, SQLite for
-//! the embedded default. Each has its own migrations (`migrations/postgres`, `migrations/sqlite`) and
-//! the same methods, named after domain operations; one contract test suite runs against both.
+//! Two backends behind one [`Store`]: PostgreSQL for production and for several instances, SQLite for
+//! the embedded default. Every table has the same shape here: `store/<table>.rs` holds its domain
+//! types and its operations (methods of [`Store`], named after what they do), with each statement
+//! written once when both backends run it alike, and in that file's `mod pg` / `mod lite` where a
+//! backend does it its own way (the batch statements Postgres runs with `UNNEST`, the claims, and
+//! SQLite's one-row-at-a-time loops on its single writer). `postgres.rs` and `sqlite.rs` own only
+//! the pools, the migrations and the encoding of values ([`Time`]), so that the same binds serve both.
+//!
+//! A statement shared by both backends is run with [`on!`], which expands it once per backend; an
+//! operation of several statements runs in a [`Tx`], a transaction on either backend, whose
+//! primitives (hold, transition, enqueue, schedule, mark done) the turn commit is written over.
+//!
 //! Time is always passed in (`now`), never read from the database clock, so both backends agree and
-//! tests control it.
+//! tests control it. Placeholders are `$N` everywhere (SQLite accepts them too).
+
+/// Runs `$body` with `$s` bound to the backend of `$value` (a [`Store`] or a [`Tx`]): the statement
+/// and its binds are written once and compiled for each backend.
+macro_rules! on {
+    ($kind:ident, $value:expr, |$s:ident| $body:expr) => {
+        match $value {
+            $kind::Postgres($s) => $body,
+            $kind::Sqlite($s) => $body,
+        }
+    };
+}
 
 pub mod appointments;
+pub mod audit;
 pub mod conversations;
+pub mod inbox;
 pub mod outbox;
 mod postgres;
 mod sqlite;
 pub mod timers;
+pub mod turn;
 pub mod writer;
 
 use std::time::Duration;
@@ -20,43 +43,15 @@ use chrono::{DateTime, Utc};
 
 use crate::config::DatabaseUrl;
 pub use appointments::{Appointment, BookingError, BusyTime, NewHold};
-pub use conversations::{
-    BookingOp, Committed, StoredConversation, TurnCommit, TurnError, TurnTimer,
-};
+pub use audit::{AuditRecord, StoredAudit};
+pub use conversations::StoredConversation;
 pub use outbox::{CustomerMessage, DeliveryStatus, NewOutbound, Outbound, OutboundStatus, Settle};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use timers::NewTimer;
+pub use turn::{BookingOp, Committed, TurnCommit, TurnError, TurnTimer};
 
 pub use crate::event::{EventKind, InboxEvent, InboxStatus, NewInboxEvent, Provider};
-
-/// One webhook request, as the audit trail keeps it (never its body).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditRecord {
-    pub provider: Provider,
-    pub outcome: &'static str,
-    pub status_code: u16,
-    pub body_bytes: u64,
-    pub remote_addr: Option<String>,
-    pub latency: Duration,
-    pub request_id: Option<String>,
-    pub events_new: u32,
-    pub events_duplicate: u32,
-    pub received_at: DateTime<Utc>,
-}
-
-/// A stored audit record.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct StoredAudit {
-    pub provider: String,
-    pub outcome: String,
-    pub status_code: i32,
-    pub body_bytes: i64,
-    pub remote_addr: Option<String>,
-    pub events_new: i32,
-    pub events_duplicate: i32,
-    pub received_at: DateTime<Utc>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -102,21 +97,34 @@ impl Default for StoreOptions {
 }
 
 /// The database, on either backend. Cheap to clone (the pools are shared).
+///
+/// Each backend hands out three pools by what a statement needs: `read()` for reads, `write()` for
+/// durable writes, `lazy()` for writes that may be lost in a database crash without harm (claims,
+/// the customer's last-message time, the audit), whose commit does not wait for the disk on Postgres.
+/// On SQLite the last two are its one writing connection.
 #[derive(Clone, Debug)]
 pub enum Store {
     Postgres(PgStore),
     Sqlite(SqliteStore),
 }
 
-/// Runs the same method on whichever backend this is.
-macro_rules! dispatch {
-    ($self:ident . $method:ident ( $($arg:expr),* )) => {
-        match $self {
-            Store::Postgres(s) => s.$method($($arg),*).await,
-            Store::Sqlite(s) => s.$method($($arg),*).await,
-        }
-    };
+/// A transaction on either backend, for operations of several statements (a turn, a hold, parking a
+/// message, firing timers). Dropped without [`Tx::commit`], it rolls back.
+pub(crate) enum Tx<'c> {
+    Postgres(sqlx::Transaction<'c, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'c, sqlx::Sqlite>),
 }
+
+/// An instant as both backends store it: `TIMESTAMPTZ` on Postgres, Unix milliseconds (`INTEGER`, so
+/// that they compare correctly) on SQLite. Binding and reading `Time` lets one statement serve both;
+/// the encodings live in `postgres.rs` and `sqlite.rs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Time(DateTime<Utc>);
+
+/// JSON already serialized (an inbox event's payload), bound as `JSONB` on Postgres and as text on
+/// SQLite. JSON values are bound as [`sqlx::types::Json`], which both backends encode alike.
+#[derive(Debug, Clone, Copy)]
+struct RawJson<'a>(&'a str);
 
 impl Store {
     /// Opens the pool. Postgres connects lazily, so a database that is down at start-up is reported by
@@ -140,121 +148,84 @@ impl Store {
 
     /// Applies the backend's pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        dispatch!(self.migrate())
+        on!(Store, self, |s| s.migrator().run(s.write()).await?);
+        Ok(())
     }
 
     /// The versions of this binary's migrations that the database has not applied, oldest first
     /// (all of them on a database that was never migrated). Reads only: for commands that must not
     /// change the schema under running servers.
     pub async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError> {
-        dispatch!(self.pending_migrations())
+        let (migrator, applied) = on!(Store, self, |s| {
+            let applied: Vec<(i64,)> = if s.has_migrations_table().await? {
+                sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+                    .fetch_all(s.read())
+                    .await?
+            } else {
+                Vec::new()
+            };
+            (s.migrator(), applied)
+        });
+        Ok(migrator
+            .iter()
+            .map(|migration| migration.version)
+            .filter(|version| !applied.iter().any(|(done,)| done == version))
+            .collect())
     }
 
     /// A round trip to the database.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        dispatch!(self.ping())
+        on!(Store, self, |s| sqlx::query("SELECT 1")
+            .execute(s.read())
+            .await?
+            .rows_affected());
+        Ok(())
     }
 
-    /// Stores a batch of events in one transaction. Returns, per event, whether it was new (`true`) or
-    /// already stored (`false`). The batch must not repeat a `(provider, provider_event_id)`.
-    pub async fn record_inbound(&self, events: &[NewInboxEvent]) -> Result<Vec<bool>, StoreError> {
-        dispatch!(self.record_inbound(events))
-    }
-
-    /// Claims up to `limit` events for a worker: per conversation only the oldest open event, and only
-    /// when no other worker holds one of that conversation (or its lease ended). Claimed events are
-    /// `processing` until `now + lease`. On Postgres the claim commits without waiting for the disk:
-    /// the turn or settling that follows is durable and flushes it, and a claim lost in a database
-    /// crash only means the event is claimed again.
-    pub async fn claim_inbox(
+    /// Runs a claim of a queue table (`$1` now, `$2` the end of the lease, `$3` the most rows to
+    /// take) on the pool that does not wait for the disk; the claimed rows in id order, so that a
+    /// worker handles them oldest first.
+    async fn claim<R>(
         &self,
+        sql: &str,
         now: DateTime<Utc>,
-        lease: Duration,
+        lease_until: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<InboxEvent>, StoreError> {
-        let lease_until =
-            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-        dispatch!(self.claim_inbox(now, lease_until, limit))
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: Claimed + Send + Unpin,
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+        R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    {
+        let mut rows: Vec<R> = on!(Store, self, |s| sqlx::query_as(sql)
+            .bind(Time(now))
+            .bind(Time(lease_until))
+            .bind(i64::from(limit))
+            .fetch_all(s.lazy())
+            .await?);
+        rows.sort_by_key(R::id);
+        Ok(rows)
     }
 
-    /// Marks claimed events done, each given as `(id, attempt)`; returns how many were settled. An event
-    /// whose claim was lost (its lease ended and another worker took it) is left as it is.
-    pub async fn complete_inbox(
-        &self,
-        claims: &[(i64, i32)],
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        if claims.is_empty() {
-            return Ok(0);
-        }
-        dispatch!(self.complete_inbox(claims, now))
-    }
-
-    /// Records a failed attempt: `failed` until `retry_at`, or `dead` when `retry_at` is `None`.
-    pub async fn fail_inbox(
-        &self,
-        id: i64,
-        attempt: i32,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<bool, StoreError> {
-        dispatch!(self.fail_inbox(id, attempt, error, retry_at))
-    }
-
-    /// The events that gave up (newest first), for operators.
-    pub async fn dead_inbox(&self, limit: u32) -> Result<Vec<InboxEvent>, StoreError> {
-        dispatch!(self.dead_inbox(limit))
-    }
-
-    /// Puts a dead event back in its conversation's lane, with a fresh retry budget; `false` if it was
-    /// not dead. It is handled against the conversation as it is now.
-    pub async fn replay_inbox(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        dispatch!(self.replay_inbox(id, now))
-    }
-
-    pub async fn find_inbox_event(
-        &self,
-        provider: Provider,
-        provider_event_id: &str,
-    ) -> Result<Option<InboxEvent>, StoreError> {
-        dispatch!(self.find_inbox_event(provider, provider_event_id))
-    }
-
-    /// All events of one conversation, oldest first.
-    pub async fn conversation_events(
-        &self,
-        conversation_key: &str,
-    ) -> Result<Vec<InboxEvent>, StoreError> {
-        dispatch!(self.conversation_events(conversation_key))
-    }
-
-    /// Number of stored inbox events.
-    pub async fn count_inbox(&self) -> Result<i64, StoreError> {
-        dispatch!(self.count_inbox())
-    }
-
-    pub async fn record_audit(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        dispatch!(self.record_audit(records))
-    }
-
-    /// The newest audit records, newest first.
-    pub async fn recent_audit(&self, limit: u32) -> Result<Vec<StoredAudit>, StoreError> {
-        dispatch!(self.recent_audit(limit))
-    }
-
-    /// Deletes audit records received before `before`; returns how many.
-    pub async fn prune_audit(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        dispatch!(self.prune_audit(before))
+    /// Starts a durable transaction.
+    pub(crate) async fn begin(&self) -> Result<Tx<'static>, StoreError> {
+        Ok(match self {
+            Store::Postgres(s) => Tx::Postgres(s.write().begin().await?),
+            Store::Sqlite(s) => Tx::Sqlite(s.write().begin().await?),
+        })
     }
 }
 
-/// `migrator`'s versions missing from `applied`, oldest first.
-fn pending(migrator: &sqlx::migrate::Migrator, applied: &[(i64,)]) -> Vec<i64> {
-    migrator
-        .iter()
-        .map(|migration| migration.version)
-        .filter(|version| !applied.iter().any(|(done,)| done == version))
-        .collect()
+impl Tx<'_> {
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        on!(Tx, self, |tx| tx.commit().await?);
+        Ok(())
+    }
+}
+
+/// A row a claim returns.
+trait Claimed {
+    fn id(&self) -> i64;
 }
 
 /// A value stored as text, read back; `Corrupt` naming `what` when the text names nothing.

@@ -7,14 +7,16 @@
 //! written while other customers' messages go in parallel; a row waiting for a retry holds back only
 //! its own recipient.
 //!
-//! Both dialects live side by side below (`pg`, `lite`) so that they stay in step.
+//! Postgres enqueues, records sends and applies statuses in batch statements (`mod pg`), SQLite row by
+//! row on its single writer (`mod lite`); the claims differ as the inbox's do; the rest is shared.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sqlx::types::Json;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, Time, Tx};
 
 /// Where an outbound message is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,10 +151,10 @@ impl Store {
         if messages.is_empty() {
             return Ok(0);
         }
-        match self {
-            Store::Postgres(s) => pg::enqueue(s.pool(), messages).await,
-            Store::Sqlite(s) => lite::enqueue(s.writer(), messages).await,
-        }
+        let mut tx = self.begin().await?;
+        let new = tx.enqueue(messages).await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     /// Claims up to `limit` due messages, at most one per recipient (its oldest open one), leased until
@@ -165,10 +167,12 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Outbound>, StoreError> {
-        match self {
-            Store::Postgres(s) => pg::claim(s.lazy(), now, lease_until, limit).await,
-            Store::Sqlite(s) => lite::claim(s.writer(), now, lease_until, limit).await,
-        }
+        let sql = match self {
+            Store::Postgres(_) => pg::claim(),
+            Store::Sqlite(_) => lite::claim(),
+        };
+        let rows: Vec<Row> = self.claim(&sql, now, lease_until, limit).await?;
+        rows.into_iter().map(Outbound::try_from).collect()
     }
 
     /// Settles a claimed message. `false` when the claim was lost (another dispatcher took it over).
@@ -179,10 +183,47 @@ impl Store {
         settle: Settle<'_>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        match self {
-            Store::Postgres(s) => pg::settle(s.pool(), id, attempt, settle, now).await,
-            Store::Sqlite(s) => lite::settle(s.writer(), id, attempt, settle, now).await,
-        }
+        const FENCE: &str = "WHERE id = $1 AND attempts = $2 AND status = 'sending'";
+        // Every variant binds the same five values; each statement uses those it needs.
+        let (sql, status, error, code, at) = match settle {
+            Settle::Retry { error, code, at } => (
+                "UPDATE outbox SET status = $3, last_error = $4, error_code = $5, \
+                     next_attempt_at = $6",
+                "pending",
+                Some(error),
+                code,
+                at,
+            ),
+            // The attempt does not count, and the last error stays.
+            Settle::Release { at } => (
+                "UPDATE outbox SET status = $3, attempts = attempts - 1, \
+                     last_error = COALESCE($4, last_error), error_code = COALESCE($5, error_code), \
+                     next_attempt_at = $6",
+                "pending",
+                None,
+                None,
+                at,
+            ),
+            Settle::Fail { error, code, dead } => (
+                "UPDATE outbox SET status = $3, last_error = $4, error_code = $5, status_at = $6",
+                if dead { "dead" } else { "failed" },
+                Some(error),
+                code,
+                now,
+            ),
+        };
+        let sql = format!("{sql} {FENCE}");
+        let done = on!(Store, self, |s| sqlx::query(&sql)
+            .bind(id)
+            .bind(attempt)
+            .bind(status)
+            .bind(error)
+            .bind(code)
+            .bind(Time(at))
+            .execute(s.write())
+            .await?
+            .rows_affected());
+        Ok(done == 1)
     }
 
     /// Records several claimed messages as accepted by Meta, each given as `(id, attempt, wamid)`, in one
@@ -196,12 +237,12 @@ impl Store {
             return Ok(0);
         }
         match self {
-            Store::Postgres(s) => pg::sent(s.pool(), sent, now).await,
-            Store::Sqlite(s) => {
+            Store::Postgres(s) => pg::sent(s.write(), sent, now).await,
+            Store::Sqlite(_) => {
+                let mut tx = self.begin().await?;
                 let mut settled = 0;
-                let mut tx = s.writer().begin().await?;
                 for (id, attempt, wamid) in sent {
-                    settled += lite::sent_in(&mut tx, *id, *attempt, wamid, now).await?;
+                    settled += tx.sent(*id, *attempt, wamid, now).await?;
                 }
                 tx.commit().await?;
                 Ok(settled)
@@ -248,7 +289,7 @@ impl Store {
             latest.into_iter().map(|(k, (b, at))| (k, b, at)).collect();
         match self {
             Store::Postgres(s) => pg::customer_messages(s.lazy(), &rows, now).await,
-            Store::Sqlite(s) => lite::customer_messages(s.writer(), &rows, now).await,
+            Store::Sqlite(s) => lite::customer_messages(s.lazy(), &rows, now).await,
         }
     }
 
@@ -262,21 +303,8 @@ impl Store {
         template: Option<&NewOutbound>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        match self {
-            Store::Postgres(s) => {
-                pg::park(s.pool(), Target::Claim(id, attempt), reason, template, now).await
-            }
-            Store::Sqlite(s) => {
-                lite::park(
-                    s.writer(),
-                    Target::Claim(id, attempt),
-                    reason,
-                    template,
-                    now,
-                )
-                .await
-            }
-        }
+        self.park(Target::Claim(id, attempt), reason, template, now)
+            .await
     }
 
     /// Parks an already sent message that Meta later reported undelivered for the 24-hour window
@@ -288,22 +316,55 @@ impl Store {
         template: Option<&NewOutbound>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        match self {
-            Store::Postgres(s) => {
-                pg::park(s.pool(), Target::Wamid(wamid), reason, template, now).await
-            }
-            Store::Sqlite(s) => {
-                lite::park(s.writer(), Target::Wamid(wamid), reason, template, now).await
-            }
+        self.park(Target::Wamid(wamid), reason, template, now).await
+    }
+
+    /// Parks the message `target` names, then stores `template` if it parked one.
+    async fn park(
+        &self,
+        target: Target<'_>,
+        reason: &str,
+        template: Option<&NewOutbound>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let parked = on!(Tx, &mut tx, |tx| {
+            let query = match target {
+                Target::Claim(id, attempt) => sqlx::query(
+                    "UPDATE outbox SET status = 'waiting', last_error = $1, error_code = 131047, \
+                         status_at = $2 \
+                     WHERE id = $3 AND attempts = $4 AND status = 'sending'",
+                )
+                .bind(reason)
+                .bind(Time(now))
+                .bind(id)
+                .bind(attempt),
+                Target::Wamid(wamid) => sqlx::query(
+                    "UPDATE outbox SET status = 'waiting', last_error = $1, error_code = 131047, \
+                         status_at = $2 \
+                     WHERE wamid = $3 AND status IN ('sent', 'delivered', 'failed')",
+                )
+                .bind(reason)
+                .bind(Time(now))
+                .bind(wamid),
+            };
+            query.execute(&mut **tx).await?.rows_affected()
+        });
+        if let (1, Some(t)) = (parked, template) {
+            tx.enqueue(std::slice::from_ref(t)).await?;
         }
+        tx.commit().await?;
+        Ok(parked == 1)
     }
 
     /// One outbound message by its `wamid`.
     pub async fn outbox_by_wamid(&self, wamid: &str) -> Result<Option<Outbound>, StoreError> {
-        match self {
-            Store::Postgres(s) => pg::by_wamid(s.pool(), wamid).await,
-            Store::Sqlite(s) => lite::by_wamid(s.pool(), wamid).await,
-        }
+        let sql = format!("SELECT {COLUMNS} FROM outbox WHERE wamid = $1");
+        let row: Option<Row> = on!(Store, self, |s| sqlx::query_as(&sql)
+            .bind(wamid)
+            .fetch_optional(s.read())
+            .await?);
+        row.map(Outbound::try_from).transpose()
     }
 
     /// Applies a delivery status from Meta (`sent`, `delivered`, `read`, `failed`) to the message with
@@ -338,25 +399,68 @@ impl Store {
             return Ok(Vec::new());
         }
         match self {
-            Store::Postgres(s) => pg::deliveries(s.pool(), statuses, at).await,
-            Store::Sqlite(s) => lite::deliveries(s.writer(), statuses, at).await,
+            Store::Postgres(s) => pg::deliveries(s.write(), statuses, at).await,
+            Store::Sqlite(s) => lite::deliveries(s.write(), statuses, at).await,
         }
     }
 
     /// Messages to one recipient, oldest first.
     pub async fn outbox_for_recipient(&self, recipient: &str) -> Result<Vec<Outbound>, StoreError> {
-        match self {
-            Store::Postgres(s) => pg::for_recipient(s.pool(), recipient).await,
-            Store::Sqlite(s) => lite::for_recipient(s.pool(), recipient).await,
-        }
+        let sql = format!("SELECT {COLUMNS} FROM outbox WHERE recipient = $1 ORDER BY id");
+        let rows: Vec<Row> = on!(Store, self, |s| sqlx::query_as(&sql)
+            .bind(recipient)
+            .fetch_all(s.read())
+            .await?);
+        rows.into_iter().map(Outbound::try_from).collect()
     }
 
     /// Messages not yet handed to Meta (pending or being sent).
     pub async fn count_outbox_pending(&self) -> Result<i64, StoreError> {
-        match self {
-            Store::Postgres(s) => pg::count_open(s.pool()).await,
-            Store::Sqlite(s) => lite::count_open(s.pool()).await,
+        // Postgres counts them by its generated, indexed `queue` column; SQLite by `status`.
+        let open = match self {
+            Store::Postgres(_) => "queue = 'open'",
+            Store::Sqlite(_) => "status IN ('pending', 'sending')",
+        };
+        let sql = format!("SELECT count(*) FROM outbox WHERE {open}");
+        let (n,): (i64,) = on!(Store, self, |s| sqlx::query_as(&sql)
+            .fetch_one(s.read())
+            .await?);
+        Ok(n)
+    }
+}
+
+impl Tx<'_> {
+    /// Stores messages for sending inside this transaction; returns how many were new.
+    pub(super) async fn enqueue(&mut self, messages: &[NewOutbound]) -> Result<u64, StoreError> {
+        if messages.is_empty() {
+            return Ok(0);
         }
+        match self {
+            Tx::Postgres(tx) => pg::enqueue(tx, messages).await,
+            Tx::Sqlite(tx) => lite::enqueue(tx, messages).await,
+        }
+    }
+
+    /// Records one claimed message as accepted by Meta; 1 if its claim held, else 0.
+    async fn sent(
+        &mut self,
+        id: i64,
+        attempt: i32,
+        wamid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(on!(Tx, self, |tx| sqlx::query(
+            "UPDATE outbox SET status = 'sent', wamid = $3, sent_at = $4, status_at = $4, \
+                 last_error = NULL, error_code = NULL \
+             WHERE id = $1 AND attempts = $2 AND status = 'sending'",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(wamid)
+        .bind(Time(now))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()))
     }
 }
 
@@ -368,11 +472,11 @@ enum Target<'a> {
 }
 
 /// Rank of a status for delivery updates: a status only replaces a lower one.
-const RANK_SQL: &str = "CASE {col} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 3 \
-     WHEN 'read' THEN 4 ELSE 0 END";
-
 fn rank(col: &str) -> String {
-    RANK_SQL.replace("{col}", col)
+    format!(
+        "CASE {col} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 3 \
+         WHEN 'read' THEN 4 ELSE 0 END"
+    )
 }
 
 const COLUMNS: &str = "id, idempotency_key, business_id, conversation_key, recipient, kind, payload, \
@@ -380,41 +484,35 @@ const COLUMNS: &str = "id, idempotency_key, business_id, conversation_key, recip
      (SELECT c.last_inbound_at FROM conversations c \
       WHERE c.conversation_key = outbox.conversation_key) AS last_inbound_at";
 
-/// Candidates: due open rows that are the oldest open row of their recipient.
-const CLAIMABLE: &str = "SELECT e.id FROM outbox e \
-     WHERE e.status IN ('pending', 'sending') AND e.next_attempt_at <= {now} \
-       AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.recipient = e.recipient \
-                       AND o.status IN ('pending', 'sending') AND o.id < e.id) \
-     ORDER BY e.id LIMIT {limit}";
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    idempotency_key: String,
+    business_id: String,
+    conversation_key: String,
+    recipient: String,
+    kind: String,
+    payload: Json<Value>,
+    status: String,
+    attempts: i32,
+    next_attempt_at: Time,
+    last_error: Option<String>,
+    error_code: Option<i64>,
+    wamid: Option<String>,
+    created_at: Time,
+    last_inbound_at: Option<Time>,
+}
 
-pub(super) mod pg {
-    use super::*;
-    use sqlx::PgPool;
-
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: i64,
-        idempotency_key: String,
-        business_id: String,
-        conversation_key: String,
-        recipient: String,
-        kind: String,
-        payload: String,
-        status: String,
-        attempts: i32,
-        next_attempt_at: DateTime<Utc>,
-        last_error: Option<String>,
-        error_code: Option<i64>,
-        wamid: Option<String>,
-        created_at: DateTime<Utc>,
-        last_inbound_at: Option<DateTime<Utc>>,
+impl super::Claimed for Row {
+    fn id(&self) -> i64 {
+        self.id
     }
+}
 
-    fn columns() -> String {
-        COLUMNS.replace("payload,", "payload::text AS payload,")
-    }
+impl TryFrom<Row> for Outbound {
+    type Error = StoreError;
 
-    fn outbound(r: Row) -> Result<Outbound, StoreError> {
+    fn try_from(r: Row) -> Result<Self, StoreError> {
         Ok(Outbound {
             id: r.id,
             idempotency_key: r.idempotency_key,
@@ -422,30 +520,24 @@ pub(super) mod pg {
             conversation_key: r.conversation_key,
             recipient: r.recipient,
             kind: r.kind,
-            payload: serde_json::from_str(&r.payload)
-                .map_err(|e| StoreError::Corrupt(format!("outbox payload {}: {e}", r.id)))?,
+            payload: r.payload.0,
             status: OutboundStatus::parse(&r.status)?,
             attempts: r.attempts,
-            next_attempt_at: r.next_attempt_at,
+            next_attempt_at: r.next_attempt_at.0,
             last_error: r.last_error,
             error_code: r.error_code,
             wamid: r.wamid,
-            created_at: r.created_at,
-            last_inbound_at: r.last_inbound_at,
+            created_at: r.created_at.0,
+            last_inbound_at: r.last_inbound_at.map(|t| t.0),
         })
     }
+}
+
+mod pg {
+    use super::*;
+    use sqlx::PgPool;
 
     pub(super) async fn enqueue(
-        pool: &PgPool,
-        messages: &[NewOutbound],
-    ) -> Result<u64, StoreError> {
-        let mut tx = pool.begin().await?;
-        let new = enqueue_in(&mut tx, messages).await?;
-        tx.commit().await?;
-        Ok(new)
-    }
-
-    pub(in crate::store) async fn enqueue_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         messages: &[NewOutbound],
     ) -> Result<u64, StoreError> {
@@ -485,85 +577,19 @@ pub(super) mod pg {
         Ok(done.rows_affected())
     }
 
-    pub(super) async fn claim(
-        pool: &PgPool,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<Outbound>, StoreError> {
-        // Each recipient's oldest open message (`due_heads`), locked and checked again, skipping
-        // those another dispatcher holds.
-        let sql = format!(
+    /// Each recipient's oldest open message (`due_heads`), locked and checked again, skipping those
+    /// another dispatcher holds.
+    pub(super) fn claim() -> String {
+        format!(
             "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 \
              WHERE id IN ( \
                  SELECT o.id FROM outbox o \
                  WHERE o.id IN ({heads}) \
                    AND o.status IN ('pending', 'sending') AND o.next_attempt_at <= $1 \
                  FOR UPDATE SKIP LOCKED) \
-             RETURNING {columns}",
+             RETURNING {COLUMNS}",
             heads = crate::store::postgres::due_heads("outbox", "recipient"),
-            columns = columns(),
-        );
-        let mut rows: Vec<Row> = sqlx::query_as(&sql)
-            .bind(now)
-            .bind(lease_until)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
-        rows.sort_by_key(|r| r.id);
-        rows.into_iter().map(outbound).collect()
-    }
-
-    pub(super) async fn settle(
-        pool: &PgPool,
-        id: i64,
-        attempt: i32,
-        settle: Settle<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let fence = "WHERE id = $1 AND attempts = $2 AND status = 'sending'";
-        let done = match settle {
-            Settle::Retry { error, code, at } => {
-                let sql = format!(
-                    "UPDATE outbox SET status = 'pending', last_error = $3, error_code = $4, \
-                     next_attempt_at = $5 {fence}"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(attempt)
-                    .bind(error.to_owned())
-                    .bind(code)
-                    .bind(at)
-                    .execute(pool)
-                    .await?
-            }
-            Settle::Release { at } => {
-                let sql = format!(
-                    "UPDATE outbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = $3 {fence}"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(attempt)
-                    .bind(at)
-                    .execute(pool)
-                    .await?
-            }
-            Settle::Fail { error, code, dead } => {
-                let sql = format!(
-                    "UPDATE outbox SET status = $3, last_error = $4, error_code = $5, status_at = $6 {fence}"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(attempt)
-                    .bind(if dead { "dead" } else { "failed" })
-                    .bind(error.to_owned())
-                    .bind(code)
-                    .bind(now)
-                    .execute(pool)
-                    .await?
-            }
-        };
-        Ok(done.rows_affected() == 1)
+        )
     }
 
     pub(super) async fn sent(
@@ -658,134 +684,13 @@ pub(super) mod pg {
         .await?;
         Ok(released.rows_affected())
     }
-
-    pub(super) async fn park(
-        pool: &PgPool,
-        target: Target<'_>,
-        reason: &str,
-        template: Option<&NewOutbound>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let mut tx = pool.begin().await?;
-        let parked = match target {
-            Target::Claim(id, attempt) => sqlx::query(
-                "UPDATE outbox SET status = 'waiting', last_error = $3, error_code = 131047, status_at = $4 \
-                 WHERE id = $1 AND attempts = $2 AND status = 'sending'",
-            )
-            .bind(id)
-            .bind(attempt)
-            .bind(reason)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-            Target::Wamid(wamid) => sqlx::query(
-                "UPDATE outbox SET status = 'waiting', last_error = $2, error_code = 131047, status_at = $3 \
-                 WHERE wamid = $1 AND status IN ('sent', 'delivered', 'failed')",
-            )
-            .bind(wamid)
-            .bind(reason)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-        };
-        if let (1, Some(t)) = (parked, template) {
-            enqueue_in(&mut tx, std::slice::from_ref(t)).await?;
-        }
-        tx.commit().await?;
-        Ok(parked == 1)
-    }
-
-    pub(super) async fn by_wamid(
-        pool: &PgPool,
-        wamid: &str,
-    ) -> Result<Option<Outbound>, StoreError> {
-        let sql = format!("SELECT {} FROM outbox WHERE wamid = $1", columns());
-        let row: Option<Row> = sqlx::query_as(&sql)
-            .bind(wamid)
-            .fetch_optional(pool)
-            .await?;
-        row.map(outbound).transpose()
-    }
-
-    pub(super) async fn for_recipient(
-        pool: &PgPool,
-        recipient: &str,
-    ) -> Result<Vec<Outbound>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM outbox WHERE recipient = $1 ORDER BY id",
-            columns()
-        );
-        let rows: Vec<Row> = sqlx::query_as(&sql).bind(recipient).fetch_all(pool).await?;
-        rows.into_iter().map(outbound).collect()
-    }
-
-    pub(super) async fn count_open(pool: &PgPool) -> Result<i64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM outbox WHERE queue = 'open'")
-            .fetch_one(pool)
-            .await?;
-        Ok(n)
-    }
 }
 
-pub(super) mod lite {
+mod lite {
     use super::*;
     use sqlx::SqlitePool;
 
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: i64,
-        idempotency_key: String,
-        business_id: String,
-        conversation_key: String,
-        recipient: String,
-        kind: String,
-        payload: String,
-        status: String,
-        attempts: i32,
-        next_attempt_at: i64,
-        last_error: Option<String>,
-        error_code: Option<i64>,
-        wamid: Option<String>,
-        created_at: i64,
-        last_inbound_at: Option<i64>,
-    }
-
-    use crate::store::sqlite::time;
-
-    fn outbound(r: Row) -> Result<Outbound, StoreError> {
-        Ok(Outbound {
-            id: r.id,
-            idempotency_key: r.idempotency_key,
-            business_id: r.business_id,
-            conversation_key: r.conversation_key,
-            recipient: r.recipient,
-            kind: r.kind,
-            payload: serde_json::from_str(&r.payload)
-                .map_err(|e| StoreError::Corrupt(format!("outbox payload {}: {e}", r.id)))?,
-            status: OutboundStatus::parse(&r.status)?,
-            attempts: r.attempts,
-            next_attempt_at: time(r.next_attempt_at)?,
-            last_error: r.last_error,
-            error_code: r.error_code,
-            wamid: r.wamid,
-            created_at: time(r.created_at)?,
-            last_inbound_at: r.last_inbound_at.map(time).transpose()?,
-        })
-    }
-
     pub(super) async fn enqueue(
-        pool: &SqlitePool,
-        messages: &[NewOutbound],
-    ) -> Result<u64, StoreError> {
-        let mut tx = pool.begin().await?;
-        let new = enqueue_in(&mut tx, messages).await?;
-        tx.commit().await?;
-        Ok(new)
-    }
-
-    pub(in crate::store) async fn enqueue_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
         messages: &[NewOutbound],
     ) -> Result<u64, StoreError> {
@@ -793,7 +698,7 @@ pub(super) mod lite {
         for m in messages {
             let done = sqlx::query(
                 "INSERT INTO outbox (idempotency_key, business_id, conversation_key, recipient, kind, \
-                     payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                     payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
                  ON CONFLICT (idempotency_key) DO NOTHING",
             )
             .bind(&m.idempotency_key)
@@ -801,9 +706,8 @@ pub(super) mod lite {
             .bind(&m.conversation_key)
             .bind(&m.recipient)
             .bind(&m.kind)
-            .bind(m.payload.to_string())
-            .bind(m.created_at.timestamp_millis())
-            .bind(m.created_at.timestamp_millis())
+            .bind(Json(&m.payload))
+            .bind(Time(m.created_at))
             .execute(&mut **tx)
             .await?;
             new += done.rows_affected();
@@ -811,99 +715,18 @@ pub(super) mod lite {
         Ok(new)
     }
 
-    pub(super) async fn claim(
-        pool: &SqlitePool,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<Outbound>, StoreError> {
-        let candidates = CLAIMABLE.replace("{now}", "?1").replace("{limit}", "?3");
-        let sql = format!(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?2 \
-             WHERE id IN ({candidates}) RETURNING {COLUMNS}"
-        );
-        let mut rows: Vec<Row> = sqlx::query_as(&sql)
-            .bind(now.timestamp_millis())
-            .bind(lease_until.timestamp_millis())
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
-        rows.sort_by_key(|r| r.id);
-        rows.into_iter().map(outbound).collect()
-    }
-
-    pub(super) async fn settle(
-        pool: &SqlitePool,
-        id: i64,
-        attempt: i32,
-        settle: Settle<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let fence = "WHERE id = ?1 AND attempts = ?2 AND status = 'sending'";
-        let now = now.timestamp_millis();
-        let done = match settle {
-            Settle::Retry { error, code, at } => {
-                let sql = format!(
-                    "UPDATE outbox SET status = 'pending', last_error = ?3, error_code = ?4, \
-                     next_attempt_at = ?5 {fence}"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(attempt)
-                    .bind(error.to_owned())
-                    .bind(code)
-                    .bind(at.timestamp_millis())
-                    .execute(pool)
-                    .await?
-            }
-            Settle::Release { at } => {
-                let sql = format!(
-                    "UPDATE outbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = ?3 {fence}"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(attempt)
-                    .bind(at.timestamp_millis())
-                    .execute(pool)
-                    .await?
-            }
-            Settle::Fail { error, code, dead } => {
-                let sql = format!(
-                    "UPDATE outbox SET status = ?3, last_error = ?4, error_code = ?5, status_at = ?6 {fence}"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(attempt)
-                    .bind(if dead { "dead" } else { "failed" })
-                    .bind(error.to_owned())
-                    .bind(code)
-                    .bind(now)
-                    .execute(pool)
-                    .await?
-            }
-        };
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub(super) async fn sent_in(
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        id: i64,
-        attempt: i32,
-        wamid: &str,
-        now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE outbox SET status = 'sent', wamid = ?3, sent_at = ?4, status_at = ?4, \
-                 last_error = NULL, error_code = NULL \
-             WHERE id = ?1 AND attempts = ?2 AND status = 'sending'",
+    /// Candidates: due open rows that are the oldest open row of their recipient.
+    pub(super) fn claim() -> String {
+        format!(
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2 \
+             WHERE id IN ( \
+                 SELECT e.id FROM outbox e \
+                 WHERE e.status IN ('pending', 'sending') AND e.next_attempt_at <= $1 \
+                   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.recipient = e.recipient \
+                                   AND o.status IN ('pending', 'sending') AND o.id < e.id) \
+                 ORDER BY e.id LIMIT $3) \
+             RETURNING {COLUMNS}"
         )
-        .bind(id)
-        .bind(attempt)
-        .bind(wamid)
-        .bind(now.timestamp_millis())
-        .execute(&mut **tx)
-        .await?;
-        Ok(done.rows_affected())
     }
 
     pub(super) async fn deliveries(
@@ -912,16 +735,16 @@ pub(super) mod lite {
         at: DateTime<Utc>,
     ) -> Result<Vec<Option<bool>>, StoreError> {
         let sql = format!(
-            "UPDATE outbox SET status = ?2, status_at = ?5, last_error = COALESCE(?3, last_error), \
-                 error_code = COALESCE(?4, error_code) \
-             WHERE wamid = ?1 AND {} < {}",
+            "UPDATE outbox SET status = $2, status_at = $5, last_error = COALESCE($3, last_error), \
+                 error_code = COALESCE($4, error_code) \
+             WHERE wamid = $1 AND {} < {}",
             rank("status"),
-            rank("?2")
+            rank("$2")
         );
         let mut tx = pool.begin().await?;
         let mut applied = Vec::with_capacity(statuses.len());
         for d in statuses {
-            let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM outbox WHERE wamid = ?")
+            let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM outbox WHERE wamid = $1")
                 .bind(&d.wamid)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -934,7 +757,7 @@ pub(super) mod lite {
                 .bind(d.status.as_str())
                 .bind(&d.error)
                 .bind(d.code)
-                .bind(at.timestamp_millis())
+                .bind(Time(at))
                 .execute(&mut *tx)
                 .await?;
             applied.push(Some(done.rows_affected() == 1));
@@ -948,102 +771,33 @@ pub(super) mod lite {
         rows: &[(&str, &str, DateTime<Utc>)],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let now = now.timestamp_millis();
         let mut tx = pool.begin().await?;
         let mut released = 0;
         for (key, business_id, at) in rows {
             sqlx::query(
                 "INSERT INTO conversations (conversation_key, business_id, last_inbound_at, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?4) \
+                 VALUES ($1, $2, $3, $4, $4) \
                  ON CONFLICT (conversation_key) DO UPDATE SET \
                      last_inbound_at = MAX(COALESCE(conversations.last_inbound_at, 0), excluded.last_inbound_at), \
                      updated_at = excluded.updated_at",
             )
             .bind(key)
             .bind(business_id)
-            .bind(at.timestamp_millis())
-            .bind(now)
+            .bind(Time(*at))
+            .bind(Time(now))
             .execute(&mut *tx)
             .await?;
             released += sqlx::query(
-                "UPDATE outbox SET status = 'pending', next_attempt_at = ?2 \
-                 WHERE conversation_key = ?1 AND status = 'waiting'",
+                "UPDATE outbox SET status = 'pending', next_attempt_at = $2 \
+                 WHERE conversation_key = $1 AND status = 'waiting'",
             )
             .bind(key)
-            .bind(now)
+            .bind(Time(now))
             .execute(&mut *tx)
             .await?
             .rows_affected();
         }
         tx.commit().await?;
         Ok(released)
-    }
-
-    pub(super) async fn park(
-        pool: &SqlitePool,
-        target: Target<'_>,
-        reason: &str,
-        template: Option<&NewOutbound>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let mut tx = pool.begin().await?;
-        let now_ms = now.timestamp_millis();
-        let parked = match target {
-            Target::Claim(id, attempt) => sqlx::query(
-                "UPDATE outbox SET status = 'waiting', last_error = ?3, error_code = 131047, status_at = ?4 \
-                 WHERE id = ?1 AND attempts = ?2 AND status = 'sending'",
-            )
-            .bind(id)
-            .bind(attempt)
-            .bind(reason)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-            Target::Wamid(wamid) => sqlx::query(
-                "UPDATE outbox SET status = 'waiting', last_error = ?2, error_code = 131047, status_at = ?3 \
-                 WHERE wamid = ?1 AND status IN ('sent', 'delivered', 'failed')",
-            )
-            .bind(wamid)
-            .bind(reason)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-        };
-        if let (1, Some(t)) = (parked, template) {
-            enqueue_in(&mut tx, std::slice::from_ref(t)).await?;
-        }
-        tx.commit().await?;
-        Ok(parked == 1)
-    }
-
-    pub(super) async fn by_wamid(
-        pool: &SqlitePool,
-        wamid: &str,
-    ) -> Result<Option<Outbound>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM outbox WHERE wamid = ?");
-        let row: Option<Row> = sqlx::query_as(&sql)
-            .bind(wamid)
-            .fetch_optional(pool)
-            .await?;
-        row.map(outbound).transpose()
-    }
-
-    pub(super) async fn for_recipient(
-        pool: &SqlitePool,
-        recipient: &str,
-    ) -> Result<Vec<Outbound>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM outbox WHERE recipient = ? ORDER BY id");
-        let rows: Vec<Row> = sqlx::query_as(&sql).bind(recipient).fetch_all(pool).await?;
-        rows.into_iter().map(outbound).collect()
-    }
-
-    pub(super) async fn count_open(pool: &SqlitePool) -> Result<i64, StoreError> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")
-                .fetch_one(pool)
-                .await?;
-        Ok(n)
     }
 }

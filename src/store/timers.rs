@@ -1,17 +1,17 @@
 //! Timers: hold expiry, reminders, idle resets.
 //!
 //! A due timer fires by becoming an inbox event of its conversation (provider `timer`, id
-//! `{timer_key}@{due millis}`) in the same transaction that marks it fired. So a timer survives
-//! restarts, fires once however many instances race for it (row locks on Postgres, the single writer
-//! on SQLite, and the inbox's unique key behind both), and is handled in order with the conversation's
-//! messages by the same worker lane.
-//!
-//! Both dialects live side by side below (`pg`, `lite`).
+//! `{timer_key}@{due millis}`, payload a [`TimerFired`]) in the same transaction that marks it fired.
+//! So a timer survives restarts, fires once however many instances race for it (row locks on
+//! Postgres, the single writer on SQLite, and the inbox's unique key behind both), and is handled in
+//! order with the conversation's messages by the same worker lane.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sqlx::types::Json;
 
-use super::{Store, StoreError};
+use super::{EventKind, NewInboxEvent, Provider, Store, StoreError, Time, Tx};
+use crate::event::TimerFired;
 
 /// A timer to schedule.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +27,42 @@ pub struct NewTimer {
     pub due_at: DateTime<Utc>,
 }
 
+/// A due timer as `fire` reads it.
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    id: i64,
+    timer_key: String,
+    business_id: String,
+    conversation_key: String,
+    kind: String,
+    payload: Json<Value>,
+    due_at: Time,
+}
+
+impl DueRow {
+    /// The inbox event this timer fires as.
+    fn event(&self, now: DateTime<Utc>) -> Result<NewInboxEvent, StoreError> {
+        let due_ms = self.due_at.0.timestamp_millis();
+        let fired = TimerFired {
+            timer: self.kind.clone(),
+            key: self.timer_key.clone(),
+            due_at_ms: due_ms,
+            data: self.payload.0.clone(),
+        };
+        let payload = serde_json::to_string(&fired)
+            .map_err(|e| StoreError::Corrupt(format!("timer {}: {e}", self.id)))?;
+        Ok(NewInboxEvent {
+            provider: Provider::Timer,
+            provider_event_id: format!("{}@{due_ms}", self.timer_key),
+            business_id: self.business_id.clone(),
+            conversation_key: self.conversation_key.clone(),
+            kind: EventKind::Timer,
+            payload,
+            received_at: now,
+        })
+    }
+}
+
 impl Store {
     /// Schedules a timer, or moves the unfired timer with the same key.
     pub async fn schedule_timer(
@@ -34,166 +70,76 @@ impl Store {
         timer: &NewTimer,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Postgres(s) => pg::schedule(s.pool(), timer, now).await,
-            Store::Sqlite(s) => lite::schedule(s.writer(), timer, now).await,
-        }
+        let mut tx = self.begin().await?;
+        tx.schedule_timer(timer, now).await?;
+        tx.commit().await
     }
 
     /// Cancels an unfired timer; `false` if there was none.
     pub async fn cancel_timer(&self, key: &str) -> Result<bool, StoreError> {
-        match self {
-            Store::Postgres(s) => pg::cancel(s.pool(), key).await,
-            Store::Sqlite(s) => lite::cancel(s.writer(), key).await,
-        }
+        let mut tx = self.begin().await?;
+        let cancelled = tx.cancel_timer(key).await?;
+        tx.commit().await?;
+        Ok(cancelled)
     }
 
     /// Fires up to `limit` due timers into the inbox; returns how many fired.
     pub async fn fire_due_timers(&self, now: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
-        match self {
-            Store::Postgres(s) => pg::fire(s.pool(), now, limit).await,
-            Store::Sqlite(s) => lite::fire(s.writer(), now, limit).await,
-        }
-    }
-
-    /// When the unfired timer with this key is due, if there is one.
-    pub async fn timer_due(&self, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        match self {
-            Store::Postgres(s) => pg::due(s.pool(), key).await,
-            Store::Sqlite(s) => lite::due(s.pool(), key).await,
-        }
-    }
-}
-
-/// A due timer as read by `fire` (`T` is the backend's time type).
-#[derive(sqlx::FromRow)]
-struct DueRow<T> {
-    id: i64,
-    timer_key: String,
-    business_id: String,
-    conversation_key: String,
-    kind: String,
-    payload: String,
-    due_at: T,
-}
-
-/// The inbox payload of a fired timer.
-fn event_payload(kind: &str, key: &str, payload: &str, due_ms: i64) -> String {
-    let payload: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
-    serde_json::json!({ "timer": kind, "key": key, "due_at_ms": due_ms, "data": payload })
-        .to_string()
-}
-
-pub(super) mod pg {
-    use super::*;
-    use sqlx::PgPool;
-
-    pub(in crate::store) async fn schedule(
-        pool: impl sqlx::PgExecutor<'_>,
-        t: &NewTimer,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO timers (timer_key, business_id, conversation_key, kind, payload, due_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) \
-             ON CONFLICT (timer_key) DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload \
-             WHERE timers.fired_at IS NULL",
-        )
-        .bind(&t.key)
-        .bind(&t.business_id)
-        .bind(&t.conversation_key)
-        .bind(&t.kind)
-        .bind(t.payload.to_string())
-        .bind(t.due_at)
-        .bind(now)
-        .execute(pool)
-        .await?;
-        Ok(())
-    }
-
-    pub(in crate::store) async fn cancel(
-        pool: impl sqlx::PgExecutor<'_>,
-        key: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM timers WHERE timer_key = $1 AND fired_at IS NULL")
-            .bind(key)
-            .execute(pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub(super) async fn fire(
-        pool: &PgPool,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<u64, StoreError> {
-        let mut tx = pool.begin().await?;
-        let due: Vec<DueRow<DateTime<Utc>>> = sqlx::query_as(
-            "SELECT id, timer_key, business_id, conversation_key, kind, payload::text AS payload, due_at FROM timers \
-             WHERE fired_at IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
-        )
-        .persistent(false)
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        for DueRow {
-            id,
-            timer_key: key,
-            business_id: business,
-            conversation_key: conversation,
-            kind,
-            payload,
-            due_at,
-        } in &due
-        {
-            let due_ms = due_at.timestamp_millis();
-            sqlx::query(
-                "INSERT INTO inbox_events (provider, provider_event_id, business_id, conversation_key, kind, \
-                     payload, received_at, next_attempt_at) \
-                 VALUES ('timer', $1, $2, $3, 'timer', $4::jsonb, $5, $5) \
-                 ON CONFLICT (provider, provider_event_id) DO NOTHING",
+        // Postgres locks the timers it fires, skipping those another instance is firing; SQLite's
+        // single writer does not need to.
+        let lock = match self {
+            Store::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+            Store::Sqlite(_) => "",
+        };
+        let sql = format!(
+            "SELECT id, timer_key, business_id, conversation_key, kind, payload, due_at FROM timers \
+             WHERE fired_at IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2 {lock}"
+        );
+        let mut tx = self.begin().await?;
+        let due: Vec<DueRow> = on!(Tx, &mut tx, |tx| sqlx::query_as(&sql)
+            .persistent(false)
+            .bind(Time(now))
+            .bind(i64::from(limit))
+            .fetch_all(&mut **tx)
+            .await?);
+        for timer in &due {
+            tx.insert_event(&timer.event(now)?).await?;
+            on!(Tx, &mut tx, |tx| sqlx::query(
+                "UPDATE timers SET fired_at = $2 WHERE id = $1"
             )
-            .bind(format!("{key}@{due_ms}"))
-            .bind(business)
-            .bind(conversation)
-            .bind(event_payload(kind, key, payload, due_ms))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE timers SET fired_at = $2 WHERE id = $1")
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            .bind(timer.id)
+            .bind(Time(now))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected());
         }
         tx.commit().await?;
         Ok(due.len() as u64)
     }
 
-    pub(super) async fn due(pool: &PgPool, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row: Option<(DateTime<Utc>,)> =
-            sqlx::query_as("SELECT due_at FROM timers WHERE timer_key = $1 AND fired_at IS NULL")
-                .bind(key)
-                .fetch_optional(pool)
-                .await?;
-        Ok(row.map(|(d,)| d))
+    /// When the unfired timer with this key is due, if there is one.
+    pub async fn timer_due(&self, key: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row: Option<(Time,)> = on!(Store, self, |s| sqlx::query_as(
+            "SELECT due_at FROM timers WHERE timer_key = $1 AND fired_at IS NULL"
+        )
+        .bind(key)
+        .fetch_optional(s.read())
+        .await?);
+        Ok(row.map(|(due,)| due.0))
     }
 }
 
-pub(super) mod lite {
-    use super::*;
-    use crate::store::sqlite::time;
-    use sqlx::SqlitePool;
-
-    pub(in crate::store) async fn schedule(
-        pool: impl sqlx::SqliteExecutor<'_>,
+impl Tx<'_> {
+    /// Schedules a timer, or moves the unfired timer with the same key, inside this transaction.
+    pub(super) async fn schedule_timer(
+        &mut self,
         t: &NewTimer,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        on!(Tx, self, |tx| {
+            sqlx::query(
             "INSERT INTO timers (timer_key, business_id, conversation_key, kind, payload, due_at, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (timer_key) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload \
              WHERE timers.fired_at IS NULL",
         )
@@ -201,82 +147,25 @@ pub(super) mod lite {
         .bind(&t.business_id)
         .bind(&t.conversation_key)
         .bind(&t.kind)
-        .bind(t.payload.to_string())
-        .bind(t.due_at.timestamp_millis())
-        .bind(now.timestamp_millis())
-        .execute(pool)
-        .await?;
+        .bind(Json(&t.payload))
+        .bind(Time(t.due_at))
+        .bind(Time(now))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        });
         Ok(())
     }
 
-    pub(in crate::store) async fn cancel(
-        pool: impl sqlx::SqliteExecutor<'_>,
-        key: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM timers WHERE timer_key = ? AND fired_at IS NULL")
-            .bind(key)
-            .execute(pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub(super) async fn fire(
-        pool: &SqlitePool,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<u64, StoreError> {
-        let now_ms = now.timestamp_millis();
-        let mut tx = pool.begin().await?;
-        let due: Vec<DueRow<i64>> = sqlx::query_as(
-            "SELECT id, timer_key, business_id, conversation_key, kind, payload, due_at FROM timers \
-             WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+    /// Cancels an unfired timer inside this transaction; `false` if there was none.
+    pub(super) async fn cancel_timer(&mut self, key: &str) -> Result<bool, StoreError> {
+        let done = on!(Tx, self, |tx| sqlx::query(
+            "DELETE FROM timers WHERE timer_key = $1 AND fired_at IS NULL"
         )
-        .bind(now_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await?;
-        for DueRow {
-            id,
-            timer_key: key,
-            business_id: business,
-            conversation_key: conversation,
-            kind,
-            payload,
-            due_at: due_ms,
-        } in &due
-        {
-            sqlx::query(
-                "INSERT INTO inbox_events (provider, provider_event_id, business_id, conversation_key, kind, \
-                     payload, received_at, next_attempt_at) \
-                 VALUES ('timer', ?1, ?2, ?3, 'timer', ?4, ?5, ?5) \
-                 ON CONFLICT (provider, provider_event_id) DO NOTHING",
-            )
-            .bind(format!("{key}@{due_ms}"))
-            .bind(business)
-            .bind(conversation)
-            .bind(event_payload(kind, key, payload, *due_ms))
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE timers SET fired_at = ? WHERE id = ?")
-                .bind(now_ms)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(due.len() as u64)
-    }
-
-    pub(super) async fn due(
-        pool: &SqlitePool,
-        key: &str,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT due_at FROM timers WHERE timer_key = ? AND fired_at IS NULL")
-                .bind(key)
-                .fetch_optional(pool)
-                .await?;
-        row.map(|(d,)| time(d)).transpose()
+        .bind(key)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected());
+        Ok(done == 1)
     }
 }

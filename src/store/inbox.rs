@@ -1,0 +1,388 @@
+//! The inbox: every event a provider sent (or a timer fired), stored before it is acknowledged, then
+//! claimed by a worker lane by lane and settled.
+//!
+//! A conversation's events are its lane: a worker claims only the oldest open event of a lane, and
+//! only when no other worker holds one of it, so one conversation runs in order while many run in
+//! parallel. `attempts` counts the claims and is the fencing token of the current one: an event is
+//! settled only by the worker whose claim still holds.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+
+use super::{
+    EventKind, InboxEvent, InboxStatus, NewInboxEvent, Provider, RawJson, Store, StoreError, Time,
+    Tx, named,
+};
+
+/// Columns of an inbox event as every query below selects them.
+const COLUMNS: &str = "id, provider, provider_event_id, business_id, conversation_key, kind, \
+     payload, received_at, status, attempts, last_error, next_attempt_at";
+
+/// Stores one event unless its `(provider, provider_event_id)` is stored already.
+pub(super) const INSERT: &str = "INSERT INTO inbox_events (provider, provider_event_id, business_id, \
+         conversation_key, kind, payload, received_at, next_attempt_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+     ON CONFLICT (provider, provider_event_id) DO NOTHING";
+
+/// Marks event `$1` done, only while the claim `$2` holds.
+pub(super) const MARK_DONE: &str = "UPDATE inbox_events SET status = 'done', processed_at = $3, last_error = NULL \
+     WHERE id = $1 AND attempts = $2 AND status = 'processing'";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    provider: String,
+    provider_event_id: String,
+    business_id: String,
+    conversation_key: String,
+    kind: String,
+    payload: Json<Value>,
+    received_at: Time,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    next_attempt_at: Time,
+}
+
+impl super::Claimed for Row {
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+impl TryFrom<Row> for InboxEvent {
+    type Error = StoreError;
+
+    fn try_from(row: Row) -> Result<Self, StoreError> {
+        Ok(InboxEvent {
+            id: row.id,
+            provider: named(Provider::parse, "provider", &row.provider)?,
+            provider_event_id: row.provider_event_id,
+            business_id: row.business_id,
+            conversation_key: row.conversation_key,
+            kind: named(EventKind::parse, "event kind", &row.kind)?,
+            payload: row.payload.0,
+            received_at: row.received_at.0,
+            status: named(InboxStatus::parse, "inbox status", &row.status)?,
+            attempts: row.attempts,
+            last_error: row.last_error,
+            next_attempt_at: row.next_attempt_at.0,
+        })
+    }
+}
+
+fn events(rows: Vec<Row>) -> Result<Vec<InboxEvent>, StoreError> {
+    rows.into_iter().map(InboxEvent::try_from).collect()
+}
+
+impl Store {
+    /// Stores a batch of events in one transaction. Returns, per event, whether it was new (`true`) or
+    /// already stored (`false`). The batch must not repeat a `(provider, provider_event_id)`.
+    pub async fn record_inbound(&self, events: &[NewInboxEvent]) -> Result<Vec<bool>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self {
+            Store::Postgres(s) => pg::record(s.write(), events).await,
+            Store::Sqlite(_) => {
+                let mut tx = self.begin().await?;
+                let mut new = Vec::with_capacity(events.len());
+                for e in events {
+                    new.push(tx.insert_event(e).await?);
+                }
+                tx.commit().await?;
+                Ok(new)
+            }
+        }
+    }
+
+    /// Claims up to `limit` events for a worker: per conversation only the oldest open event, and only
+    /// when no other worker holds one of that conversation (or its lease ended). Claimed events are
+    /// `processing` until `now + lease`. On Postgres the claim commits without waiting for the disk:
+    /// the turn or settling that follows is durable and flushes it, and a claim lost in a database
+    /// crash only means the event is claimed again.
+    pub async fn claim_inbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        let lease_until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        let sql = match self {
+            Store::Postgres(_) => pg::claim(),
+            Store::Sqlite(_) => lite::claim(),
+        };
+        let rows: Vec<Row> = self.claim(&sql, now, lease_until, limit).await?;
+        events(rows)
+    }
+
+    /// Marks claimed events done, each given as `(id, attempt)`; returns how many were settled. An event
+    /// whose claim was lost (its lease ended and another worker took it) is left as it is.
+    pub async fn complete_inbox(
+        &self,
+        claims: &[(i64, i32)],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        match self {
+            Store::Postgres(s) => pg::complete(s.write(), claims, now).await,
+            Store::Sqlite(_) => {
+                let mut tx = self.begin().await?;
+                let mut settled = 0;
+                for (id, attempt) in claims {
+                    settled += u64::from(tx.mark_done(*id, *attempt, now).await?);
+                }
+                tx.commit().await?;
+                Ok(settled)
+            }
+        }
+    }
+
+    /// Records a failed attempt: `failed` until `retry_at`, or `dead` when `retry_at` is `None`.
+    pub async fn fail_inbox(
+        &self,
+        id: i64,
+        attempt: i32,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        let status = if retry_at.is_some() { "failed" } else { "dead" };
+        let done = on!(Store, self, |s| sqlx::query(
+            "UPDATE inbox_events SET status = $3, last_error = $4, \
+                 next_attempt_at = COALESCE($5, next_attempt_at) \
+             WHERE id = $1 AND attempts = $2 AND status = 'processing'",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(status)
+        .bind(error)
+        .bind(retry_at.map(Time))
+        .execute(s.write())
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
+    /// The events that gave up (newest first), for operators.
+    pub async fn dead_inbox(&self, limit: u32) -> Result<Vec<InboxEvent>, StoreError> {
+        // Postgres finds them by its generated, indexed `queue` column; SQLite indexes `status`.
+        let dead = match self {
+            Store::Postgres(_) => "queue = 'dead'",
+            Store::Sqlite(_) => "status = 'dead'",
+        };
+        let sql =
+            format!("SELECT {COLUMNS} FROM inbox_events WHERE {dead} ORDER BY id DESC LIMIT $1");
+        let rows = on!(Store, self, |s| sqlx::query_as(&sql)
+            .bind(i64::from(limit))
+            .fetch_all(s.read())
+            .await?);
+        events(rows)
+    }
+
+    /// Puts a dead event back in its conversation's lane, with a fresh retry budget; `false` if it was
+    /// not dead. It is handled against the conversation as it is now.
+    pub async fn replay_inbox(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let done = on!(Store, self, |s| sqlx::query(
+            "UPDATE inbox_events SET status = 'pending', attempts = 0, next_attempt_at = $2, \
+                 processed_at = NULL \
+             WHERE id = $1 AND status = 'dead'",
+        )
+        .bind(id)
+        .bind(Time(now))
+        .execute(s.write())
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
+    pub async fn find_inbox_event(
+        &self,
+        provider: Provider,
+        provider_event_id: &str,
+    ) -> Result<Option<InboxEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM inbox_events WHERE provider = $1 AND provider_event_id = $2"
+        );
+        let row: Option<Row> = on!(Store, self, |s| sqlx::query_as(&sql)
+            .bind(provider.as_str())
+            .bind(provider_event_id)
+            .fetch_optional(s.read())
+            .await?);
+        row.map(InboxEvent::try_from).transpose()
+    }
+
+    /// All events of one conversation, oldest first.
+    pub async fn conversation_events(
+        &self,
+        conversation_key: &str,
+    ) -> Result<Vec<InboxEvent>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM inbox_events WHERE conversation_key = $1 ORDER BY id");
+        let rows = on!(Store, self, |s| sqlx::query_as(&sql)
+            .bind(conversation_key)
+            .fetch_all(s.read())
+            .await?);
+        events(rows)
+    }
+
+    /// Number of stored inbox events.
+    pub async fn count_inbox(&self) -> Result<i64, StoreError> {
+        let (n,): (i64,) = on!(Store, self, |s| sqlx::query_as(
+            "SELECT count(*) FROM inbox_events"
+        )
+        .fetch_one(s.read())
+        .await?);
+        Ok(n)
+    }
+}
+
+impl Tx<'_> {
+    /// Stores one event; `false` if it was stored already.
+    pub(super) async fn insert_event(&mut self, e: &NewInboxEvent) -> Result<bool, StoreError> {
+        let payload = RawJson(&e.payload);
+        let done = on!(Tx, self, |tx| sqlx::query(INSERT)
+            .bind(e.provider.as_str())
+            .bind(&e.provider_event_id)
+            .bind(&e.business_id)
+            .bind(&e.conversation_key)
+            .bind(e.kind.as_str())
+            .bind(payload)
+            .bind(Time(e.received_at))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
+    }
+
+    /// Marks a claimed event done; `false` when the claim was lost.
+    pub(super) async fn mark_done(
+        &mut self,
+        id: i64,
+        attempt: i32,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = on!(Tx, self, |tx| sqlx::query(MARK_DONE)
+            .bind(id)
+            .bind(attempt)
+            .bind(Time(now))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected());
+        Ok(done == 1)
+    }
+}
+
+mod pg {
+    use std::collections::HashSet;
+
+    use super::*;
+    use sqlx::PgPool;
+
+    pub(super) async fn record(
+        pool: &PgPool,
+        batch: &[NewInboxEvent],
+    ) -> Result<Vec<bool>, StoreError> {
+        // One statement for the whole batch: arrays in, the ids that were new out. A conflicting row
+        // (stored earlier, or by a concurrent batch) is skipped and not returned.
+        let mut providers = Vec::with_capacity(batch.len());
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut businesses = Vec::with_capacity(batch.len());
+        let mut keys = Vec::with_capacity(batch.len());
+        let mut kinds = Vec::with_capacity(batch.len());
+        let mut payloads = Vec::with_capacity(batch.len());
+        let mut received = Vec::with_capacity(batch.len());
+        for e in batch {
+            providers.push(e.provider.as_str());
+            ids.push(e.provider_event_id.as_str());
+            businesses.push(e.business_id.as_str());
+            keys.push(e.conversation_key.as_str());
+            kinds.push(e.kind.as_str());
+            payloads.push(e.payload.as_str());
+            received.push(e.received_at);
+        }
+        let inserted: Vec<(String, String)> = sqlx::query_as(
+            "INSERT INTO inbox_events \
+               (provider, provider_event_id, business_id, conversation_key, kind, payload, \
+                received_at, next_attempt_at) \
+             SELECT p, e, b, c, k, pl::jsonb, r, r \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                         $7::timestamptz[]) AS t(p, e, b, c, k, pl, r) \
+             ON CONFLICT (provider, provider_event_id) DO NOTHING \
+             RETURNING provider, provider_event_id",
+        )
+        .bind(&providers)
+        .bind(&ids)
+        .bind(&businesses)
+        .bind(&keys)
+        .bind(&kinds)
+        .bind(&payloads)
+        .bind(&received)
+        .fetch_all(pool)
+        .await?;
+        let new: HashSet<(String, String)> = inserted.into_iter().collect();
+        Ok(batch
+            .iter()
+            .map(|e| new.contains(&(e.provider.as_str().to_owned(), e.provider_event_id.clone())))
+            .collect())
+    }
+
+    /// Only the oldest open event of a conversation is a candidate (`due_heads`), and SKIP LOCKED
+    /// keeps two workers from taking the same one. The heads found are locked and checked again.
+    pub(super) fn claim() -> String {
+        format!(
+            "UPDATE inbox_events SET status = 'processing', attempts = attempts + 1, next_attempt_at = $2 \
+             WHERE id IN ( \
+                 SELECT e.id FROM inbox_events e \
+                 WHERE e.id IN ({heads}) \
+                   AND e.status IN ('pending', 'processing', 'failed') AND e.next_attempt_at <= $1 \
+                 FOR UPDATE SKIP LOCKED) \
+             RETURNING {COLUMNS}",
+            heads = crate::store::postgres::due_heads("inbox_events", "conversation_key"),
+        )
+    }
+
+    pub(super) async fn complete(
+        pool: &PgPool,
+        claims: &[(i64, i32)],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let (ids, attempts): (Vec<i64>, Vec<i32>) = claims.iter().copied().unzip();
+        let done = sqlx::query(
+            "UPDATE inbox_events SET status = 'done', processed_at = $3, last_error = NULL \
+             FROM UNNEST($1::bigint[], $2::int[]) AS c(id, attempt) \
+             WHERE inbox_events.id = c.id AND inbox_events.attempts = c.attempt \
+               AND inbox_events.status = 'processing'",
+        )
+        .bind(&ids)
+        .bind(&attempts)
+        .bind(now)
+        .execute(pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+mod lite {
+    use super::*;
+
+    /// One statement, so SQLite's single writer makes it atomic; the rule is Postgres's (`pg::claim`),
+    /// with the lane's oldest open row found through the lane index.
+    pub(super) fn claim() -> String {
+        format!(
+            "UPDATE inbox_events SET status = 'processing', attempts = attempts + 1, next_attempt_at = $2 \
+             WHERE id IN ( \
+                 SELECT e.id FROM inbox_events e \
+                 WHERE e.status IN ('pending', 'processing', 'failed') AND e.next_attempt_at <= $1 \
+                   AND NOT EXISTS ( \
+                       SELECT 1 FROM inbox_events o \
+                       WHERE o.conversation_key = e.conversation_key \
+                         AND o.status IN ('pending', 'processing', 'failed') AND o.id < e.id) \
+                 ORDER BY e.id LIMIT $3) \
+             RETURNING {COLUMNS}"
+        )
+    }
+}
