@@ -228,6 +228,12 @@ impl Store {
 
     /// Records several claimed messages as accepted by Meta, each given as `(id, attempt, wamid)`, in one
     /// statement; returns how many were settled (a lost claim is skipped).
+    ///
+    /// A `wamid` that another message already has (Meta should never answer one twice, but a proxy
+    /// or a sandbox may) cannot be stored: then the messages are recorded one by one, each in its own
+    /// statement, and the one whose `wamid` is taken is settled as sent without it, with the reason in
+    /// `last_error` (its delivery statuses cannot reach it). It was accepted, so it must not go again;
+    /// and the others are settled as usual. The conflicts are logged once, with the ids.
     pub async fn outbox_sent(
         &self,
         sent: &[(i64, i32, String)],
@@ -236,18 +242,66 @@ impl Store {
         if sent.is_empty() {
             return Ok(0);
         }
-        match self {
+        let together = match self {
             Store::Postgres(s) => pg::sent(s.write(), sent, now).await,
-            Store::Sqlite(_) => {
-                let mut tx = self.begin().await?;
-                let mut settled = 0;
-                for (id, attempt, wamid) in sent {
-                    settled += tx.sent(*id, *attempt, wamid, now).await?;
-                }
-                tx.commit().await?;
-                Ok(settled)
+            Store::Sqlite(_) => self.sent_in_one_transaction(sent, now).await,
+        };
+        match together {
+            Err(StoreError::Database(err)) if is_unique_violation(&err) => {
+                self.sent_one_by_one(sent, now).await
             }
+            other => other,
         }
+    }
+
+    async fn sent_in_one_transaction(
+        &self,
+        sent: &[(i64, i32, String)],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut settled = 0;
+        for (id, attempt, wamid) in sent {
+            settled += tx.sent(*id, *attempt, Ok(wamid), now).await?;
+        }
+        tx.commit().await?;
+        Ok(settled)
+    }
+
+    async fn sent_one_by_one(
+        &self,
+        sent: &[(i64, i32, String)],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut settled = 0;
+        let mut taken = Vec::new();
+        for (id, attempt, wamid) in sent {
+            let mut tx = self.begin().await?;
+            let done = match tx.sent(*id, *attempt, Ok(wamid), now).await {
+                Err(StoreError::Database(err)) if is_unique_violation(&err) => {
+                    // The failed statement spoiled that transaction on Postgres: a new one.
+                    drop(tx);
+                    tx = self.begin().await?;
+                    taken.push((*id, wamid.as_str()));
+                    let reason = format!(
+                        "Meta answered wamid {wamid}, which another message already has: \
+                         sent, but its delivery statuses cannot be told apart"
+                    );
+                    tx.sent(*id, *attempt, Err(&reason), now).await?
+                }
+                other => other?,
+            };
+            tx.commit().await?;
+            settled += done;
+        }
+        if !taken.is_empty() {
+            tracing::error!(
+                messages = ?taken,
+                "Meta answered message ids that other messages already have: these messages are \
+                 recorded as sent without them"
+            );
+        }
+        Ok(settled)
     }
 
     /// Records that the customer wrote at `at` (the 24-hour window opens again), and releases the
@@ -441,27 +495,38 @@ impl Tx<'_> {
         }
     }
 
-    /// Records one claimed message as accepted by Meta; 1 if its claim held, else 0.
+    /// Records one claimed message as accepted by Meta, with its `wamid`, or without one and the
+    /// reason why; 1 if its claim held, else 0.
     async fn sent(
         &mut self,
         id: i64,
         attempt: i32,
-        wamid: &str,
+        wamid: Result<&str, &str>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        let (wamid, note) = match wamid {
+            Ok(wamid) => (Some(wamid), None),
+            Err(reason) => (None, Some(reason)),
+        };
         Ok(on!(Tx, self, |tx| sqlx::query(
             "UPDATE outbox SET status = 'sent', wamid = $3, sent_at = $4, status_at = $4, \
-                 last_error = NULL, error_code = NULL \
+                 last_error = $5, error_code = NULL \
              WHERE id = $1 AND attempts = $2 AND status = 'sending'",
         )
         .bind(id)
         .bind(attempt)
         .bind(wamid)
         .bind(Time(now))
+        .bind(note)
         .execute(&mut **tx)
         .await?
         .rows_affected()))
     }
+}
+
+/// The database refused a value that must be unique (a `wamid` another message has).
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
 /// Which message to park: a claimed one, or a sent one by its `wamid`.

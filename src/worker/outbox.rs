@@ -13,6 +13,8 @@
 //! One recipient's messages leave in order (the store hands out only the oldest open row of each), and
 //! a recipient whose message waits for a retry holds back no one else.
 //!
+//! Messages Meta accepted are recorded before anything else of their batch, and a store that fails
+//! at that moment is waited for while the claims last, so a storage hiccup does not send them twice.
 //! A crash after Meta accepted a message but before the row was settled sends it again once the lease
 //! ends: a rare duplicate, preferred to a lost reply.
 
@@ -192,25 +194,59 @@ impl Dispatcher {
             self.sender.send(&m.kind, &m.payload).await
         }))
         .await;
-        // Accepted messages are settled together, in one statement; failures one by one.
+        // Accepted messages are recorded first, together in one statement: Meta has them, so they
+        // must not wait behind anything that could fail. Failures are settled one by one afterwards.
         let mut sent = Vec::with_capacity(claimed.len());
+        let mut failed = Vec::new();
         for (message, result) in to_send.into_iter().zip(results) {
             match result {
                 Ok(answer) => sent.push((message.id, message.attempts, answer.wamid)),
-                Err(err) => self.settle_failure(message, err).await?,
+                Err(err) => failed.push((message, err)),
             }
         }
         if !sent.is_empty() {
             self.state.resume();
-            let settled = self.store.outbox_sent(&sent, Utc::now()).await?;
-            if settled < sent.len() as u64 {
-                tracing::warn!(
-                    lost = sent.len() as u64 - settled,
-                    "outbox claims were lost before their messages were settled"
-                );
-            }
+            self.record_sent(&sent).await;
+        }
+        for (message, err) in failed {
+            self.settle_failure(message, err).await?;
         }
         Ok(claimed.len())
+    }
+
+    /// Records messages Meta accepted. While the store cannot take it, tries again (backing off) for
+    /// as long as the claims last: a message left `sending` is sent again once its claim ends, and the
+    /// customer would get it twice. Only after that, or for a store failure that will not pass, is the
+    /// error logged and given up.
+    async fn record_sent(&self, sent: &[(i64, i32, String)]) {
+        let policy = backoff::ExponentialBackoffBuilder::new()
+            .with_initial_interval(Duration::from_millis(50))
+            .with_max_interval(Duration::from_secs(5))
+            .with_max_elapsed_time(Some(self.options.lease))
+            .build();
+        let attempt = || async {
+            self.store
+                .outbox_sent(sent, Utc::now())
+                .await
+                .map_err(|err| match err {
+                    StoreError::Corrupt(_) => backoff::Error::permanent(err),
+                    err => backoff::Error::transient(err),
+                })
+        };
+        let retried = |err: StoreError, wait: Duration| {
+            tracing::warn!(error = %err, retry_in = ?wait, messages = sent.len(), "accepted messages not recorded yet");
+        };
+        match backoff::future::retry_notify(policy, attempt, retried).await {
+            Ok(settled) if settled < sent.len() as u64 => tracing::warn!(
+                lost = sent.len() as u64 - settled,
+                "outbox claims were lost before their messages were settled"
+            ),
+            Ok(_) => {}
+            Err(err) => {
+                let ids: Vec<i64> = sent.iter().map(|(id, ..)| *id).collect();
+                tracing::error!(error = %err, ?ids, "messages Meta accepted could not be recorded: they will be sent again when their claims end");
+            }
+        }
     }
 
     /// Parks a message until the customer writes again and queues the re-engagement template; without

@@ -88,6 +88,12 @@ impl FakeGraph {
         self.inner.lock().unwrap().requests.clone()
     }
 
+    /// Starts numbering message ids again, as a test double restarted between runs would: the next
+    /// messages get ids that earlier ones already had.
+    pub fn restart_ids(&self) {
+        self.inner.lock().unwrap().next_id = 0;
+    }
+
     /// Makes a share of requests fail with Meta's transient error 131000 (deterministically spread).
     pub fn fail_share(&self, per_mille: u64) {
         self.inner.lock().unwrap().fail_per_mille = per_mille;

@@ -9,6 +9,7 @@ mod appointments;
 mod chat;
 mod cli;
 mod conversations;
+mod dispatcher;
 mod engine_properties;
 mod flows;
 mod health;

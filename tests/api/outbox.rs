@@ -17,7 +17,7 @@ use crate::both_backends;
 use crate::fake_graph::{Answer, FakeGraph, PHONE_NUMBER_ID, TOKEN};
 use crate::helpers::{AppBuilder, Backend, TestDb};
 
-fn message(key: &str, recipient: &str, text: &str, at: DateTime<Utc>) -> NewOutbound {
+pub(crate) fn message(key: &str, recipient: &str, text: &str, at: DateTime<Utc>) -> NewOutbound {
     NewOutbound {
         idempotency_key: key.to_owned(),
         business_id: PHONE_NUMBER_ID.to_owned(),
@@ -36,7 +36,10 @@ fn message(key: &str, recipient: &str, text: &str, at: DateTime<Utc>) -> NewOutb
 }
 
 /// Stores messages, as a conversation whose customer just wrote (the 24-hour window is open).
-async fn enqueue(store: &Store, rows: &[NewOutbound]) -> Result<u64, salonbot::store::StoreError> {
+pub(crate) async fn enqueue(
+    store: &Store,
+    rows: &[NewOutbound],
+) -> Result<u64, salonbot::store::StoreError> {
     for row in rows {
         store
             .record_customer_message(
@@ -332,7 +335,7 @@ both_backends!(
     a_batch_of_delivery_statuses_is_applied_together_answering_each
 );
 
-fn quick_options() -> DispatchOptions {
+pub(crate) fn quick_options() -> DispatchOptions {
     DispatchOptions {
         batch: 64,
         lease: Duration::from_secs(30),
@@ -365,7 +368,7 @@ fn live_sender(graph: &FakeGraph, token: &str) -> WhatsAppSender {
     )
 }
 
-fn dispatcher(
+pub(crate) fn dispatcher(
     store: &Store,
     graph: &FakeGraph,
     options: DispatchOptions,
