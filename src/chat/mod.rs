@@ -96,7 +96,10 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     let phone = choose_phone(&options)?;
     let catalog = catalog::load(&config.salon_config)
         .map_err(|e| anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display()))?;
-    let flow = engine::load_conversation_flow(&config.flows_dir)?;
+    let flow = engine::load_conversation_flow(
+        &config.flows_dir,
+        &crate::whatsapp::messages::limits::UI_LIMITS,
+    )?;
 
     // Declared before the store, so that it is dropped (and the file removed) after the store.
     let mut scratch = None;
