@@ -6,6 +6,11 @@
 //! [`state`], an [`input`] and a [`view`] of the world, deciding replies and [`effect`]s; the
 //! customer's words read by [`understand`], written back through the compiled message [`templates`]
 //! and [`locale`] formats.
+//!
+//! The engine does no I/O beyond reading flow and template files when asked to load them, and
+//! imports no storage, provider, inbox or async code (`tests/api/boundaries.rs` checks): the worker
+//! turns inbox events into its [`input::Input`], and the channel's limits reach the checker as data
+//! ([`check::UiLimits`]).
 
 #[cfg(test)]
 mod booking_flow_tests;
