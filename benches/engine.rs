@@ -19,6 +19,7 @@ use salonbot::engine::state::Conversation;
 use salonbot::engine::view::View;
 use salonbot::engine::{Flow, step};
 use salonbot::ingress::signature::{sign_sha256_header, verify_sha256_header};
+use salonbot::ingress::whatsapp::inbox_events;
 use salonbot::whatsapp::webhook::NotificationIn;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -181,7 +182,7 @@ fn bench_webhook(c: &mut Criterion) {
                     .expect("signed");
                 let notification: NotificationIn =
                     serde_json::from_slice(black_box(&body)).expect("parses");
-                notification.into_events(now()).expect("events")
+                inbox_events(notification, now()).expect("events")
             })
         });
     }

@@ -82,7 +82,10 @@ impl App {
             anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display())
         })?;
         // So does an invalid flow (the same checks as `salonbot flows check`).
-        let flow = engine::load_conversation_flow(&config.flows_dir)?;
+        let flow = engine::load_conversation_flow(
+            &config.flows_dir,
+            &crate::whatsapp::messages::limits::UI_LIMITS,
+        )?;
         let metrics = Metrics::new();
         let store_options = StoreOptions {
             // Leave the webhook time to answer 503 itself when the pool cannot give a connection.

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::engine::check::{TemplateDir, check_dir};
 use crate::engine::{Flow, FlowError, lock, mermaid};
 use crate::store::{Store, StoreOptions};
+use crate::whatsapp::messages::limits::UI_LIMITS;
 
 #[derive(Debug, Parser)]
 #[command(name = "salonbot", version, about = "WhatsApp booking bot for salons")]
@@ -197,7 +198,7 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 /// `flows check`: every problem one per line on stderr (and an error), or one `ok:` line per flow.
 fn flows_check(dir: &Path, graph: bool, accept: bool) -> anyhow::Result<()> {
     let templates = TemplateDir::next_to(dir);
-    let flows = check_dir(dir, &templates).map_err(|errors| report(dir, &errors))?;
+    let flows = check_dir(dir, &templates, &UI_LIMITS).map_err(|errors| report(dir, &errors))?;
     for flow in &flows {
         let line = format!(
             "ok: {} ({} v{}, {} states)",

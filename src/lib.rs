@@ -19,7 +19,8 @@ pub mod cli;
 pub mod config;
 /// Customer identifiers (E.164 phones, business-scoped ids) and conversation keys; masking for logs.
 pub mod conversation;
-/// Conversation flows as data: the flow file model and loader, the checker, the Mermaid diagram.
+/// Conversation flows as data (the flow file model and loader, the checker, the Mermaid diagram) and
+/// the pure step that runs them. Imports no storage, provider, inbox or I/O crate (a test checks).
 pub mod engine;
 /// The one HTTP error type and its mapping to status codes and JSON bodies.
 pub mod error;
@@ -33,7 +34,9 @@ pub mod ingress;
 pub mod store;
 /// Tracing setup and the Prometheus metrics of the public contract.
 pub mod telemetry;
-/// WhatsApp Cloud API wire types.
+/// WhatsApp Cloud API wire types (webhook notifications split into typed events, outbound messages and
+/// their limits) and the API client.
 pub mod whatsapp;
-/// Background consumers: the inbox worker.
+/// Background consumers: the inbox worker, conversation turns (inbox event to engine input, step,
+/// commit) and the outbox dispatcher.
 pub mod worker;

@@ -1,7 +1,7 @@
 //! `salonbot chat`: talk to the bot in the terminal as a WhatsApp customer would.
 //!
 //! Each line typed becomes a WhatsApp webhook notification, split into inbox events by the same code as
-//! the real webhook ([`NotificationIn::into_events`]) and stored in the inbox. From there on everything
+//! the real webhook (`ingress::whatsapp::inbox_events`) and stored in the inbox. From there on everything
 //! is the production path: the inbox worker runs the conversation engine, which commits the state, the
 //! outbox rows and the timers in one transaction; the outbox dispatcher "sends" the rows with the
 //! sandbox sender (recorded as sent, nothing leaves the machine). The rows that reached `sent` are
@@ -96,7 +96,10 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     let phone = choose_phone(&options)?;
     let catalog = catalog::load(&config.salon_config)
         .map_err(|e| anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display()))?;
-    let flow = engine::load_conversation_flow(&config.flows_dir)?;
+    let flow = engine::load_conversation_flow(
+        &config.flows_dir,
+        &crate::whatsapp::messages::limits::UI_LIMITS,
+    )?;
 
     // Declared before the store, so that it is dropped (and the file removed) after the store.
     let mut scratch = None;
@@ -403,9 +406,9 @@ impl Chat {
             }
             None => text_message(&from, &id, now.timestamp(), line),
         };
-        let events = serde_json::from_value::<NotificationIn>(notification(&from, message))
-            .context("simulated notification")?
-            .into_events(now)
+        let simulated = serde_json::from_value::<NotificationIn>(notification(&from, message))
+            .context("simulated notification")?;
+        let events = crate::ingress::whatsapp::inbox_events(simulated, now)
             .context("simulated notification")?;
         self.store.record_inbound(&events).await?;
         self.pump().await?;
@@ -646,7 +649,7 @@ mod tests {
     fn stored(message: Value) -> MessageEvent {
         let events = serde_json::from_value::<NotificationIn>(notification("34600000000", message))
             .unwrap()
-            .into_events(Utc::now())
+            .into_events()
             .unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(

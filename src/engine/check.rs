@@ -3,16 +3,39 @@
 //! ends, templates in every language, WhatsApp's limits, triggers against the state's interface).
 //! Unknown vocabulary is refused earlier, by the loader ([`super::flow`]); the version/lock rule lives
 //! in [`super::lock`], and [`check_dir`] runs all of them over a directory.
+//!
+//! The channel's limits (how many buttons, how long a label) are data the caller passes in
+//! ([`UiLimits`]; WhatsApp's are `whatsapp::messages::limits::UI_LIMITS`), so the engine names no
+//! provider.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use super::flow::{Flow, FlowError, PAGING_ROWS, State, TemplateRef, Transition, Trigger, Ui};
 use super::lock;
-use crate::whatsapp::messages::limits;
 
 /// The languages every template must exist in.
 pub const LANGUAGES: [&str; 3] = ["es", "en", "pt"];
+
+/// What the messaging channel allows in a state's interactive part, as the checker enforces it:
+/// counts, and lengths in characters (Unicode scalar values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UiLimits {
+    /// Reply buttons in one message.
+    pub reply_buttons: usize,
+    /// A reply button's title.
+    pub button_title: usize,
+    /// A reply button's id.
+    pub button_id: usize,
+    /// The label of the button that opens a list.
+    pub list_button_label: usize,
+    /// A list row's title.
+    pub row_title: usize,
+    /// Rows across all sections of one list (the largest page).
+    pub list_rows_total: usize,
+    /// The label of a call-to-action URL button.
+    pub cta_display_text: usize,
+}
 
 /// Where templates come from.
 pub trait TemplateSource {
@@ -52,13 +75,17 @@ impl TemplateSource for TemplateDir {
     }
 }
 
-/// Loads every flow in `dir` and checks each against `templates` and its lock file
-/// (`<dir>/<name>.lock`, if any). Returns the flows when nothing is wrong, else every problem.
-pub fn check_dir(dir: &Path, templates: &dyn TemplateSource) -> Result<Vec<Flow>, Vec<FlowError>> {
+/// Loads every flow in `dir` and checks each against `templates`, the channel's `limits` and its
+/// lock file (`<dir>/<name>.lock`, if any). Returns the flows when nothing is wrong, else every problem.
+pub fn check_dir(
+    dir: &Path,
+    templates: &dyn TemplateSource,
+    limits: &UiLimits,
+) -> Result<Vec<Flow>, Vec<FlowError>> {
     let flows = super::flow::load_dir(dir)?;
     let mut errors = duplicate_names(&flows);
     for flow in &flows {
-        errors.extend(check(flow, templates));
+        errors.extend(check(flow, templates, limits));
         match lock::read(&lock::path_for(dir, &flow.name)) {
             Ok(Some(accepted)) => errors.extend(lock::check(flow, &accepted)),
             Ok(None) => {}
@@ -82,13 +109,13 @@ fn duplicate_names(flows: &[Flow]) -> Vec<FlowError> {
 }
 
 /// Every problem of one flow, in line order (empty when it is valid).
-pub fn check(flow: &Flow, templates: &dyn TemplateSource) -> Vec<FlowError> {
+pub fn check(flow: &Flow, templates: &dyn TemplateSource, limits: &UiLimits) -> Vec<FlowError> {
     let mut errors = Vec::new();
     errors.extend(missing_states(flow));
     errors.extend(unreachable_states(flow));
     errors.extend(dead_ends(flow));
     errors.extend(missing_templates(flow, templates));
-    errors.extend(limit_violations(flow, templates));
+    errors.extend(limit_violations(flow, templates, limits));
     errors.extend(trigger_mismatches(flow));
     errors.sort_by_key(|error| error.line);
     errors
@@ -245,13 +272,19 @@ fn template_problem(
     })
 }
 
-/// WhatsApp's limits: button count, ids and labels; list labels and page size; the CTA label.
-fn limit_violations(flow: &Flow, templates: &dyn TemplateSource) -> Vec<FlowError> {
+/// The channel's limits: button count, ids and labels; list labels and page size; the CTA label.
+fn limit_violations(
+    flow: &Flow,
+    templates: &dyn TemplateSource,
+    limits: &UiLimits,
+) -> Vec<FlowError> {
     let mut errors = Vec::new();
     for state in &flow.states {
         match &state.ui {
             Ui::Text => {}
-            Ui::Buttons(buttons) => errors.extend(button_problems(flow, state, templates, buttons)),
+            Ui::Buttons(buttons) => {
+                errors.extend(button_problems(flow, state, templates, limits, buttons))
+            }
             Ui::List {
                 label, page, line, ..
             } => {
@@ -259,11 +292,11 @@ fn limit_violations(flow: &Flow, templates: &dyn TemplateSource) -> Vec<FlowErro
                     flow,
                     templates,
                     label,
-                    limits::LIST_BUTTON_LABEL,
+                    limits.list_button_label,
                 ));
-                errors.extend(page_problem(flow, *page, *line));
+                errors.extend(page_problem(flow, limits, *page, *line));
                 for row in paging_templates(state) {
-                    errors.extend(label_too_long(flow, templates, &row, limits::ROW_TITLE));
+                    errors.extend(label_too_long(flow, templates, &row, limits.row_title));
                 }
             }
             Ui::Cta { label, .. } => {
@@ -271,7 +304,7 @@ fn limit_violations(flow: &Flow, templates: &dyn TemplateSource) -> Vec<FlowErro
                     flow,
                     templates,
                     label,
-                    limits::CTA_DISPLAY_TEXT,
+                    limits.cta_display_text,
                 ));
             }
         }
@@ -283,17 +316,18 @@ fn button_problems(
     flow: &Flow,
     state: &State,
     templates: &dyn TemplateSource,
+    limits: &UiLimits,
     buttons: &[super::flow::Button],
 ) -> Vec<FlowError> {
     let mut errors = Vec::new();
     if buttons.is_empty() {
         errors.push(flow.error(state.line, "`buttons` needs at least one button"));
     }
-    if let Some(extra) = buttons.get(limits::REPLY_BUTTONS) {
+    if let Some(extra) = buttons.get(limits.reply_buttons) {
         let message = format!(
             "{} buttons: WhatsApp allows at most {}",
             buttons.len(),
-            limits::REPLY_BUTTONS
+            limits.reply_buttons
         );
         errors.push(flow.error(extra.line, message));
     }
@@ -303,15 +337,15 @@ fn button_problems(
             errors.push(flow.error(button.line, format!("button id {:?} repeated", button.id)));
         }
         let length = button.id.chars().count();
-        if length == 0 || length > limits::BUTTON_ID {
-            let message = format!("button id must be 1 to {} characters", limits::BUTTON_ID);
+        if length == 0 || length > limits.button_id {
+            let message = format!("button id must be 1 to {} characters", limits.button_id);
             errors.push(flow.error(button.line, message));
         }
         errors.extend(label_too_long(
             flow,
             templates,
             &button.label,
-            limits::BUTTON_TITLE,
+            limits.button_title,
         ));
     }
     errors
@@ -342,9 +376,14 @@ fn label_too_long(
         .collect()
 }
 
-fn page_problem(flow: &Flow, page: Option<u32>, line: usize) -> Option<FlowError> {
+fn page_problem(
+    flow: &Flow,
+    limits: &UiLimits,
+    page: Option<u32>,
+    line: usize,
+) -> Option<FlowError> {
     let page = page?;
-    let most = limits::LIST_ROWS_TOTAL;
+    let most = limits.list_rows_total;
     (page == 0 || page as usize > most)
         .then(|| flow.error(line, format!("list page {page}: must be 1 to {most} rows")))
 }
@@ -411,6 +450,18 @@ mod tests {
     use super::*;
     use crate::engine::flow::parse;
 
+    /// WhatsApp's limits (`whatsapp::messages::limits::UI_LIMITS`, which the engine may not name),
+    /// the numbers the assertions below speak of.
+    const LIMITS: UiLimits = UiLimits {
+        reply_buttons: 3,
+        button_title: 20,
+        button_id: 256,
+        list_button_label: 20,
+        row_title: 24,
+        list_rows_total: 10,
+        cta_display_text: 20,
+    };
+
     /// Templates in memory: every name exists in every language unless listed as missing.
     #[derive(Default)]
     struct Fake {
@@ -456,7 +507,7 @@ on = [
 
     fn problems_with(text: &str, templates: &Fake) -> Vec<FlowError> {
         match parse("flows/t.toml", text) {
-            Ok(flow) => check(&flow, templates),
+            Ok(flow) => check(&flow, templates, &LIMITS),
             Err(errors) => errors,
         }
     }
@@ -685,7 +736,7 @@ on = [
     #[test]
     fn the_shipped_booking_flow_passes_with_the_shipped_templates() {
         let templates = TemplateDir(repo_path("templates"));
-        let flows = check_dir(&repo_path("flows"), &templates).unwrap_or_else(|errors| {
+        let flows = check_dir(&repo_path("flows"), &templates, &LIMITS).unwrap_or_else(|errors| {
             let shown: Vec<_> = errors.iter().map(ToString::to_string).collect();
             panic!("{}", shown.join("\n"))
         });

@@ -6,6 +6,11 @@
 //! [`state`], an [`input`] and a [`view`] of the world, deciding replies and [`effect`]s; the
 //! customer's words read by [`understand`], written back through the compiled message [`templates`]
 //! and [`locale`] formats.
+//!
+//! The engine does no I/O beyond reading flow and template files when asked to load them, and
+//! imports no storage, provider, inbox or async code (`tests/api/boundaries.rs` checks): the worker
+//! turns inbox events into its [`input::Input`], and the channel's limits reach the checker as data
+//! ([`check::UiLimits`]).
 
 #[cfg(test)]
 mod booking_flow_tests;
@@ -22,7 +27,7 @@ pub mod templates;
 pub mod understand;
 pub mod view;
 
-pub use check::{TemplateDir, TemplateSource, check, check_dir};
+pub use check::{TemplateDir, TemplateSource, UiLimits, check, check_dir};
 pub use flow::{Flow, FlowError, load_dir, parse};
 pub use graph::mermaid;
 pub use step::step;
@@ -30,10 +35,10 @@ pub use step::step;
 /// The name of the flow conversations run when `FLOWS_DIR` holds several.
 pub const CONVERSATION_FLOW: &str = "booking";
 
-/// Loads and checks the flows in `dir` (the checks of `salonbot flows check`, and every template
-/// compiled into this binary), and returns the one conversations run: the flow named
-/// [`CONVERSATION_FLOW`], or the only one.
-pub fn load_conversation_flow(dir: &std::path::Path) -> anyhow::Result<Flow> {
+/// Loads and checks the flows in `dir` against the channel's `limits` (the checks of `salonbot flows
+/// check`, and every template compiled into this binary), and returns the one conversations run: the
+/// flow named [`CONVERSATION_FLOW`], or the only one.
+pub fn load_conversation_flow(dir: &std::path::Path, limits: &UiLimits) -> anyhow::Result<Flow> {
     let shown = |errors: &[FlowError]| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::anyhow!(
@@ -42,10 +47,10 @@ pub fn load_conversation_flow(dir: &std::path::Path) -> anyhow::Result<Flow> {
             lines.join("\n")
         )
     };
-    let mut flows = check_dir(dir, &TemplateDir::next_to(dir)).map_err(|e| shown(&e))?;
+    let mut flows = check_dir(dir, &TemplateDir::next_to(dir), limits).map_err(|e| shown(&e))?;
     let compiled: Vec<FlowError> = flows
         .iter()
-        .flat_map(|flow| check(flow, &templates::Compiled))
+        .flat_map(|flow| check(flow, &templates::Compiled, limits))
         .collect();
     if !compiled.is_empty() {
         return Err(shown(&compiled));

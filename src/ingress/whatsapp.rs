@@ -1,4 +1,6 @@
-//! `GET /webhooks/whatsapp` (Meta's verification handshake) and `POST /webhooks/whatsapp` (notifications).
+//! `GET /webhooks/whatsapp` (Meta's verification handshake) and `POST /webhooks/whatsapp` (notifications),
+//! and the translation of WhatsApp's typed events into inbox rows ([`inbox_events`]), which the
+//! simulator shares so that its events are stored exactly as a real webhook's.
 
 use std::net::SocketAddr;
 
@@ -6,15 +8,16 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::{Accepted, WebhookRequest, client, ingest, signature};
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::event::{EventKind, NewInboxEvent};
 use crate::store::{AuditRecord, Provider};
-use crate::whatsapp::webhook::NotificationIn;
+use crate::whatsapp::webhook::{NotificationIn, WebhookEvent, WebhookEventKind};
 
 /// The handshake's query: `hub.mode`, `hub.verify_token`, `hub.challenge`.
 #[derive(Debug, Deserialize)]
@@ -130,8 +133,44 @@ async fn receive_notification(
     }
     let notification: NotificationIn =
         serde_json::from_slice(&body).map_err(|e| AppError::Malformed(e.to_string()))?;
-    let events = notification
-        .into_events(Utc::now())
-        .map_err(|e| AppError::Malformed(e.to_string()))?;
+    let events =
+        inbox_events(notification, Utc::now()).map_err(|e| AppError::Malformed(e.to_string()))?;
     ingest(state, Provider::WhatsApp, events).await
+}
+
+/// The inbox rows of a notification: one per event WhatsApp split it into, in the order Meta sent
+/// them, with WhatsApp's ids, keys and payloads unchanged (the ids are what dedup compares).
+pub fn inbox_events(
+    notification: NotificationIn,
+    received_at: DateTime<Utc>,
+) -> Result<Vec<NewInboxEvent>, serde_json::Error> {
+    let events = notification.into_events()?;
+    Ok(events
+        .into_iter()
+        .map(|event| inbox_event(event, received_at))
+        .collect())
+}
+
+fn inbox_event(event: WebhookEvent, received_at: DateTime<Utc>) -> NewInboxEvent {
+    let WebhookEvent {
+        provider_event_id,
+        business_id,
+        conversation_key,
+        kind,
+        payload,
+    } = event;
+    NewInboxEvent {
+        provider: Provider::WhatsApp,
+        provider_event_id,
+        business_id,
+        conversation_key,
+        kind: match kind {
+            WebhookEventKind::Message => EventKind::Message,
+            WebhookEventKind::Status => EventKind::Status,
+            WebhookEventKind::Error => EventKind::Error,
+            WebhookEventKind::Other => EventKind::Other,
+        },
+        payload,
+        received_at,
+    }
 }

@@ -1,17 +1,17 @@
-//! Wire types of Meta's WhatsApp Cloud API webhook notifications, and their split into inbox events.
+//! Wire types of Meta's WhatsApp Cloud API webhook notifications, and their split into typed
+//! [`WebhookEvent`]s (one per message, status, error report or unhandled change). Turning those into
+//! inbox rows is the ingress's business (`ingress::whatsapp`), so this module knows nothing of the inbox.
 //!
 //! Reference: <https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components>.
 //! Every object keeps the fields we do not model in `extra`, and a message keeps its `type` as a string,
 //! so a new message type or field from Meta is stored as it came instead of failing the whole POST.
 //! Serialising a parsed object gives back the JSON it was parsed from (tested on every fixture).
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::conversation::{ConversationKey, CustomerId};
-use crate::event::{EventKind, NewInboxEvent, Provider};
 
 type Extra = Map<String, Value>;
 
@@ -485,16 +485,42 @@ pub struct OtherEvent {
     pub value: ValueIn,
 }
 
+/// What one [`WebhookEvent`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookEventKind {
+    /// A customer's message ([`MessageEvent`]).
+    Message,
+    /// A delivery status of a message we sent ([`StatusEvent`]).
+    Status,
+    /// An error report about the business number ([`ErrorsEvent`]).
+    Error,
+    /// A change the bot does not handle yet ([`OtherEvent`]).
+    Other,
+}
+
+/// One event of a notification, as WhatsApp identifies and keys it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEvent {
+    /// WhatsApp's id for the event, unique among WhatsApp's events (see
+    /// [`NotificationIn::into_events`] for how each kind gets one).
+    pub provider_event_id: String,
+    /// The business number (`phone_number_id`) it belongs to, or the account id of a change without
+    /// one.
+    pub business_id: String,
+    /// The conversation it belongs to (`whatsapp:business:customer`).
+    pub conversation_key: String,
+    pub kind: WebhookEventKind,
+    /// The event's JSON: a [`MessageEvent`], [`StatusEvent`], [`ErrorsEvent`] or [`OtherEvent`].
+    pub payload: String,
+}
+
 impl NotificationIn {
-    /// One inbox event per message, status, error report and unhandled change, in the order Meta sent them.
+    /// One event per message, status, error report and unhandled change, in the order Meta sent them.
     ///
     /// Ids: a message's `wamid`; a status's `wamid:status` (a message and its statuses are different
     /// events); for error reports and other changes, a digest of their content, so that Meta's retry of
     /// the same POST is recognised as a duplicate.
-    pub fn into_events(
-        self,
-        received_at: DateTime<Utc>,
-    ) -> Result<Vec<NewInboxEvent>, serde_json::Error> {
+    pub fn into_events(self) -> Result<Vec<WebhookEvent>, serde_json::Error> {
         let mut events = Vec::new();
         for entry in self.entry {
             for change in entry.changes {
@@ -508,14 +534,12 @@ impl NotificationIn {
                             field,
                             value,
                         })?;
-                        events.push(NewInboxEvent {
-                            provider: Provider::WhatsApp,
+                        events.push(WebhookEvent {
                             provider_event_id: format!("change:{}", digest(&payload)),
                             business_id: entry.id.clone(),
                             conversation_key: format!("whatsapp:{}:system", entry.id),
-                            kind: EventKind::Other,
+                            kind: WebhookEventKind::Other,
                             payload,
-                            received_at,
                         });
                         continue;
                     }
@@ -532,14 +556,12 @@ impl NotificationIn {
                         contact,
                         message,
                     })?;
-                    events.push(NewInboxEvent {
-                        provider: Provider::WhatsApp,
+                    events.push(WebhookEvent {
                         provider_event_id: id,
                         business_id: business.clone(),
                         conversation_key: key.to_string(),
-                        kind: EventKind::Message,
+                        kind: WebhookEventKind::Message,
                         payload,
-                        received_at,
                     });
                 }
                 for status in std::mem::take(&mut value.statuses) {
@@ -553,14 +575,12 @@ impl NotificationIn {
                         metadata: metadata.clone(),
                         status,
                     })?;
-                    events.push(NewInboxEvent {
-                        provider: Provider::WhatsApp,
+                    events.push(WebhookEvent {
                         provider_event_id: id,
                         business_id: business.clone(),
                         conversation_key: key.to_string(),
-                        kind: EventKind::Status,
+                        kind: WebhookEventKind::Status,
                         payload,
-                        received_at,
                     });
                 }
                 if !value.errors.is_empty() {
@@ -568,15 +588,13 @@ impl NotificationIn {
                         metadata: metadata.clone(),
                         errors: std::mem::take(&mut value.errors),
                     })?;
-                    events.push(NewInboxEvent {
-                        provider: Provider::WhatsApp,
+                    events.push(WebhookEvent {
                         provider_event_id: format!("errors:{}", digest(&payload)),
                         business_id: business.clone(),
                         conversation_key: ConversationKey::whatsapp(&business, CustomerId::System)
                             .to_string(),
-                        kind: EventKind::Error,
+                        kind: WebhookEventKind::Error,
                         payload,
-                        received_at,
                     });
                 }
             }
@@ -708,19 +726,19 @@ mod tests {
     fn events_are_split_and_keyed() {
         let n: NotificationIn =
             serde_json::from_str(&fixture("16_interactive_with_value_errors_131000.json")).unwrap();
-        let events = n.into_events(Utc::now()).unwrap();
+        let events = n.into_events().unwrap();
         assert_eq!(events.len(), 2);
-        assert_eq!(events[0].kind, EventKind::Message);
+        assert_eq!(events[0].kind, WebhookEventKind::Message);
         assert_eq!(events[0].provider_event_id, "wamid.wegrchytvwcggt=");
         assert_eq!(
             events[0].conversation_key,
             "whatsapp:1122334455667:+972987654321"
         );
-        assert_eq!(events[1].kind, EventKind::Error);
+        assert_eq!(events[1].kind, WebhookEventKind::Error);
         assert!(events[1].provider_event_id.starts_with("errors:"));
 
         let n: NotificationIn = serde_json::from_str(&fixture("13_status_failed.json")).unwrap();
-        let events = n.into_events(Utc::now()).unwrap();
+        let events = n.into_events().unwrap();
         assert_eq!(
             events[0].provider_event_id,
             "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA:failed"
@@ -734,10 +752,9 @@ mod tests {
         let a: NotificationIn =
             serde_json::from_str(&fixture("09_value_errors_system.json")).unwrap();
         let b = a.clone();
-        let t = Utc::now();
         assert_eq!(
-            a.into_events(t).unwrap()[0].provider_event_id,
-            b.into_events(t).unwrap()[0].provider_event_id
+            a.into_events().unwrap()[0].provider_event_id,
+            b.into_events().unwrap()[0].provider_event_id
         );
     }
 
@@ -748,6 +765,6 @@ mod tests {
                "value":{"metadata":{"display_phone_number":"1","phone_number_id":"2"},"statuses":null,"messages":null}}]}]}"#,
         )
         .unwrap();
-        assert!(n.into_events(Utc::now()).unwrap().is_empty());
+        assert!(n.into_events().unwrap().is_empty());
     }
 }

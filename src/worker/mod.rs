@@ -1,7 +1,8 @@
-//! Background work off the request path: the inbox consumer, conversation turns, and the outbox
-//! dispatcher with its pacing.
+//! Background work off the request path: the inbox consumer, conversation turns (with the
+//! translation of an inbox event into the engine's input), and the outbox dispatcher with its pacing.
 
 pub mod inbox;
+pub mod input;
 pub mod outbox;
 pub mod pacing;
 pub mod turn;

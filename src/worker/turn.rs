@@ -19,7 +19,7 @@ use crate::booking::catalog::{Catalog, StaffId};
 use crate::conversation::Masked;
 use crate::engine::Flow;
 use crate::engine::effect::{Effect, Reply, ReplyUi, SlotRequest, TimerRequest, Turn};
-use crate::engine::input::{Input, NoInput, timer_payload};
+use crate::engine::input::Input;
 use crate::engine::state::Conversation;
 use crate::engine::step::step;
 use crate::engine::view::{self, View};
@@ -32,6 +32,7 @@ use crate::whatsapp::messages::{
     ListRow, ListSection, MessageBody, OutboundMessage, Recipient, ReplyButton, TemplateComponent,
     TemplateParameter,
 };
+use crate::worker::input::{NoInput, input_of, timer_payload};
 use crate::worker::outbox::rows_for;
 
 /// Times a turn is planned again after the store refused a booking change.
@@ -170,7 +171,7 @@ impl Engine {
         stored: Option<&StoredConversation>,
     ) -> Result<(TurnContext<'e>, TurnCommit), Result<TurnOutcome, String>> {
         let started = Instant::now();
-        let input = match Input::from_event(event) {
+        let input = match input_of(event) {
             Ok(found) => found,
             Err(NoInput::NotConversational) => return Err(Ok(TurnOutcome::Skipped)),
             Err(err @ NoInput::Unreadable(_)) => return Err(Err(err.to_string())),

@@ -173,7 +173,13 @@ fn random_conversations_never_fail_a_turn_nor_double_book() {
         .build()
         .unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let flow = Arc::new(salonbot::engine::load_conversation_flow(&root.join("flows")).unwrap());
+    let flow = Arc::new(
+        salonbot::engine::load_conversation_flow(
+            &root.join("flows"),
+            &salonbot::whatsapp::messages::limits::UI_LIMITS,
+        )
+        .unwrap(),
+    );
     let catalog = Arc::new(salonbot::booking::catalog::load(&root.join("salon.toml")).unwrap());
     let run = std::sync::atomic::AtomicU64::new(0);
     let appointments = std::sync::atomic::AtomicUsize::new(0);

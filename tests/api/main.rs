@@ -6,6 +6,7 @@ mod helpers;
 mod proxy;
 
 mod appointments;
+mod boundaries;
 mod chat;
 mod cli;
 mod conversations;

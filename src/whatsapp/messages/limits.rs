@@ -6,6 +6,11 @@
 //! interactive-cta-url-messages (body, label, header, footer), image-messages and document-messages
 //! (caption). The section title limit comes from Meta's own WhatsApp Node.js SDK reference and every
 //! third-party SDK consulted; the list page's table was cut before that row in the copy we could read.
+//!
+//! [`UI_LIMITS`] hands the ones a flow's states must respect to the flow checker, which names no
+//! provider and receives them as data.
+
+use crate::engine::check::UiLimits;
 
 /// `text.body`.
 pub const TEXT_BODY: usize = 4096;
@@ -42,3 +47,14 @@ pub const ROW_ID: usize = 200;
 pub const CTA_DISPLAY_TEXT: usize = 20;
 /// `image.caption`, `document.caption`.
 pub const CAPTION: usize = 1024;
+
+/// The limits the flow checker enforces on a state's buttons, list and call-to-action label.
+pub const UI_LIMITS: UiLimits = UiLimits {
+    reply_buttons: REPLY_BUTTONS,
+    button_title: BUTTON_TITLE,
+    button_id: BUTTON_ID,
+    list_button_label: LIST_BUTTON_LABEL,
+    row_title: ROW_TITLE,
+    list_rows_total: LIST_ROWS_TOTAL,
+    cta_display_text: CTA_DISPLAY_TEXT,
+};
