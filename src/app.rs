@@ -21,10 +21,9 @@ use tokio::task::JoinHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
-use crate::booking::catalog::{self, Catalog};
+use crate::booking::catalog::Catalog;
 use crate::cache::Redis;
 use crate::config::Config;
-use crate::engine;
 use crate::ingress::audit::{self, AuditSink};
 use crate::ingress::dedup::SeenCache;
 use crate::ingress::ratelimit::RateLimiter;
@@ -32,10 +31,11 @@ use crate::store::writer::{InboxWriter, WriterOptions};
 use crate::store::{Store, StoreOptions};
 use crate::telemetry::Metrics;
 use crate::whatsapp::client::WhatsAppSender;
-use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
-use crate::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
+use crate::worker::housekeeping;
+use crate::worker::inbox::WorkerOptions;
+use crate::worker::outbox::SendingState;
 use crate::worker::pacing::Pacer;
-use crate::worker::turn::{Engine, EngineSettings};
+use crate::worker::pipeline::{Pipeline, Setup};
 use crate::{health, ingress};
 
 /// Everything a handler may need; cheap to clone. Handlers destructure what they use.
@@ -77,15 +77,8 @@ pub struct App {
 impl App {
     /// Connects and migrates storage, and starts the background tasks.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        // A catalog mistake stops start-up here, naming the field and line, not at a customer's booking.
-        let catalog = catalog::load(&config.salon_config).map_err(|e| {
-            anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display())
-        })?;
-        // So does an invalid flow (the same checks as `salonbot flows check`).
-        let flow = engine::load_conversation_flow(
-            &config.flows_dir,
-            &crate::whatsapp::messages::limits::UI_LIMITS,
-        )?;
+        // A catalog or flow mistake stops start-up before anything is connected.
+        let setup = Setup::load(&config)?;
         let metrics = Metrics::new();
         let store_options = StoreOptions {
             // Leave the webhook time to answer 503 itself when the pool cannot give a connection.
@@ -109,43 +102,7 @@ impl App {
         let inbox = InboxWriter::spawn(store.clone(), WriterOptions::default(), committed.clone());
         let (audit, audit_writer) = AuditSink::spawn(store.clone(), metrics.clone());
 
-        let catalog = Arc::new(catalog);
-        let outbox_wake = Arc::new(Notify::new());
-        let engine = Arc::new(
-            Engine::new(
-                store.clone(),
-                Arc::new(flow),
-                catalog.clone(),
-                EngineSettings::from_config(&config),
-                metrics.clone(),
-            )
-            .with_outbox_wake(outbox_wake.clone()),
-        );
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        // Workers claim batches side by side (INBOX_WORKERS).
-        let handler = Arc::new(
-            InboxHandler::new(store.clone(), config.whatsapp.reengagement.clone())
-                .with_engine(engine),
-        );
-        let workers: Vec<_> = (0..INBOX_WORKERS)
-            .map(|_| {
-                InboxWorker::shared(
-                    store.clone(),
-                    handler.clone(),
-                    committed.clone(),
-                    WorkerOptions {
-                        batch: 64,
-                        ..WorkerOptions::default()
-                    },
-                )
-                .run(shutdown_rx.clone())
-            })
-            .collect();
-        let worker = tokio::spawn(async move {
-            futures_util::future::join_all(workers).await;
-        });
         let sender = WhatsAppSender::from_config(&config.whatsapp, metrics.clone())?;
-        let sending = Arc::new(SendingState::default());
         let pacer = Arc::new(Pacer::new(
             config
                 .whatsapp
@@ -156,65 +113,48 @@ impl App {
             config.whatsapp.recipient_gap,
             redis.clone(),
         ));
+        let pipeline = Pipeline::new(&setup, &config, store.clone(), sender, metrics.clone())
+            .with_pacer(pacer);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        // Workers claim batches side by side (INBOX_WORKERS).
+        let workers: Vec<_> = (0..INBOX_WORKERS)
+            .map(|_| {
+                let options = WorkerOptions {
+                    batch: 64,
+                    ..WorkerOptions::default()
+                };
+                pipeline
+                    .inbox_worker(committed.clone(), options)
+                    .run(shutdown_rx.clone())
+            })
+            .collect();
+        let worker = tokio::spawn(async move {
+            futures_util::future::join_all(workers).await;
+        });
         // Two dispatchers side by side: while one waits on a batch's slowest call to Meta, the other
         // sends. Each recipient's messages still leave one at a time, in order (the claim rule).
         let dispatchers: Vec<_> = (0..DISPATCHERS)
-            .map(|_| {
-                Dispatcher::new(
-                    store.clone(),
-                    sender.clone(),
-                    sending.clone(),
-                    outbox_wake.clone(),
-                    DispatchOptions {
-                        reengagement: config.whatsapp.reengagement.clone(),
-                        ..DispatchOptions::default()
-                    },
-                )
-                .with_pacer(pacer.clone())
-                .run(shutdown_rx.clone())
-            })
+            .map(|_| pipeline.dispatcher().run(shutdown_rx.clone()))
             .collect();
         let dispatcher = tokio::spawn(async move {
             futures_util::future::join_all(dispatchers).await;
         });
-        let (upkeep_metrics, upkeep_store) = (metrics.clone(), store.clone());
-        let (sweeper_store, timer_store) = (store.clone(), store.clone());
         let housekeeping = vec![
-            // Due timers become inbox events of their conversation, once, whichever instance fires them.
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_secs(1));
-                loop {
-                    every.tick().await;
-                    match timer_store.fire_due_timers(chrono::Utc::now(), 500).await {
-                        Ok(0) => {}
-                        Ok(_) => committed.notify_one(),
-                        Err(err) => tracing::warn!(error = %err, "timers could not fire"),
-                    }
-                }
-            }),
+            tokio::spawn(housekeeping::fire_timers(
+                store.clone(),
+                committed,
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(housekeeping::sweep_holds(
+                store.clone(),
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(housekeeping::keep_metrics(
+                store.clone(),
+                metrics.clone(),
+                shutdown_rx,
+            )),
             audit::spawn_pruner(store.clone(), config.audit_retention_days),
-            // Holds that ran out free their slot (booking re-checks anyway; this keeps statuses true).
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_secs(30));
-                loop {
-                    every.tick().await;
-                    match sweeper_store.expire_holds(chrono::Utc::now()).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(expired = n, "expired appointment holds"),
-                        Err(err) => tracing::warn!(error = %err, "hold sweeper failed"),
-                    }
-                }
-            }),
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_secs(5));
-                loop {
-                    every.tick().await;
-                    upkeep_metrics.upkeep();
-                    if let Ok(pending) = upkeep_store.count_outbox_pending().await {
-                        upkeep_metrics.outbox_pending(pending);
-                    }
-                }
-            }),
         ];
 
         Ok(Self {
@@ -227,8 +167,8 @@ impl App {
                 redis,
                 audit,
                 metrics,
-                catalog,
-                sending,
+                catalog: setup.catalog,
+                sending: pipeline.sending(),
                 started: Instant::now(),
             },
             shutdown,

@@ -100,6 +100,26 @@ impl CustomerId {
     }
 }
 
+impl CustomerId {
+    /// Reads back the stored form written by `Display` (`+34600111222`, `user:<id>`, `raw:<id>`,
+    /// `system`).
+    pub fn parse(stored: &str) -> Self {
+        if let Some(user) = stored.strip_prefix("user:") {
+            return Self::User(user.to_owned());
+        }
+        if let Some(raw) = stored.strip_prefix("raw:") {
+            return Self::Raw(raw.to_owned());
+        }
+        if stored == "system" {
+            return Self::System;
+        }
+        match stored.strip_prefix('+').and_then(|_| E164::parse(stored)) {
+            Some(phone) => Self::Phone(phone),
+            None => Self::Raw(stored.to_owned()),
+        }
+    }
+}
+
 impl fmt::Display for CustomerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -127,6 +147,29 @@ impl ConversationKey {
             business_id: business_id.into(),
             customer,
         }
+    }
+
+    /// Reads back the stored form `channel:business:customer` (see `Display`); `None` for a key of
+    /// another shape or channel.
+    pub fn parse(stored: &str) -> Option<Self> {
+        let mut parts = stored.splitn(3, ':');
+        let channel = match parts.next()? {
+            "whatsapp" => "whatsapp",
+            _ => return None,
+        };
+        let business_id = parts.next()?.to_owned();
+        let customer = CustomerId::parse(parts.next()?);
+        Some(Self {
+            channel,
+            business_id,
+            customer,
+        })
+    }
+
+    /// The inbox lane of this conversation's delivery statuses: beside its messages rather than
+    /// behind them, so that a status waiting for its message never holds the customer up.
+    pub fn status_lane(&self) -> String {
+        format!("{self}/statuses")
     }
 }
 
@@ -183,6 +226,21 @@ mod tests {
             CustomerId::Raw("PHONE_NUMBER".into())
         );
         assert_eq!(CustomerId::from_parts(None, None), CustomerId::System);
+    }
+
+    #[test]
+    fn keys_read_back_as_written() {
+        for customer in [
+            CustomerId::from_parts(Some("16505551234"), None),
+            CustomerId::User("US.13491208655302741918".into()),
+            CustomerId::Raw("PHONE:NUMBER".into()),
+            CustomerId::System,
+        ] {
+            let key = ConversationKey::whatsapp("106540352242922", customer);
+            assert_eq!(ConversationKey::parse(&key.to_string()), Some(key));
+        }
+        assert_eq!(ConversationKey::parse("sms:1:+16505551234"), None);
+        assert_eq!(ConversationKey::parse("whatsapp:1"), None);
     }
 
     #[test]

@@ -131,7 +131,9 @@ pub struct NewInboxEvent {
     pub provider_event_id: String,
     /// The business number it belongs to, so that one database can later serve several salons.
     pub business_id: String,
-    /// `channel:business:customer`; events of one key are processed in order.
+    /// `channel:business:customer`; events of one key are processed in order. A conversation's
+    /// delivery statuses have a lane of their own beside it (`…/statuses`, see
+    /// [`crate::conversation::ConversationKey::status_lane`]).
     pub conversation_key: String,
     pub kind: EventKind,
     /// The event's JSON.

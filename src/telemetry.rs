@@ -79,6 +79,7 @@ const OUTBOX_PENDING: &str = "salonbot_outbox_pending";
 const TURNS_TOTAL: &str = "salonbot_turns_total";
 const TURN_DURATION: &str = "salonbot_turn_duration_seconds";
 const APPOINTMENTS_TOTAL: &str = "salonbot_appointments_total";
+const STATUSES_UNMATCHED_TOTAL: &str = "salonbot_delivery_statuses_unmatched_total";
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
@@ -155,6 +156,11 @@ impl Metrics {
             APPOINTMENTS_TOTAL,
             None,
             "Appointment changes made by conversations, by the status they reached.",
+        );
+        describe(
+            STATUSES_UNMATCHED_TOTAL,
+            None,
+            "Delivery statuses let go because no message the bot sent has their id (sent by other means).",
         );
         recorder.describe_histogram(
             TURN_DURATION.into(),
@@ -268,6 +274,11 @@ impl Metrics {
     /// An appointment reached `status` (held, confirmed, cancelled ...).
     pub fn appointment(&self, status: &str) {
         self.counter(APPOINTMENTS_TOTAL, &[("status", status)], 1);
+    }
+
+    /// A delivery status matched no message the bot sent, and was let go.
+    pub fn status_unmatched(&self) {
+        self.counter(STATUSES_UNMATCHED_TOTAL, &[], 1);
     }
 
     pub fn audit_dropped(&self) {

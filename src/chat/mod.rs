@@ -29,18 +29,16 @@ use tokio::sync::Notify;
 use tokio::sync::mpsc;
 use tracing::instrument::WithSubscriber;
 
-use crate::booking::catalog;
 use crate::config::{Config, DatabaseUrl};
 use crate::conversation::{ConversationKey, CustomerId, E164};
-use crate::engine;
 use crate::engine::understand::language_for_phone;
 use crate::store::{InboxStatus, Outbound, OutboundStatus, Provider, Store, StoreOptions};
 use crate::telemetry::Metrics;
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::webhook::NotificationIn;
 use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
-use crate::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
-use crate::worker::turn::{Engine, EngineSettings};
+use crate::worker::outbox::Dispatcher;
+use crate::worker::pipeline::{Pipeline, Setup};
 
 mod inbound;
 mod render;
@@ -94,12 +92,7 @@ pub async fn run(config: Config, options: ChatOptions) -> anyhow::Result<()> {
 
 async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     let phone = choose_phone(&options)?;
-    let catalog = catalog::load(&config.salon_config)
-        .map_err(|e| anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display()))?;
-    let flow = engine::load_conversation_flow(
-        &config.flows_dir,
-        &crate::whatsapp::messages::limits::UI_LIMITS,
-    )?;
+    let setup = Setup::load(&config)?;
 
     // Declared before the store, so that it is dropped (and the file removed) after the store.
     let mut scratch = None;
@@ -126,33 +119,18 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     let store = Store::connect(&database, &StoreOptions::default()).await?;
     store.migrate().await?;
 
-    let salon = catalog.salon().name.clone();
-    let metrics = Metrics::new();
-    let engine = Arc::new(Engine::new(
-        store.clone(),
-        Arc::new(flow),
-        Arc::new(catalog),
-        EngineSettings::from_config(&config),
-        metrics,
-    ));
-    let worker = InboxWorker::new(
-        store.clone(),
-        InboxHandler::new(store.clone(), config.whatsapp.reengagement.clone()).with_engine(engine),
-        Arc::new(Notify::new()),
-        WorkerOptions::default(),
-    );
+    let salon = setup.catalog.salon().name.clone();
     // Always the sandbox, whatever the environment holds: the simulated customer's phone is not
     // someone to write to.
-    let dispatcher = Dispatcher::new(
+    let pipeline = Pipeline::new(
+        &setup,
+        &config,
         store.clone(),
         WhatsAppSender::Sandbox,
-        Arc::new(SendingState::default()),
-        Arc::new(Notify::new()),
-        DispatchOptions {
-            reengagement: config.whatsapp.reengagement.clone(),
-            ..DispatchOptions::default()
-        },
+        Metrics::new(),
     );
+    let worker = pipeline.inbox_worker(Arc::new(Notify::new()), WorkerOptions::default());
+    let dispatcher = pipeline.dispatcher();
     let mut chat = Chat::new(store, worker, dispatcher, phone);
     chat.resume().await?;
 

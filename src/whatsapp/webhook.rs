@@ -7,6 +7,7 @@
 //! so a new message type or field from Meta is stored as it came instead of failing the whole POST.
 //! Serialising a parsed object gives back the JSON it was parsed from (tested on every fixture).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -375,6 +376,11 @@ pub enum MessageContent<'a> {
 }
 
 impl MessageIn {
+    /// When the customer sent it (Meta's `timestamp`, Unix seconds), if Meta said.
+    pub fn sent_at(&self) -> Option<DateTime<Utc>> {
+        unix_seconds(self.timestamp.as_deref()?)
+    }
+
     /// The customer who sent it.
     pub fn customer(&self, contact: Option<&ContactIn>) -> CustomerId {
         let user_id = self
@@ -463,6 +469,27 @@ pub struct MessageEvent {
     pub message: MessageIn,
 }
 
+impl MessageEvent {
+    /// When the customer sent the message of a stored message event, read without the rest of it.
+    pub fn sent_at_of(payload: &Value) -> Option<DateTime<Utc>> {
+        #[derive(Deserialize)]
+        struct Stamped {
+            message: Stamp,
+        }
+        #[derive(Deserialize)]
+        struct Stamp {
+            timestamp: Option<String>,
+        }
+        let stamped = Stamped::deserialize(payload).ok()?;
+        unix_seconds(stamped.message.timestamp.as_deref()?)
+    }
+}
+
+/// Meta's timestamps: Unix seconds as a string.
+fn unix_seconds(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(text.parse().ok()?, 0)
+}
+
 /// Stored payload of a `status` inbox event.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct StatusEvent {
@@ -507,7 +534,8 @@ pub struct WebhookEvent {
     /// The business number (`phone_number_id`) it belongs to, or the account id of a change without
     /// one.
     pub business_id: String,
-    /// The conversation it belongs to (`whatsapp:business:customer`).
+    /// The conversation it belongs to (`whatsapp:business:customer`); for a delivery status, that
+    /// conversation's status lane (`whatsapp:business:customer/statuses`).
     pub conversation_key: String,
     pub kind: WebhookEventKind,
     /// The event's JSON: a [`MessageEvent`], [`StatusEvent`], [`ErrorsEvent`] or [`OtherEvent`].
@@ -578,7 +606,9 @@ impl NotificationIn {
                     events.push(WebhookEvent {
                         provider_event_id: id,
                         business_id: business.clone(),
-                        conversation_key: key.to_string(),
+                        // Beside the customer's messages, not behind them: a status waiting for
+                        // its message must never hold the customer up.
+                        conversation_key: key.status_lane(),
                         kind: WebhookEventKind::Status,
                         payload,
                     });

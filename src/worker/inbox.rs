@@ -4,28 +4,26 @@
 //!
 //! A handler that fails is retried with exponential backoff and, after `max_attempts`, the event is
 //! marked `dead` with its error: kept for operators, and no longer holding back the conversation's later
-//! events. The conversation engine plugs in here as the handler; until then `InboxHandler` applies
-//! delivery statuses to the outbox and acknowledges the rest.
+//! events. [`InboxHandler`] is the product's handler: it routes each claimed event by its kind, in one
+//! place ([`InboxHandler::handle_batch`]).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use serde::Deserialize;
 use tokio::sync::{Notify, watch};
 
-use serde::Deserialize;
-
-use chrono::DateTime;
-
-use crate::config::Reengagement;
 use crate::conversation::Masked;
-use crate::store::{
-    CustomerMessage, DeliveryStatus, EventKind, InboxEvent, OutboundStatus, Store, StoreError,
-};
+use crate::event::{EventKind, InboxEvent};
+use crate::store::{DeliveryStatus, OutboundStatus, Store, StoreError};
+use crate::telemetry::Metrics;
 use crate::whatsapp::webhook::StatusEvent;
-use crate::worker::outbox::reengagement_row;
-use crate::worker::turn::{Engine, TurnOutcome};
+use crate::worker::error::WorkerError;
+use crate::worker::retry::RetryPolicy;
+use crate::worker::turn::{TurnOutcome, TurnRunner};
+use crate::worker::window::{OUTSIDE_WINDOW, Window};
 
 /// What became of an event a handler took care of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +35,7 @@ pub enum Handled {
 }
 
 /// One event's outcome: an `Err` is retried later.
-pub type Outcome = Result<Handled, String>;
+pub type Outcome = Result<Handled, WorkerError>;
 
 /// What the worker does with one event.
 pub trait EventHandler: Send + Sync + 'static {
@@ -50,62 +48,44 @@ pub trait EventHandler: Send + Sync + 'static {
     }
 }
 
-/// What the inbox does with events until the conversation engine lands: a customer's message reopens
-/// the 24-hour window (and releases the messages waiting for it), delivery statuses update the outbox,
-/// other events are logged and acknowledged.
+/// How long a delivery status may wait for its message's `wamid` to be stored (Meta can report a
+/// status before the dispatcher has settled the message Meta just accepted). A status that still
+/// matches nothing after that was for a message sent by other means (the WhatsApp Business app on
+/// the same number): it is let go and counted.
+pub const STATUS_WAIT: Duration = Duration::from_secs(30);
+
+/// The product's handler: a customer's message reopens the 24-hour window and runs a conversation
+/// turn, a timer runs a turn, delivery statuses update the outbox, other events are logged.
 pub struct InboxHandler {
     store: Store,
-    reengagement: Option<Reengagement>,
-    engine: Option<Arc<Engine>>,
+    window: Window,
+    turns: Arc<TurnRunner>,
+    metrics: Metrics,
+    status_wait: Duration,
 }
 
 impl InboxHandler {
-    pub fn new(store: Store, reengagement: Option<Reengagement>) -> Self {
+    pub fn new(store: Store, window: Window, turns: Arc<TurnRunner>, metrics: Metrics) -> Self {
         Self {
             store,
-            reengagement,
-            engine: None,
+            window,
+            turns,
+            metrics,
+            status_wait: STATUS_WAIT,
         }
     }
 
-    /// Runs customers' messages and timers through the conversation engine.
-    pub fn with_engine(mut self, engine: Arc<Engine>) -> Self {
-        self.engine = Some(engine);
+    /// Lets statuses of unknown messages go after `wait` instead of [`STATUS_WAIT`].
+    pub fn with_status_wait(mut self, wait: Duration) -> Self {
+        self.status_wait = wait;
         self
-    }
-
-    /// Records the customers' messages of a batch (the 24-hour window opens again) in one transaction,
-    /// releasing the messages that were waiting for them.
-    async fn customer_messages(&self, events: &[&InboxEvent]) -> Result<(), String> {
-        let messages: Vec<CustomerMessage> = events
-            .iter()
-            .map(|event| CustomerMessage {
-                conversation_key: event.conversation_key.clone(),
-                business_id: event.business_id.clone(),
-                // Meta's time of the message opens the window; our receipt time if Meta gave none.
-                at: event.payload["message"]["timestamp"]
-                    .as_str()
-                    .and_then(|t| t.parse::<i64>().ok())
-                    .and_then(|secs| DateTime::from_timestamp(secs, 0))
-                    .unwrap_or(event.received_at),
-            })
-            .collect();
-        let released = self
-            .store
-            .record_customer_messages(&messages, Utc::now())
-            .await
-            .map_err(|e| e.to_string())?;
-        if released > 0 {
-            tracing::info!(released, "customers wrote: waiting messages released");
-        }
-        Ok(())
     }
 
     /// What a status event asks for: nothing, an update of its message, or the 24-hour window
     /// fallback (a `failed` status with 131047 when a re-engagement template is configured).
-    fn plan_status(&self, event: &InboxEvent) -> Result<StatusPlan, String> {
-        let StatusEvent { status, .. } =
-            StatusEvent::deserialize(&event.payload).map_err(|e| format!("status payload: {e}"))?;
+    fn plan_status(&self, event: &InboxEvent) -> Result<StatusPlan, WorkerError> {
+        let StatusEvent { status, .. } = StatusEvent::deserialize(&event.payload)
+            .map_err(|e| WorkerError::Handler(format!("status payload: {e}")))?;
         let new = match status.status.as_str() {
             "sent" => OutboundStatus::Sent,
             "delivered" => OutboundStatus::Delivered,
@@ -118,7 +98,8 @@ impl InboxHandler {
         };
         let first_error = status.errors.as_ref().and_then(|e| e.first());
         let code = first_error.map(|e| e.code);
-        if new == OutboundStatus::Failed && code == Some(131047) && self.reengagement.is_some() {
+        if new == OutboundStatus::Failed && code == Some(OUTSIDE_WINDOW) && self.window.reengages()
+        {
             return Ok(StatusPlan::OutsideWindow(status.id));
         }
         let error = first_error.map(|e| {
@@ -137,67 +118,68 @@ impl InboxHandler {
         }))
     }
 
-    /// Undelivered for the 24-hour window: the message waits for the customer, and the re-engagement
-    /// template goes out instead.
-    async fn outside_window(&self, wamid: &str) -> Result<(), String> {
-        let Some(config) = &self.reengagement else {
-            return Ok(());
-        };
-        let sent = self
-            .store
-            .outbox_by_wamid(wamid)
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(sent) = sent {
-            let template = reengagement_row(config, &sent, Utc::now());
-            self.store
-                .park_sent_outbox(
-                    wamid,
-                    "outside the 24-hour window (Meta 131047)",
-                    Some(&template),
-                    Utc::now(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+    /// Handles a batch's delivery statuses: the plain ones applied together in one transaction, the
+    /// others one by one. One outcome per status.
+    async fn statuses(&self, events: &[&InboxEvent]) -> Vec<Outcome> {
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
+        let mut plain = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            match self.plan_status(event) {
+                Ok(StatusPlan::Apply(status)) => plain.push((i, status)),
+                Ok(StatusPlan::Ignore) => outcomes[i] = Some(Ok(Handled::Done)),
+                Ok(StatusPlan::OutsideWindow(wamid)) => {
+                    let parked = self.window.park_sent(&wamid).await;
+                    outcomes[i] = Some(parked.map(|()| Handled::Done).map_err(WorkerError::from));
+                }
+                Err(err) => outcomes[i] = Some(Err(err)),
+            }
         }
-        Ok(())
+        if !plain.is_empty() {
+            let batch: Vec<DeliveryStatus> = plain.iter().map(|(_, s)| s.clone()).collect();
+            match self.store.apply_delivery_statuses(&batch, Utc::now()).await {
+                Err(err) => {
+                    let err = WorkerError::from(err);
+                    for (i, _) in &plain {
+                        outcomes[*i] = Some(Err(err.clone()));
+                    }
+                }
+                Ok(applied) => {
+                    for ((i, status), applied) in plain.iter().zip(applied) {
+                        outcomes[*i] = Some(self.status_applied(events[*i], status, applied));
+                    }
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Ok(Handled::Done)))
+            .collect()
     }
 
-    /// Applies a batch's plain delivery statuses in one transaction; one outcome per status.
-    async fn apply_statuses(
+    /// The outcome of a status once applied: `applied` is `None` when no message has its `wamid`.
+    fn status_applied(
         &self,
-        statuses: &[(&InboxEvent, DeliveryStatus)],
-    ) -> Vec<Result<(), String>> {
-        let batch: Vec<DeliveryStatus> = statuses.iter().map(|(_, d)| d.clone()).collect();
-        match self.store.apply_delivery_statuses(&batch, Utc::now()).await {
-            Err(err) => statuses.iter().map(|_| Err(err.to_string())).collect(),
-            Ok(applied) => statuses
-                .iter()
-                .zip(applied)
-                .map(|((event, status), applied)| match applied {
-                    Some(_) => Ok(()),
-                    // Meta can report a status before the dispatcher has stored the wamid Meta just
-                    // gave it: try again shortly. Statuses of messages sent by other means (the
-                    // WhatsApp Business app) never match, and are let go after a while.
-                    None if Utc::now() - event.received_at < chrono::Duration::minutes(2) => Err(
-                        format!("no outbound message with wamid {} yet", status.wamid),
-                    ),
-                    None => Ok(()),
-                })
-                .collect(),
+        event: &InboxEvent,
+        status: &DeliveryStatus,
+        applied: Option<bool>,
+    ) -> Outcome {
+        if applied.is_some() {
+            return Ok(Handled::Done);
         }
-    }
-
-    async fn delivery_status(&self, event: &InboxEvent) -> Result<(), String> {
-        match self.plan_status(event)? {
-            StatusPlan::Ignore => Ok(()),
-            StatusPlan::OutsideWindow(wamid) => self.outside_window(&wamid).await,
-            StatusPlan::Apply(status) => self
-                .apply_statuses(&[(event, status)])
-                .await
-                .pop()
-                .unwrap_or(Ok(())),
+        let waited = (Utc::now() - event.received_at)
+            .to_std()
+            .unwrap_or_default();
+        if waited < self.status_wait {
+            return Err(WorkerError::UnknownMessage(status.wamid.clone()));
         }
+        tracing::info!(
+            id = event.id,
+            wamid = %status.wamid,
+            status = status.status.as_str(),
+            "delivery status of a message the bot did not send: let go"
+        );
+        self.metrics.status_unmatched();
+        Ok(Handled::Done)
     }
 }
 
@@ -208,130 +190,71 @@ enum StatusPlan {
     OutsideWindow(String),
 }
 
-impl InboxHandler {
-    /// A conversation turn for a message or timer, when the engine runs.
-    async fn turn(&self, event: &InboxEvent) -> Outcome {
-        let Some(engine) = &self.engine else {
-            if event.kind == EventKind::Timer {
-                tracing::info!(
-                    id = event.id,
-                    timer = event.payload["timer"].as_str().unwrap_or_default(),
-                    conversation = %Masked(&event.conversation_key),
-                    "timer fired"
-                );
-            }
-            return Ok(Handled::Done);
-        };
-        match engine.handle(event).await? {
-            TurnOutcome::Committed => Ok(Handled::Settled),
-            TurnOutcome::Skipped => Ok(Handled::Done),
-        }
-    }
-}
-
 impl EventHandler for InboxHandler {
-    /// Customers' messages are recorded together, in one transaction (the 24-hour window), then each
-    /// goes through the engine; plain delivery statuses are applied together; other events one by one.
+    async fn handle(&self, event: &InboxEvent) -> Outcome {
+        self.handle_batch(std::slice::from_ref(event))
+            .await
+            .pop()
+            .unwrap_or(Ok(Handled::Done))
+    }
+
+    /// Routes a batch by kind. Customers' messages are recorded together, in one transaction (the
+    /// 24-hour window), then go with the timers through the conversation engine, their turns
+    /// committed together; delivery statuses are applied together; other events are logged.
     async fn handle_batch(&self, events: &[InboxEvent]) -> Vec<Outcome> {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
-        let messages: Vec<(usize, &InboxEvent)> = events
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.kind == EventKind::Message)
-            .collect();
+        let of_kind = |kind: EventKind| -> Vec<usize> {
+            (0..events.len())
+                .filter(|i| events[*i].kind == kind)
+                .collect()
+        };
+        let messages = of_kind(EventKind::Message);
         if !messages.is_empty() {
-            let batch: Vec<&InboxEvent> = messages.iter().map(|(_, e)| *e).collect();
-            if let Err(err) = self.customer_messages(&batch).await {
-                for (i, _) in &messages {
+            let batch: Vec<&InboxEvent> = messages.iter().map(|i| &events[*i]).collect();
+            if let Err(err) = self.window.customers_wrote(&batch).await {
+                let err = WorkerError::from(err);
+                for i in &messages {
                     outcomes[*i] = Some(Err(err.clone()));
                 }
             }
         }
-        let mut plain = Vec::new();
-        for (i, event) in events
+        let statuses = of_kind(EventKind::Status);
+        if !statuses.is_empty() {
+            let batch: Vec<&InboxEvent> = statuses.iter().map(|i| &events[*i]).collect();
+            for (i, outcome) in statuses.iter().zip(self.statuses(&batch).await) {
+                outcomes[*i] = Some(outcome);
+            }
+        }
+        // The turns: messages whose window was recorded, and timers.
+        let turns: Vec<usize> = (0..events.len())
+            .filter(|i| outcomes[*i].is_none())
+            .filter(|i| matches!(events[*i].kind, EventKind::Message | EventKind::Timer))
+            .collect();
+        if !turns.is_empty() {
+            let batch: Vec<&InboxEvent> = turns.iter().map(|i| &events[*i]).collect();
+            for (i, outcome) in turns.iter().zip(self.turns.handle_batch(&batch).await) {
+                outcomes[*i] = Some(outcome.map(|turn| match turn {
+                    TurnOutcome::Committed => Handled::Settled,
+                    TurnOutcome::Skipped => Handled::Done,
+                }));
+            }
+        }
+        events
             .iter()
-            .enumerate()
-            .filter(|(_, e)| e.kind == EventKind::Status)
-        {
-            match self.plan_status(event) {
-                Ok(StatusPlan::Apply(status)) => plain.push((i, event, status)),
-                Ok(StatusPlan::Ignore) => outcomes[i] = Some(Ok(Handled::Done)),
-                Ok(StatusPlan::OutsideWindow(wamid)) => {
-                    outcomes[i] = Some(self.outside_window(&wamid).await.map(|()| Handled::Done))
-                }
-                Err(err) => outcomes[i] = Some(Err(err)),
-            }
-        }
-        if !plain.is_empty() {
-            let statuses: Vec<(&InboxEvent, DeliveryStatus)> =
-                plain.iter().map(|(_, e, s)| (*e, s.clone())).collect();
-            for ((i, _, _), outcome) in plain.iter().zip(self.apply_statuses(&statuses).await) {
-                outcomes[*i] = Some(outcome.map(|()| Handled::Done));
-            }
-        }
-        let rest: Vec<usize> = (0..events.len())
-            .filter(|i| outcomes[*i].is_none())
-            .collect();
-        if let Some(engine) = &self.engine {
-            // The batch's turns, planned side by side and committed together.
-            let turns: Vec<usize> = rest
-                .iter()
-                .copied()
-                .filter(|i| matches!(events[*i].kind, EventKind::Message | EventKind::Timer))
-                .collect();
-            if !turns.is_empty() {
-                let batch: Vec<&InboxEvent> = turns.iter().map(|i| &events[*i]).collect();
-                for (i, outcome) in turns.iter().zip(engine.handle_batch(&batch).await) {
-                    outcomes[*i] = Some(outcome.map(|turn| match turn {
-                        TurnOutcome::Committed => Handled::Settled,
-                        TurnOutcome::Skipped => Handled::Done,
-                    }));
-                }
-            }
-        }
-        let others: Vec<usize> = rest
-            .into_iter()
-            .filter(|i| outcomes[*i].is_none())
-            .collect();
-        let handled = futures_util::future::join_all(others.iter().map(|i| {
-            let event = &events[*i];
-            async move {
-                match event.kind {
-                    // Recorded above; a turn (without the engine: acknowledged).
-                    EventKind::Message | EventKind::Timer => self.turn(event).await,
-                    _ => self.handle(event).await,
-                }
-            }
-        }))
-        .await;
-        for (i, outcome) in others.into_iter().zip(handled) {
-            outcomes[i] = Some(outcome);
-        }
-        outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or(Ok(Handled::Done)))
+            .zip(outcomes)
+            .map(|(event, outcome)| {
+                outcome.unwrap_or_else(|| {
+                    tracing::debug!(
+                        id = event.id,
+                        provider = event.provider.as_str(),
+                        kind = event.kind.as_str(),
+                        conversation = %Masked(&event.conversation_key),
+                        "inbox event handled"
+                    );
+                    Ok(Handled::Done)
+                })
+            })
             .collect()
-    }
-
-    async fn handle(&self, event: &InboxEvent) -> Outcome {
-        match event.kind {
-            EventKind::Status => self.delivery_status(event).await.map(|()| Handled::Done),
-            EventKind::Message => {
-                self.customer_messages(&[event]).await?;
-                self.turn(event).await
-            }
-            EventKind::Timer => self.turn(event).await,
-            _ => {
-                tracing::debug!(
-                    id = event.id,
-                    provider = event.provider.as_str(),
-                    kind = event.kind.as_str(),
-                    conversation = %Masked(&event.conversation_key),
-                    "inbox event handled"
-                );
-                Ok(Handled::Done)
-            }
-        }
     }
 }
 
@@ -370,11 +293,12 @@ pub struct InboxWorker<H> {
     options: WorkerOptions,
 }
 
-/// Delay before retry number `attempt` (1-based): 1 s, 2 s, 4 s ... capped at 5 minutes.
-pub fn retry_delay(attempt: i32) -> Duration {
-    let exp = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
-    Duration::from_secs(2u64.saturating_pow(exp).min(300))
-}
+/// When a failed event is tried again: 1 s, 2 s, 4 s ... capped at 5 minutes.
+pub const RETRY: RetryPolicy = RetryPolicy {
+    base: Duration::from_secs(1),
+    max: Duration::from_secs(300),
+    jitter: 0.0,
+};
 
 impl<H: EventHandler> InboxWorker<H> {
     pub fn new(store: Store, handler: H, wake: Arc<Notify>, options: WorkerOptions) -> Self {
@@ -410,7 +334,7 @@ impl<H: EventHandler> InboxWorker<H> {
             match outcome {
                 Ok(Handled::Done) => done.push((event.id, event.attempts)),
                 Ok(Handled::Settled) => {}
-                Err(error) => self.record_failure(event, &error).await,
+                Err(error) => self.record_failure(event, &error.to_string()).await,
             }
         }
         if done.is_empty() {
@@ -427,11 +351,8 @@ impl<H: EventHandler> InboxWorker<H> {
     }
 
     async fn record_failure(&self, event: &InboxEvent, error: &str) {
-        let retry_at = (event.attempts < self.options.max_attempts).then(|| {
-            Utc::now()
-                + chrono::Duration::from_std(retry_delay(event.attempts))
-                    .unwrap_or(chrono::Duration::seconds(300))
-        });
+        let retry_at = (event.attempts < self.options.max_attempts)
+            .then(|| RETRY.next(event.attempts, Utc::now()));
         tracing::warn!(id = event.id, attempt = event.attempts, error = %error, dead = retry_at.is_none(), "inbox event failed");
         match self
             .store
@@ -476,18 +397,5 @@ impl<H: EventHandler> InboxWorker<H> {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_delays_grow_and_are_capped() {
-        assert_eq!(retry_delay(1), Duration::from_secs(1));
-        assert_eq!(retry_delay(2), Duration::from_secs(2));
-        assert_eq!(retry_delay(4), Duration::from_secs(8));
-        assert_eq!(retry_delay(30), Duration::from_secs(300));
     }
 }

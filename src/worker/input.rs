@@ -30,8 +30,11 @@ pub fn input_of(event: &InboxEvent) -> Result<Input, NoInput> {
             Ok(from_message(&message))
         }
         EventKind::Timer => {
-            let timer = Timer::deserialize(&event.payload["data"])
+            let fired = event
+                .timer()
                 .map_err(|e| NoInput::Unreadable(e.to_string()))?;
+            let timer =
+                Timer::deserialize(&fired.data).map_err(|e| NoInput::Unreadable(e.to_string()))?;
             Ok(Input::Timer(timer))
         }
         _ => Err(NoInput::NotConversational),

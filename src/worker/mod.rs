@@ -1,11 +1,19 @@
-//! Background work off the request path: the inbox consumer, conversation turns (with the
-//! translation of an inbox event into the engine's input), and the outbox dispatcher with its pacing.
+//! Background work off the request path, put together by [`pipeline`] for `serve` and `chat` alike:
+//! the inbox consumer and its handler ([`inbox`]), conversation turns ([`turn`], with the translation
+//! of an inbox event into the engine's input in [`input`]), the outbox dispatcher ([`outbox`]) with its
+//! pacing ([`pacing`]), WhatsApp's 24-hour window ([`window`]), when failures are tried again
+//! ([`retry`]), why they failed ([`error`]), and the periodic loops ([`housekeeping`]).
 
+pub mod error;
+pub mod housekeeping;
 pub mod inbox;
 pub mod input;
 pub mod outbox;
 pub mod pacing;
+pub mod pipeline;
+pub mod retry;
 pub mod turn;
+pub mod window;
 
 use std::time::Duration;
 

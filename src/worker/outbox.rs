@@ -28,8 +28,10 @@ use crate::config::Reengagement;
 use crate::store::{NewOutbound, Outbound, Settle, Store, StoreError};
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::error::{SendError, pair_rate_limit_delay};
-use crate::whatsapp::messages::{LimitViolation, MessageBody, OutboundMessage, Recipient};
+use crate::whatsapp::messages::{LimitViolation, OutboundMessage, Recipient};
 use crate::worker::pacing::Pacer;
+use crate::worker::retry::{RetryPolicy, after};
+use crate::worker::window::{self, Window};
 
 #[derive(Debug, Clone)]
 pub struct DispatchOptions {
@@ -102,6 +104,7 @@ impl SendingState {
 
 pub struct Dispatcher {
     store: Store,
+    window: Window,
     sender: WhatsAppSender,
     state: Arc<SendingState>,
     wake: Arc<Notify>,
@@ -109,25 +112,16 @@ pub struct Dispatcher {
     pacer: Arc<Pacer>,
 }
 
-/// Delay before the retry that follows attempt `attempt` (1-based): base * 2^(attempt-1), capped, with
-/// up to a quarter of random jitter so that many failed messages do not come back at once.
-pub fn retry_delay(options: &DispatchOptions, attempt: i32) -> Duration {
-    let exp = u32::try_from(attempt.clamp(1, 20) - 1).unwrap_or(0);
-    let base = options
-        .base_retry_delay
-        .saturating_mul(2u32.saturating_pow(exp))
-        .min(options.max_retry_delay);
-    let jitter = base.mul_f64(rand_fraction() * 0.25);
-    base + jitter
-}
-
-/// A number in [0, 1) that is different each call; good enough for jitter.
-fn rand_fraction() -> f64 {
-    f64::from(uuid::Uuid::new_v4().as_u128() as u32) / (f64::from(u32::MAX) + 1.0)
-}
-
-fn after(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1))
+impl DispatchOptions {
+    /// When a message that failed for a passing reason is tried again: doubling from
+    /// `base_retry_delay` up to `max_retry_delay`, with a quarter of jitter.
+    pub fn retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            base: self.base_retry_delay,
+            max: self.max_retry_delay,
+            jitter: 0.25,
+        }
+    }
 }
 
 impl Dispatcher {
@@ -139,6 +133,7 @@ impl Dispatcher {
         options: DispatchOptions,
     ) -> Self {
         Self {
+            window: Window::new(store.clone(), options.reengagement.clone()),
             store,
             sender,
             state,
@@ -171,8 +166,10 @@ impl Dispatcher {
         // customer to write again, and the re-engagement template goes out instead.
         let mut to_send = Vec::with_capacity(claimed.len());
         for message in &claimed {
-            if message.kind != "template" && !window_open(message.last_inbound_at, now) {
-                self.park(message, "outside the 24-hour window").await?;
+            if message.kind != "template" && !window::is_open(message.last_inbound_at, now) {
+                self.window
+                    .park_claimed(message, "outside the 24-hour window")
+                    .await?;
             } else if let Err(wait) = self.pacer.recipient_ready(&message.recipient).await {
                 // Too soon after this customer's previous message: back in line until its turn.
                 self.store
@@ -249,51 +246,12 @@ impl Dispatcher {
         }
     }
 
-    /// Parks a message until the customer writes again and queues the re-engagement template; without
-    /// a configured template the message fails, saying why.
-    async fn park(&self, message: &Outbound, reason: &str) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let settled = match &self.options.reengagement {
-            Some(config) => {
-                let template = reengagement_row(config, message, now);
-                tracing::info!(id = message.id, template = %config.template, "{reason}: message waits for the customer");
-                self.store
-                    .park_outbox(message.id, message.attempts, reason, Some(&template), now)
-                    .await?
-            }
-            None => {
-                let error = format!(
-                    "{reason}, and no re-engagement template is configured (WHATSAPP_REENGAGEMENT_TEMPLATE)"
-                );
-                tracing::warn!(id = message.id, "{error}");
-                self.store
-                    .settle_outbox(
-                        message.id,
-                        message.attempts,
-                        Settle::Fail {
-                            error: &error,
-                            code: Some(131047),
-                            dead: false,
-                        },
-                        now,
-                    )
-                    .await?
-            }
-        };
-        if !settled {
-            tracing::warn!(
-                id = message.id,
-                "outbox claim was lost before the message was parked"
-            );
-        }
-        Ok(())
-    }
-
     async fn settle_failure(&self, message: &Outbound, err: SendError) -> Result<(), StoreError> {
         if err == SendError::OutsideWindow {
             // Meta knows best: our record of the customer's last message was off.
             return self
-                .park(message, "outside the 24-hour window (Meta 131047)")
+                .window
+                .park_claimed(message, "outside the 24-hour window (Meta 131047)")
                 .await;
         }
         let now = Utc::now();
@@ -327,7 +285,7 @@ impl Dispatcher {
                     now,
                     retry_after
                         .unwrap_or_default()
-                        .max(retry_delay(&self.options, message.attempts)),
+                        .max(self.options.retry().delay(message.attempts)),
                 ),
             },
             // Not retried: undeliverable or rejected.
@@ -394,57 +352,6 @@ impl Dispatcher {
     }
 }
 
-/// WhatsApp's customer service window: free-form messages are allowed for 24 hours after the customer's
-/// last message. A minute is kept in hand for clock differences with Meta.
-pub const WINDOW: Duration = Duration::from_secs(24 * 3600 - 60);
-
-/// Whether free-form messages may be sent now to a customer who last wrote at `last_inbound`.
-pub fn window_open(last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    last_inbound.is_some_and(|at| {
-        now.signed_duration_since(at)
-            .to_std()
-            .is_ok_and(|age| age < WINDOW)
-            || at > now
-    })
-}
-
-/// The re-engagement template for a conversation whose window closed. Its idempotency key names the
-/// closed window, so the customer gets one invitation per silence, however many messages wait.
-pub fn reengagement_row(
-    config: &Reengagement,
-    waiting: &Outbound,
-    now: DateTime<Utc>,
-) -> NewOutbound {
-    let message = OutboundMessage::new(
-        recipient_of(&waiting.recipient),
-        MessageBody::Template {
-            name: config.template.clone(),
-            language_code: config.language.clone(),
-            components: Vec::new(),
-        },
-    );
-    let since = waiting.last_inbound_at.map_or(0, |t| t.timestamp_millis());
-    NewOutbound {
-        idempotency_key: format!("reengage:{}:{since}", waiting.conversation_key),
-        business_id: waiting.business_id.clone(),
-        conversation_key: waiting.conversation_key.clone(),
-        recipient: waiting.recipient.clone(),
-        kind: message.kind().to_owned(),
-        payload: message.to_json(),
-        created_at: now,
-    }
-}
-
-/// A stored recipient: a phone (`+` and digits, or digits) or else a business-scoped user id.
-fn recipient_of(stored: &str) -> Recipient {
-    let digits = stored.trim_start_matches('+');
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Recipient::phone(stored)
-    } else {
-        Recipient::business_scoped_user(stored)
-    }
-}
-
 /// The outbox rows for one message the bot wants to send. A text too long for one WhatsApp message
 /// becomes several, in order (idempotency keys `{key}.0`, `{key}.1`, ...); labels and titles over
 /// WhatsApp's limits are shortened with an ellipsis. Each change is logged as a warning and returned.
@@ -483,34 +390,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_window_lasts_a_day_from_the_customers_last_message() {
-        let now = Utc::now();
-        assert!(!window_open(None, now), "never wrote: closed");
-        assert!(window_open(Some(now - chrono::Duration::hours(23)), now));
-        assert!(!window_open(Some(now - chrono::Duration::hours(24)), now));
-        assert!(
-            window_open(Some(now + chrono::Duration::seconds(5)), now),
-            "clock skew"
-        );
-    }
-
-    #[test]
-    fn stored_recipients_become_phones_or_user_ids() {
-        assert_eq!(
-            recipient_of("+34600111222"),
-            Recipient::phone("+34600111222")
-        );
-        assert_eq!(
-            recipient_of("ES.13491208655302741918"),
-            Recipient::business_scoped_user("ES.13491208655302741918")
-        );
-    }
-
-    #[test]
     fn retry_delays_double_with_a_little_jitter_and_a_cap() {
         let o = DispatchOptions::default();
         for (attempt, base) in [(1, 2), (2, 4), (3, 8), (20, 600)] {
-            let d = retry_delay(&o, attempt);
+            let d = o.retry().delay(attempt);
             let base = Duration::from_secs(base);
             assert!(d >= base && d <= base.mul_f64(1.25), "{attempt}: {d:?}");
         }

@@ -32,26 +32,27 @@ use crate::whatsapp::messages::{
     ListRow, ListSection, MessageBody, OutboundMessage, Recipient, ReplyButton, TemplateComponent,
     TemplateParameter,
 };
+use crate::worker::error::WorkerError;
 use crate::worker::input::{NoInput, input_of, timer_payload};
 use crate::worker::outbox::rows_for;
 
 /// Times a turn is planned again after the store refused a booking change.
 const REPLANS: usize = 3;
 
-/// Runs conversation turns.
-pub struct Engine {
+/// Runs conversation turns: the bridge between the inbox and the pure engine.
+pub struct TurnRunner {
     store: Store,
     flow: Arc<Flow>,
     catalog: Arc<Catalog>,
-    settings: EngineSettings,
+    settings: TurnSettings,
     metrics: Metrics,
     /// Woken when a turn wrote replies, so the dispatcher sends them at once rather than at its next poll.
     outbox_wake: Option<Arc<Notify>>,
 }
 
-/// What the operator configured for the engine.
+/// What the operator configured for the turns.
 #[derive(Debug, Clone, Default)]
-pub struct EngineSettings {
+pub struct TurnSettings {
     /// Deposits can be taken (a payment provider is configured).
     pub deposits: bool,
     /// The approved WhatsApp template for reminders, if any.
@@ -67,7 +68,7 @@ pub enum TurnOutcome {
     Skipped,
 }
 
-impl EngineSettings {
+impl TurnSettings {
     /// What the configuration says: deposits stay off until a payment provider is wired in.
     pub fn from_config(config: &crate::config::Config) -> Self {
         Self {
@@ -77,12 +78,12 @@ impl EngineSettings {
     }
 }
 
-impl Engine {
+impl TurnRunner {
     pub fn new(
         store: Store,
         flow: Arc<Flow>,
         catalog: Arc<Catalog>,
-        settings: EngineSettings,
+        settings: TurnSettings,
         metrics: Metrics,
     ) -> Self {
         Self {
@@ -102,7 +103,7 @@ impl Engine {
     }
 
     /// Applies one inbox event.
-    pub async fn handle(&self, event: &InboxEvent) -> Result<TurnOutcome, String> {
+    pub async fn handle(&self, event: &InboxEvent) -> Result<TurnOutcome, WorkerError> {
         self.handle_batch(&[event])
             .await
             .pop()
@@ -113,13 +114,19 @@ impl Engine {
     /// read in one go, every turn is planned (read, step), then all are committed at once
     /// ([`Store::commit_turns`]); a turn whose booking change the store refused is planned again
     /// with that news. One outcome per event, in order.
-    pub async fn handle_batch(&self, events: &[&InboxEvent]) -> Vec<Result<TurnOutcome, String>> {
+    pub async fn handle_batch(
+        &self,
+        events: &[&InboxEvent],
+    ) -> Vec<Result<TurnOutcome, WorkerError>> {
         let keys: Vec<String> = events.iter().map(|e| e.conversation_key.clone()).collect();
         let stored = match self.store.conversation_states(&keys).await {
             Ok(stored) => stored,
-            Err(err) => return events.iter().map(|_| Err(err.to_string())).collect(),
+            Err(err) => {
+                let err = WorkerError::from(err);
+                return events.iter().map(|_| Err(err.clone())).collect();
+            }
         };
-        let mut outcomes: Vec<Option<Result<TurnOutcome, String>>> = vec![None; events.len()];
+        let mut outcomes: Vec<Option<Result<TurnOutcome, WorkerError>>> = vec![None; events.len()];
         let planned = futures_util::future::join_all(
             events
                 .iter()
@@ -145,7 +152,7 @@ impl Engine {
                 Err(TurnError::SlotTaken) => again.push((i, cx, Input::SlotTaken)),
                 Err(TurnError::HoldLost) => again.push((i, cx, Input::HoldLost)),
                 Err(TurnError::Stale) => outcomes[i] = Some(Ok(TurnOutcome::Skipped)),
-                Err(err) => outcomes[i] = Some(Err(err.to_string())),
+                Err(err) => outcomes[i] = Some(Err(err.into())),
             }
         }
         let replanned = futures_util::future::join_all(
@@ -169,14 +176,14 @@ impl Engine {
         &self,
         event: &'e InboxEvent,
         stored: Option<&StoredConversation>,
-    ) -> Result<(TurnContext<'e>, TurnCommit), Result<TurnOutcome, String>> {
+    ) -> Result<(TurnContext<'e>, TurnCommit), Result<TurnOutcome, WorkerError>> {
         let started = Instant::now();
         let input = match input_of(event) {
             Ok(found) => found,
             Err(NoInput::NotConversational) => return Err(Ok(TurnOutcome::Skipped)),
-            Err(err @ NoInput::Unreadable(_)) => return Err(Err(err.to_string())),
+            Err(err @ NoInput::Unreadable(_)) => return Err(Err(err.into())),
         };
-        let Some(recipient) = recipient_of(&event.conversation_key) else {
+        let Some(recipient) = Recipient::of_conversation(&event.conversation_key) else {
             tracing::warn!(conversation = %Masked(&event.conversation_key), "no one to answer: conversation key without a phone or user id");
             return Err(Ok(TurnOutcome::Skipped));
         };
@@ -201,7 +208,7 @@ impl Engine {
         let commit = self
             .plan(&cx, &input, Utc::now())
             .await
-            .map_err(|e| Err(e.to_string()))?;
+            .map_err(|e| Err(e.into()))?;
         Ok((cx, commit))
     }
 
@@ -227,22 +234,23 @@ impl Engine {
 
     /// Plans and commits a turn on its own after the store refused its booking change, with that
     /// news and a fresh view, up to [`REPLANS`] times.
-    async fn replan(&self, cx: &TurnContext<'_>, mut input: Input) -> Result<TurnOutcome, String> {
+    async fn replan(
+        &self,
+        cx: &TurnContext<'_>,
+        mut input: Input,
+    ) -> Result<TurnOutcome, WorkerError> {
         for _ in 0..REPLANS {
             let now = Utc::now();
-            let commit = self
-                .plan(cx, &input, now)
-                .await
-                .map_err(|e| e.to_string())?;
+            let commit = self.plan(cx, &input, now).await?;
             match self.store.commit_turn(&commit, now).await {
                 Ok(committed) => return Ok(self.committed(cx, &commit, &committed)),
                 Err(TurnError::SlotTaken) => input = Input::SlotTaken,
                 Err(TurnError::HoldLost) => input = Input::HoldLost,
                 Err(TurnError::Stale) => return Ok(TurnOutcome::Skipped),
-                Err(err) => return Err(err.to_string()),
+                Err(err) => return Err(err.into()),
             }
         }
-        Err("the booking kept changing under the turn".into())
+        Err(WorkerError::BookingKeptChanging)
     }
 
     /// Counts a committed turn, and wakes the dispatcher when it wrote replies.
@@ -474,17 +482,6 @@ fn timer_kind(timer: &crate::engine::input::Timer) -> &'static str {
     }
 }
 
-/// Whom to answer, from the conversation key `channel:business:customer`.
-pub fn recipient_of(conversation_key: &str) -> Option<Recipient> {
-    let customer = conversation_key.splitn(3, ':').nth(2)?;
-    if let Some(user) = customer.strip_prefix("user:") {
-        return Some(Recipient::business_scoped_user(user));
-    }
-    let digits = customer.strip_prefix('+')?;
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| Recipient::phone(customer))
-}
-
 /// A reply as a WhatsApp message body.
 pub fn body_of(reply: &Reply) -> MessageBody {
     match &reply.ui {
@@ -531,6 +528,7 @@ mod tests {
 
     #[test]
     fn replies_go_to_the_customer_of_the_key() {
+        let recipient_of = Recipient::of_conversation;
         assert_eq!(
             recipient_of("whatsapp:1065:+34600111222"),
             Some(Recipient::phone("+34600111222"))

@@ -11,7 +11,8 @@ use salonbot::booking::appointment::AppointmentStatus;
 use salonbot::store::{EventKind, InboxStatus, NewInboxEvent, Provider, Store};
 use salonbot::telemetry::Metrics;
 use salonbot::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
-use salonbot::worker::turn::{Engine, EngineSettings};
+use salonbot::worker::turn::{TurnRunner, TurnSettings};
+use salonbot::worker::window::Window;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -187,10 +188,11 @@ fn random_conversations_never_fail_a_turn_nor_double_book() {
         runtime.block_on(async {
             let db = TestDb::new(Backend::Sqlite).await;
             let store = db.store().await;
-            let engine = Engine::new(store.clone(), flow.clone(), catalog.clone(), EngineSettings::default(), Metrics::new());
+            let turns = TurnRunner::new(store.clone(), flow.clone(), catalog.clone(), TurnSettings::default(), Metrics::new());
+            let window = Window::new(store.clone(), None);
             let worker = InboxWorker::new(
                 store.clone(),
-                InboxHandler::new(store.clone(), None).with_engine(Arc::new(engine)),
+                InboxHandler::new(store.clone(), window, Arc::new(turns), Metrics::new()),
                 Arc::new(Notify::new()),
                 WorkerOptions::default(),
             );

@@ -15,6 +15,7 @@ mod engine_properties;
 mod flows;
 mod health;
 mod outbox;
+mod statuses;
 mod storage_failures;
 mod store_contract;
 mod timers;

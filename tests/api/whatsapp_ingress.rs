@@ -125,7 +125,11 @@ async fn a_message_and_the_status_of_the_same_wamid_are_two_events() {
     assert_eq!(message.kind, EventKind::Message);
     assert_eq!(status.kind, EventKind::Status);
     assert_eq!(status.payload["status"]["status"], "sent");
-    assert_eq!(status.conversation_key, message.conversation_key);
+    // The status has its lane beside the conversation's messages, not behind them.
+    assert_eq!(
+        status.conversation_key,
+        format!("{}/statuses", message.conversation_key)
+    );
 }
 
 #[tokio::test]

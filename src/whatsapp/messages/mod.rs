@@ -45,6 +45,8 @@ pub use split::{shorten, split_text};
 pub use validate::{Limit, LimitViolation};
 pub use wire::mark_read_json;
 
+use crate::conversation::{ConversationKey, CustomerId};
+
 /// Who a message goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Recipient {
@@ -70,6 +72,21 @@ impl Recipient {
     /// A business-scoped user id recipient (`"recipient"`).
     pub fn business_scoped_user(bsuid: impl Into<String>) -> Self {
         Self::BusinessScopedUser(bsuid.into())
+    }
+
+    /// Whom to write to for a conversation's customer: their phone, else their business-scoped user
+    /// id; `None` when the conversation has neither (an identifier WhatsApp cannot address).
+    pub fn of_customer(customer: &CustomerId) -> Option<Self> {
+        match customer {
+            CustomerId::Phone(phone) => Some(Self::phone(phone.as_str())),
+            CustomerId::User(user) => Some(Self::business_scoped_user(user)),
+            CustomerId::Raw(_) | CustomerId::System => None,
+        }
+    }
+
+    /// The same, from a stored conversation key.
+    pub fn of_conversation(conversation_key: &str) -> Option<Self> {
+        Self::of_customer(&ConversationKey::parse(conversation_key)?.customer)
     }
 }
 

@@ -1,0 +1,127 @@
+//! One pipeline for `salonbot serve` and `salonbot chat`: everything an event meets after ingress,
+//! built in one place, so that the simulator is the real path by construction.
+//!
+//! [`Setup::load`] reads and checks what the salon configured (its catalog, the conversation flow) and
+//! stops start-up with one clear error when something is wrong; [`Pipeline::new`] puts together the
+//! turn runner, the inbox handler and the dispatchers' parts over a store. The sender is the one
+//! difference between the two commands: the configured WhatsApp sender for `serve`, the sandbox for
+//! `chat`. Further senders (payments, the staff inbox) plug in here.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::booking::catalog::{self, Catalog};
+use crate::config::Config;
+use crate::engine::{self, Flow};
+use crate::store::Store;
+use crate::telemetry::Metrics;
+use crate::whatsapp::client::WhatsAppSender;
+use crate::whatsapp::messages::limits;
+use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
+use crate::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
+use crate::worker::pacing::Pacer;
+use crate::worker::turn::{TurnRunner, TurnSettings};
+use crate::worker::window::Window;
+
+/// What the salon configured for its conversations, loaded and checked.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub catalog: Arc<Catalog>,
+    pub flow: Arc<Flow>,
+}
+
+impl Setup {
+    /// Reads the catalog (`SALON_CONFIG`) and the conversation flow (`FLOWS_DIR`, checked as
+    /// `salonbot flows check` does). A mistake stops start-up here, naming the file and line, not at a
+    /// customer's booking.
+    pub fn load(config: &Config) -> anyhow::Result<Self> {
+        let catalog = catalog::load(&config.salon_config).map_err(|e| {
+            anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display())
+        })?;
+        let flow = engine::load_conversation_flow(&config.flows_dir, &limits::UI_LIMITS)?;
+        Ok(Self {
+            catalog: Arc::new(catalog),
+            flow: Arc::new(flow),
+        })
+    }
+}
+
+/// The path of an event after ingress: inbox handler (with the turn runner) and dispatchers.
+pub struct Pipeline {
+    store: Store,
+    handler: Arc<InboxHandler>,
+    sender: WhatsAppSender,
+    sending: Arc<SendingState>,
+    /// Woken by a turn that wrote replies, so a dispatcher sends them at once.
+    outbox_wake: Arc<Notify>,
+    dispatch: DispatchOptions,
+    pacer: Arc<Pacer>,
+}
+
+impl Pipeline {
+    pub fn new(
+        setup: &Setup,
+        config: &Config,
+        store: Store,
+        sender: WhatsAppSender,
+        metrics: Metrics,
+    ) -> Self {
+        let reengagement = config.whatsapp.reengagement.clone();
+        let outbox_wake = Arc::new(Notify::new());
+        let turns = TurnRunner::new(
+            store.clone(),
+            setup.flow.clone(),
+            setup.catalog.clone(),
+            TurnSettings::from_config(config),
+            metrics.clone(),
+        )
+        .with_outbox_wake(outbox_wake.clone());
+        let window = Window::new(store.clone(), reengagement.clone());
+        let handler = InboxHandler::new(store.clone(), window, Arc::new(turns), metrics);
+        Self {
+            store,
+            handler: Arc::new(handler),
+            sender,
+            sending: Arc::new(SendingState::default()),
+            outbox_wake,
+            dispatch: DispatchOptions {
+                reengagement,
+                ..DispatchOptions::default()
+            },
+            pacer: Arc::new(Pacer::off()),
+        }
+    }
+
+    /// Paces the dispatchers' sends (per business number and per customer).
+    pub fn with_pacer(mut self, pacer: Arc<Pacer>) -> Self {
+        self.pacer = pacer;
+        self
+    }
+
+    /// An inbox worker over the shared handler, woken by `wake` (new events committed).
+    pub fn inbox_worker(
+        &self,
+        wake: Arc<Notify>,
+        options: WorkerOptions,
+    ) -> InboxWorker<InboxHandler> {
+        InboxWorker::shared(self.store.clone(), self.handler.clone(), wake, options)
+    }
+
+    /// A dispatcher with the pipeline's sender, sending state and pacing.
+    pub fn dispatcher(&self) -> Dispatcher {
+        Dispatcher::new(
+            self.store.clone(),
+            self.sender.clone(),
+            self.sending.clone(),
+            self.outbox_wake.clone(),
+            self.dispatch.clone(),
+        )
+        .with_pacer(self.pacer.clone())
+    }
+
+    /// Whether sending is paused, and why (for readiness).
+    pub fn sending(&self) -> Arc<SendingState> {
+        self.sending.clone()
+    }
+}
