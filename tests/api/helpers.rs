@@ -2,11 +2,13 @@
 //! per test) and a Redis key prefix per test.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use salonbot::app::App;
 use salonbot::config::Config;
+use salonbot::ingress::dedup::SeenCache;
 use salonbot::ingress::signature::sign_sha256_header;
 use salonbot::store::{Store, StoreOptions};
 use serde_json::Value;
@@ -171,6 +173,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub store: Store,
+    /// The app's "seen already" fast path (in process, or in Redis under `redis_prefix`).
+    pub seen: SeenCache,
     pub redis_prefix: String,
     /// Keeps the test's database alive as long as the app.
     _db: TestDb,
@@ -185,6 +189,7 @@ async fn spawn_with_config(config: Config, db: TestDb) -> TestApp {
     let redis_prefix = config.redis_prefix.clone();
     let app = App::build(config).await.expect("app builds");
     let store = app.state().store.clone();
+    let seen = app.state().seen.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -202,6 +207,7 @@ async fn spawn_with_config(config: Config, db: TestDb) -> TestApp {
             .build()
             .unwrap(),
         store,
+        seen,
         redis_prefix,
         _db: db,
         shutdown: Some(tx),
@@ -278,6 +284,26 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// Polls `check` until it gives a value, and fails the test if it has given none after `limit`: for
+/// what a test cannot be told directly (a background worker's progress). Never a fixed sleep.
+pub async fn wait_until<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not reached within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
