@@ -441,9 +441,10 @@ async fn a_thousand_messages_with_30_percent_failures_arrive_once_each_in_order(
     }
 }
 
-#[tokio::test]
-async fn a_message_that_keeps_failing_is_dead_with_its_error_and_blocks_no_one_else() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn a_message_that_keeps_failing_is_dead_with_its_error_and_blocks_no_one_else(
+    backend: Backend,
+) {
+    let db = TestDb::new(backend).await;
     let store = db.store().await;
     let graph = FakeGraph::start().await;
     graph.fail_recipient("+34600000666", 503, 2);
@@ -477,10 +478,15 @@ async fn a_message_that_keeps_failing_is_dead_with_its_error_and_blocks_no_one_e
     let good = store.outbox_for_recipient("+34600000777").await.unwrap();
     assert_eq!(good[0].status, OutboundStatus::Sent);
 }
+both_backends!(
+    dead,
+    a_message_that_keeps_failing_is_dead_with_its_error_and_blocks_no_one_else
+);
 
-#[tokio::test]
-async fn undeliverable_and_rejected_messages_fail_at_once_and_pair_limits_wait_minutes() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn undeliverable_and_rejected_messages_fail_at_once_and_pair_limits_wait_minutes(
+    backend: Backend,
+) {
+    let db = TestDb::new(backend).await;
     let store = db.store().await;
     let graph = FakeGraph::start().await;
     graph.fail_recipient("+34600000001", 400, 131026);
@@ -517,10 +523,13 @@ async fn undeliverable_and_rejected_messages_fail_at_once_and_pair_limits_wait_m
     );
     assert_eq!(graph.requests().len(), 3, "none retried at once");
 }
+both_backends!(
+    fail_at_once,
+    undeliverable_and_rejected_messages_fail_at_once_and_pair_limits_wait_minutes
+);
 
-#[tokio::test]
-async fn an_invalid_token_pauses_sending_until_a_probe_goes_through() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn an_invalid_token_pauses_sending_until_a_probe_goes_through(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let store = db.store().await;
     let graph = FakeGraph::start().await;
     // Both messages of the first batch fail, then the first probe fails too.
@@ -565,6 +574,10 @@ async fn an_invalid_token_pauses_sending_until_a_probe_goes_through() {
         );
     }
 }
+both_backends!(
+    paused,
+    an_invalid_token_pauses_sending_until_a_probe_goes_through
+);
 
 #[tokio::test]
 async fn a_dispatcher_that_dies_mid_batch_loses_nothing() {
@@ -704,14 +717,13 @@ async fn without_a_token_the_app_records_messages_as_sent_and_sends_nothing() {
     assert!(graph.requests().is_empty());
 }
 
-#[tokio::test]
-async fn a_paused_sender_makes_the_app_unready_with_the_reason() {
+async fn a_paused_sender_makes_the_app_unready_with_the_reason(backend: Backend) {
     let graph = FakeGraph::start().await;
     graph.script((0..50).map(|_| Answer::MetaError {
         status: 401,
         code: 190,
     }));
-    let app = AppBuilder::new(Backend::Sqlite)
+    let app = AppBuilder::new(backend)
         .var("WHATSAPP_ACCESS_TOKEN", TOKEN)
         .var("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
         .var("WHATSAPP_API_BASE", &graph.base())
@@ -741,6 +753,10 @@ async fn a_paused_sender_makes_the_app_unready_with_the_reason() {
             .any(|r| r.as_str().unwrap().contains("access token"))
     );
 }
+both_backends!(
+    paused_unready,
+    a_paused_sender_makes_the_app_unready_with_the_reason
+);
 
 #[tokio::test]
 async fn a_long_reply_leaves_as_several_messages_in_order_and_long_titles_are_shortened() {
@@ -890,9 +906,8 @@ both_backends!(
     outside_the_window_messages_wait_for_the_customer_and_one_template_goes_instead
 );
 
-#[tokio::test]
-async fn outside_the_window_without_a_template_the_message_fails_saying_why() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn outside_the_window_without_a_template_the_message_fails_saying_why(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let store = db.store().await;
     let graph = FakeGraph::start().await;
     store
@@ -914,6 +929,10 @@ async fn outside_the_window_without_a_template_the_message_fails_saying_why() {
         "a free-form message outside the window is not attempted"
     );
 }
+both_backends!(
+    window_without_template,
+    outside_the_window_without_a_template_the_message_fails_saying_why
+);
 
 #[tokio::test]
 async fn when_meta_says_131047_the_message_waits_and_the_template_goes() {
