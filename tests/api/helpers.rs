@@ -15,6 +15,7 @@ use serde_json::Value;
 use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::sync::OnceCell;
+use tokio::task::JoinHandle;
 
 pub const SECRET: &str = "test-app-secret";
 pub const VERIFY_TOKEN: &str = "test-verify-token";
@@ -179,6 +180,8 @@ pub struct TestApp {
     /// Keeps the test's database alive as long as the app.
     _db: TestDb,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The serving task: it ends once requests and background work have stopped.
+    serving: Option<JoinHandle<()>>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -193,7 +196,7 @@ async fn spawn_with_config(config: Config, db: TestDb) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let serving = tokio::spawn(async move {
         app.serve(listener, async {
             let _ = rx.await;
         })
@@ -211,6 +214,7 @@ async fn spawn_with_config(config: Config, db: TestDb) -> TestApp {
         redis_prefix,
         _db: db,
         shutdown: Some(tx),
+        serving: Some(serving),
     }
 }
 
@@ -259,23 +263,27 @@ impl TestApp {
         self._db.url.clone()
     }
 
-    /// Stops serving and the background work, keeping the database.
-    pub fn stop(&mut self) {
+    /// Stops serving and the background work, keeping the database; returns once the app's workers
+    /// and dispatchers have finished (so that another instance on the database works alone).
+    pub async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            tokio::time::timeout(Duration::from_secs(60), serving)
+                .await
+                .expect("the app stops within a minute")
+                .expect("the app stops cleanly");
         }
     }
 
     /// Waits until the audit writer has stored at least `n` records.
     pub async fn audit_records(&self, n: usize) -> Vec<salonbot::store::StoredAudit> {
-        for _ in 0..100 {
+        wait_until(Duration::from_secs(10), "the audit records", || async {
             let records = self.store.recent_audit(1000).await.unwrap();
-            if records.len() >= n {
-                return records;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("audit records never reached {n}");
+            (records.len() >= n).then_some(records)
+        })
+        .await
     }
 }
 

@@ -1053,21 +1053,24 @@ async fn a_customers_messages_leave_a_gap_apart() {
     )
     .await
     .unwrap();
+    let gap = Duration::from_millis(300);
     let (d, _) = dispatcher(&store, &graph, quick_options());
-    let d = d.with_pacer(Arc::new(Pacer::new(
-        PHONE_NUMBER_ID,
-        0,
-        Duration::from_millis(300),
-        None,
-    )));
+    let d = d.with_pacer(Arc::new(Pacer::new(PHONE_NUMBER_ID, 0, gap, None)));
+    let started = std::time::Instant::now();
     drain(&store, &d, Duration::from_secs(10)).await;
     let sent: Vec<_> = graph.requests().into_iter().filter(|r| r.ok).collect();
     assert_eq!(sent.len(), 3);
-    // The pacer spaces the sends 300 ms apart; arrivals at the fake also carry each request's own
-    // latency, which a loaded machine makes uneven. Unpaced, they would arrive milliseconds apart.
-    for pair in sent.windows(2) {
-        let gap = pair[1].at - pair[0].at;
-        assert!(gap >= Duration::from_millis(200), "sent {gap:?} apart");
+    // The pacer lets each message go at least `gap` after the one before, and a message reaches the
+    // fake only after it was let go: the n-th (from 0) arrives at least n gaps after the start, however
+    // long each request took on the way. Only lower bounds, which no slow machine can break; unpaced,
+    // all three would arrive milliseconds after the start.
+    for (n, request) in sent.iter().enumerate() {
+        let after = request.at - started;
+        let least = gap * u32::try_from(n).unwrap();
+        assert!(
+            after >= least,
+            "message {n} arrived {after:?} after the start"
+        );
     }
     let rows = store.outbox_for_recipient("+34600000051").await.unwrap();
     assert!(
@@ -1131,11 +1134,5 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    for _ in 0..500 {
-        if let Some(v) = check().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("condition not reached in 10 s");
+    crate::helpers::wait_until(Duration::from_secs(10), "the condition", check).await
 }

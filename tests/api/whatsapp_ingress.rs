@@ -508,18 +508,19 @@ async fn a_redelivery_hours_later_is_a_duplicate_even_after_redis_forgot_it() {
     // Redis forgets (TTL passed, or flushed): the database still knows.
     let mut redis = redis_connection().await;
     // The id is remembered right after the commit, off the request path.
-    let mut keys: Vec<String> = Vec::new();
-    for _ in 0..50 {
-        keys = deadpool_redis::redis::cmd("KEYS")
-            .arg(format!("{}*", app.redis_prefix))
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-        if !keys.is_empty() {
-            break;
+    let keys: Vec<String> = wait_until(Duration::from_secs(10), "the id remembered", || {
+        let mut redis = redis.clone();
+        let pattern = format!("{}*", app.redis_prefix);
+        async move {
+            let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
+                .arg(pattern)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            (!keys.is_empty()).then_some(keys)
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     assert_eq!(keys.len(), 1, "the fast path remembered the id");
     let _: () = deadpool_redis::redis::cmd("DEL")
         .arg(&keys)
