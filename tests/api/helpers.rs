@@ -45,6 +45,27 @@ pub struct TestDb {
 
 static CLEANED: OnceCell<()> = OnceCell::const_new();
 
+/// A test's schema is named `salonbot_test_<unix seconds>_<uuid>`. One older than this was left
+/// behind by an earlier run; a younger one may belong to a run going on beside this one (another
+/// checkout testing against the same database), whose tests would fail if it were dropped.
+const LEFT_BEHIND_AFTER: Duration = Duration::from_secs(3600);
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Whether `schema` was left behind by an earlier run: old, or named before names carried their time.
+fn left_behind(schema: &str, now: u64) -> bool {
+    let created = schema
+        .strip_prefix("salonbot_test_")
+        .and_then(|rest| rest.split_once('_'))
+        .and_then(|(secs, _)| secs.parse::<u64>().ok());
+    created.is_none_or(|at| now.saturating_sub(at) > LEFT_BEHIND_AFTER.as_secs())
+}
+
 /// Drops the schemas earlier runs left behind (once per test run).
 async fn clean_old_schemas() {
     CLEANED
@@ -58,7 +79,8 @@ async fn clean_old_schemas() {
             .fetch_all(&mut conn)
             .await
             .unwrap_or_default();
-            for (schema,) in schemas {
+            let now = unix_now();
+            for (schema,) in schemas.into_iter().filter(|(s,)| left_behind(s, now)) {
                 let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
                     .execute(&mut conn)
                     .await;
@@ -76,7 +98,11 @@ impl TestDb {
         match backend {
             Backend::Postgres => {
                 clean_old_schemas().await;
-                let schema = format!("salonbot_test_{}", uuid::Uuid::new_v4().simple());
+                let schema = format!(
+                    "salonbot_test_{}_{}",
+                    unix_now(),
+                    uuid::Uuid::new_v4().simple()
+                );
                 let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.expect(
                     "PostgreSQL must be reachable at TEST_DATABASE_URL (scripts/test.sh starts it)",
                 );
