@@ -160,23 +160,38 @@ fn intent_phrase(intent: Intent) -> &'static str {
     }
 }
 
-/// A world in which `guard` holds: the customer has an upcoming appointment (three days ahead, or
-/// five hours for a late cancellation) unless the guard says they have none.
-fn world_for(guard: Option<Guard>) -> World {
+/// A world in which `guard` holds and `actions` have something to act on: the customer has an
+/// upcoming appointment (three days ahead, or five hours for a late cancellation) unless the guard
+/// says they have none, with a deposit paid when there is one to refund.
+fn world_for(guard: Option<Guard>, actions: &[Action]) -> World {
     let mut world = World::new();
+    let refunds = actions.contains(&Action::Refund);
     match guard {
         Some(Guard::DepositRequired) => world.deposits = true,
         Some(Guard::NoAppointments) => return world,
+        _ if refunds => world.deposits = true,
         _ => {}
     }
     let starts_in = match guard {
         Some(Guard::LateCancel) => Duration::hours(5),
         _ => Duration::days(3),
     };
+    let deposit = if refunds { 2000 } else { 0 };
+    world.appointments.push(appointment(
+        7,
+        starts_in,
+        AppointmentStatus::Confirmed,
+        deposit,
+    ));
     world
-        .appointments
-        .push(appointment(7, starts_in, AppointmentStatus::Confirmed, 0));
-    world
+}
+
+/// Going back a page needs a page before the current one: a conversation prepared for such a
+/// transition is on the second page.
+fn on_the_page_for(conversation: &mut Conversation, actions: &[Action]) {
+    if actions.contains(&Action::PageEarlier) {
+        conversation.slots.page = 1;
+    }
 }
 
 /// The input that fires `trigger` in a conversation prepared for `state`.
@@ -208,8 +223,8 @@ fn carried_out(action: Action, effects: &[Effect], turn: &Turn, before: &Convers
         Action::Confirm => effects.contains(&Effect::Confirm),
         Action::RequestDeposit => effects.contains(&Effect::RequestDeposit),
         Action::Cancel => effects.iter().any(|e| matches!(e, Effect::Cancel(7))),
-        // Nothing to give back without a deposit.
-        Action::Refund => !effects.iter().any(|e| matches!(e, Effect::Refund(_))),
+        // The world of a refunding transition holds appointment 7 with a deposit paid.
+        Action::Refund => effects.contains(&Effect::Refund(7)),
         Action::Reschedule => effects
             .iter()
             .any(|e| matches!(e, Effect::Reschedule { .. })),
@@ -224,7 +239,10 @@ fn carried_out(action: Action, effects: &[Effect], turn: &Turn, before: &Convers
                 }
             )
         }),
-        Action::PageEarlier => turn.state.slots.page == before.slots.page.saturating_sub(1),
+        // Prepared on a later page (see `on_the_page_for`): there is an earlier one to go back to.
+        Action::PageEarlier => {
+            before.slots.page > 0 && turn.state.slots.page + 1 == before.slots.page
+        }
         Action::PageLater => turn.state.slots.page == before.slots.page + 1,
         Action::Reset => turn.state.slots == Default::default(),
     }
@@ -266,12 +284,13 @@ fn every_transition_of_the_shipped_flow_does_what_the_file_says() {
     for state in &flow.states {
         let globals = flow.globals.iter().map(|t| (t, true));
         for (transition, global) in state.on.iter().map(|t| (t, false)).chain(globals) {
-            let world = world_for(transition.when);
+            let world = world_for(transition.when, &transition.actions);
             let service = match transition.when {
                 Some(Guard::DepositRequired) => "highlights",
                 _ => "cut-women",
             };
-            let before = prepared_with(&state.name, &world, service, ANYONE);
+            let mut before = prepared_with(&state.name, &world, service, ANYONE);
+            on_the_page_for(&mut before, &transition.actions);
             let input = input_for(&transition.trigger, &before, &world);
             let context = format!(
                 "{} --{}{}--> {:?} (line {})",
@@ -1143,7 +1162,7 @@ fn a_whole_booking_cancel_and_reschedule_in_each_language() {
 #[test]
 fn the_reads_a_turn_skips_never_change_it() {
     let flow = flow();
-    let mut world = world_for(Some(Guard::HasAppointments));
+    let mut world = world_for(Some(Guard::HasAppointments), &[]);
     world.busy.push(Busy {
         staff: StaffId::new("lucia"),
         start: now() + Duration::days(2),

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::fake_graph::FakeGraph;
-use crate::helpers::{AppBuilder, Backend, TestApp};
+use crate::helpers::{AppBuilder, Backend, TestApp, wait_until};
 
 const PHONE_NUMBER_ID: &str = "106540352242922";
 
@@ -453,8 +453,9 @@ async fn a_flow_changed_under_live_conversations() {
     let mut on_menu = Customer::new(&first, &graph, "34600222003");
     on_menu.say("hola").await;
     let seen = [on_day.seen, on_staff.seen, on_menu.seen];
-    first.stop();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first instance's workers are done before the second starts: no turn of the old version can
+    // run after this line.
+    first.stop().await;
 
     // Version 2: pick_day is renamed choose_day (mapped); pick_staff is gone (not mapped: services
     // go straight to the days with anyone).
@@ -646,13 +647,16 @@ async fn twenty_messages_at_once_are_handled_in_order() {
         assert_eq!(response.status(), 200);
     }
     let key = ana.conversation_key();
-    let events = loop {
-        let events = app.store.conversation_events(&key).await.unwrap();
-        if events.len() == 20 && events.iter().all(|e| e.status == InboxStatus::Done) {
-            break events;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    let events = wait_until(
+        Duration::from_secs(60),
+        "all 20 messages handled",
+        || async {
+            let events = app.store.conversation_events(&key).await.unwrap();
+            (events.len() == 20 && events.iter().all(|e| e.status == InboxStatus::Done))
+                .then_some(events)
+        },
+    )
+    .await;
     // Every message got its turn (and its replies), in the order the messages were stored.
     let outbox = app.store.outbox_for_recipient(&ana.phone()).await.unwrap();
     let turns: Vec<i64> = outbox

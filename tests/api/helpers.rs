@@ -2,17 +2,20 @@
 //! per test) and a Redis key prefix per test.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use salonbot::app::App;
 use salonbot::config::Config;
+use salonbot::ingress::dedup::SeenCache;
 use salonbot::ingress::signature::sign_sha256_header;
 use salonbot::store::{Store, StoreOptions};
 use serde_json::Value;
 use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::sync::OnceCell;
+use tokio::task::JoinHandle;
 
 pub const SECRET: &str = "test-app-secret";
 pub const VERIFY_TOKEN: &str = "test-verify-token";
@@ -42,6 +45,27 @@ pub struct TestDb {
 
 static CLEANED: OnceCell<()> = OnceCell::const_new();
 
+/// A test's schema is named `salonbot_test_<unix seconds>_<uuid>`. One older than this was left
+/// behind by an earlier run; a younger one may belong to a run going on beside this one (another
+/// checkout testing against the same database), whose tests would fail if it were dropped.
+const LEFT_BEHIND_AFTER: Duration = Duration::from_secs(3600);
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Whether `schema` was left behind by an earlier run: old, or named before names carried their time.
+fn left_behind(schema: &str, now: u64) -> bool {
+    let created = schema
+        .strip_prefix("salonbot_test_")
+        .and_then(|rest| rest.split_once('_'))
+        .and_then(|(secs, _)| secs.parse::<u64>().ok());
+    created.is_none_or(|at| now.saturating_sub(at) > LEFT_BEHIND_AFTER.as_secs())
+}
+
 /// Drops the schemas earlier runs left behind (once per test run).
 async fn clean_old_schemas() {
     CLEANED
@@ -55,7 +79,8 @@ async fn clean_old_schemas() {
             .fetch_all(&mut conn)
             .await
             .unwrap_or_default();
-            for (schema,) in schemas {
+            let now = unix_now();
+            for (schema,) in schemas.into_iter().filter(|(s,)| left_behind(s, now)) {
                 let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
                     .execute(&mut conn)
                     .await;
@@ -73,7 +98,11 @@ impl TestDb {
         match backend {
             Backend::Postgres => {
                 clean_old_schemas().await;
-                let schema = format!("salonbot_test_{}", uuid::Uuid::new_v4().simple());
+                let schema = format!(
+                    "salonbot_test_{}_{}",
+                    unix_now(),
+                    uuid::Uuid::new_v4().simple()
+                );
                 let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.expect(
                     "PostgreSQL must be reachable at TEST_DATABASE_URL (scripts/test.sh starts it)",
                 );
@@ -171,10 +200,14 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub store: Store,
+    /// The app's "seen already" fast path (in process, or in Redis under `redis_prefix`).
+    pub seen: SeenCache,
     pub redis_prefix: String,
     /// Keeps the test's database alive as long as the app.
     _db: TestDb,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The serving task: it ends once requests and background work have stopped.
+    serving: Option<JoinHandle<()>>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -185,10 +218,11 @@ async fn spawn_with_config(config: Config, db: TestDb) -> TestApp {
     let redis_prefix = config.redis_prefix.clone();
     let app = App::build(config).await.expect("app builds");
     let store = app.state().store.clone();
+    let seen = app.state().seen.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let serving = tokio::spawn(async move {
         app.serve(listener, async {
             let _ = rx.await;
         })
@@ -202,9 +236,11 @@ async fn spawn_with_config(config: Config, db: TestDb) -> TestApp {
             .build()
             .unwrap(),
         store,
+        seen,
         redis_prefix,
         _db: db,
         shutdown: Some(tx),
+        serving: Some(serving),
     }
 }
 
@@ -253,23 +289,27 @@ impl TestApp {
         self._db.url.clone()
     }
 
-    /// Stops serving and the background work, keeping the database.
-    pub fn stop(&mut self) {
+    /// Stops serving and the background work, keeping the database; returns once the app's workers
+    /// and dispatchers have finished (so that another instance on the database works alone).
+    pub async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            tokio::time::timeout(Duration::from_secs(60), serving)
+                .await
+                .expect("the app stops within a minute")
+                .expect("the app stops cleanly");
         }
     }
 
     /// Waits until the audit writer has stored at least `n` records.
     pub async fn audit_records(&self, n: usize) -> Vec<salonbot::store::StoredAudit> {
-        for _ in 0..100 {
+        wait_until(Duration::from_secs(10), "the audit records", || async {
             let records = self.store.recent_audit(1000).await.unwrap();
-            if records.len() >= n {
-                return records;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("audit records never reached {n}");
+            (records.len() >= n).then_some(records)
+        })
+        .await
     }
 }
 
@@ -278,6 +318,26 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// Polls `check` until it gives a value, and fails the test if it has given none after `limit`: for
+/// what a test cannot be told directly (a background worker's progress). Never a fixed sleep.
+pub async fn wait_until<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not reached within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -444,9 +444,10 @@ async fn a_thousand_messages_with_30_percent_failures_arrive_once_each_in_order(
     }
 }
 
-#[tokio::test]
-async fn a_message_that_keeps_failing_is_dead_with_its_error_and_blocks_no_one_else() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn a_message_that_keeps_failing_is_dead_with_its_error_and_blocks_no_one_else(
+    backend: Backend,
+) {
+    let db = TestDb::new(backend).await;
     let store = db.store().await;
     let graph = FakeGraph::start().await;
     graph.fail_recipient("+34600000666", 503, 2);
@@ -480,10 +481,15 @@ async fn a_message_that_keeps_failing_is_dead_with_its_error_and_blocks_no_one_e
     let good = store.outbox_for_recipient("+34600000777").await.unwrap();
     assert_eq!(good[0].status, OutboundStatus::Sent);
 }
+both_backends!(
+    dead,
+    a_message_that_keeps_failing_is_dead_with_its_error_and_blocks_no_one_else
+);
 
-#[tokio::test]
-async fn undeliverable_and_rejected_messages_fail_at_once_and_pair_limits_wait_minutes() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn undeliverable_and_rejected_messages_fail_at_once_and_pair_limits_wait_minutes(
+    backend: Backend,
+) {
+    let db = TestDb::new(backend).await;
     let store = db.store().await;
     let graph = FakeGraph::start().await;
     graph.fail_recipient("+34600000001", 400, 131026);
@@ -520,10 +526,13 @@ async fn undeliverable_and_rejected_messages_fail_at_once_and_pair_limits_wait_m
     );
     assert_eq!(graph.requests().len(), 3, "none retried at once");
 }
+both_backends!(
+    fail_at_once,
+    undeliverable_and_rejected_messages_fail_at_once_and_pair_limits_wait_minutes
+);
 
-#[tokio::test]
-async fn an_invalid_token_pauses_sending_until_a_probe_goes_through() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn an_invalid_token_pauses_sending_until_a_probe_goes_through(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let store = db.store().await;
     let graph = FakeGraph::start().await;
     // Both messages of the first batch fail, then the first probe fails too.
@@ -568,6 +577,10 @@ async fn an_invalid_token_pauses_sending_until_a_probe_goes_through() {
         );
     }
 }
+both_backends!(
+    paused,
+    an_invalid_token_pauses_sending_until_a_probe_goes_through
+);
 
 #[tokio::test]
 async fn a_dispatcher_that_dies_mid_batch_loses_nothing() {
@@ -707,14 +720,13 @@ async fn without_a_token_the_app_records_messages_as_sent_and_sends_nothing() {
     assert!(graph.requests().is_empty());
 }
 
-#[tokio::test]
-async fn a_paused_sender_makes_the_app_unready_with_the_reason() {
+async fn a_paused_sender_makes_the_app_unready_with_the_reason(backend: Backend) {
     let graph = FakeGraph::start().await;
     graph.script((0..50).map(|_| Answer::MetaError {
         status: 401,
         code: 190,
     }));
-    let app = AppBuilder::new(Backend::Sqlite)
+    let app = AppBuilder::new(backend)
         .var("WHATSAPP_ACCESS_TOKEN", TOKEN)
         .var("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
         .var("WHATSAPP_API_BASE", &graph.base())
@@ -744,6 +756,10 @@ async fn a_paused_sender_makes_the_app_unready_with_the_reason() {
             .any(|r| r.as_str().unwrap().contains("access token"))
     );
 }
+both_backends!(
+    paused_unready,
+    a_paused_sender_makes_the_app_unready_with_the_reason
+);
 
 #[tokio::test]
 async fn a_long_reply_leaves_as_several_messages_in_order_and_long_titles_are_shortened() {
@@ -893,9 +909,8 @@ both_backends!(
     outside_the_window_messages_wait_for_the_customer_and_one_template_goes_instead
 );
 
-#[tokio::test]
-async fn outside_the_window_without_a_template_the_message_fails_saying_why() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn outside_the_window_without_a_template_the_message_fails_saying_why(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let store = db.store().await;
     let graph = FakeGraph::start().await;
     store
@@ -917,6 +932,10 @@ async fn outside_the_window_without_a_template_the_message_fails_saying_why() {
         "a free-form message outside the window is not attempted"
     );
 }
+both_backends!(
+    window_without_template,
+    outside_the_window_without_a_template_the_message_fails_saying_why
+);
 
 #[tokio::test]
 async fn when_meta_says_131047_the_message_waits_and_the_template_goes() {
@@ -1037,21 +1056,24 @@ async fn a_customers_messages_leave_a_gap_apart() {
     )
     .await
     .unwrap();
+    let gap = Duration::from_millis(300);
     let (d, _) = dispatcher(&store, &graph, quick_options());
-    let d = d.with_pacer(Arc::new(Pacer::new(
-        PHONE_NUMBER_ID,
-        0,
-        Duration::from_millis(300),
-        None,
-    )));
+    let d = d.with_pacer(Arc::new(Pacer::new(PHONE_NUMBER_ID, 0, gap, None)));
+    let started = std::time::Instant::now();
     drain(&store, &d, Duration::from_secs(10)).await;
     let sent: Vec<_> = graph.requests().into_iter().filter(|r| r.ok).collect();
     assert_eq!(sent.len(), 3);
-    // The pacer spaces the sends 300 ms apart; arrivals at the fake also carry each request's own
-    // latency, which a loaded machine makes uneven. Unpaced, they would arrive milliseconds apart.
-    for pair in sent.windows(2) {
-        let gap = pair[1].at - pair[0].at;
-        assert!(gap >= Duration::from_millis(200), "sent {gap:?} apart");
+    // The pacer lets each message go at least `gap` after the one before, and a message reaches the
+    // fake only after it was let go: the n-th (from 0) arrives at least n gaps after the start, however
+    // long each request took on the way. Only lower bounds, which no slow machine can break; unpaced,
+    // all three would arrive milliseconds after the start.
+    for (n, request) in sent.iter().enumerate() {
+        let after = request.at - started;
+        let least = gap * u32::try_from(n).unwrap();
+        assert!(
+            after >= least,
+            "message {n} arrived {after:?} after the start"
+        );
     }
     let rows = store.outbox_for_recipient("+34600000051").await.unwrap();
     assert!(
@@ -1115,11 +1137,5 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    for _ in 0..500 {
-        if let Some(v) = check().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("condition not reached in 10 s");
+    crate::helpers::wait_until(Duration::from_secs(10), "the condition", check).await
 }

@@ -93,16 +93,16 @@ async fn a_hanging_database_gets_503_within_the_store_timeout_not_a_hung_connect
         200
     );
     proxy.set(Mode::Hang);
-    let started = Instant::now();
-    let res = app
-        .post_whatsapp(text_message("wamid.hang.1", "34600111222", "hola"))
-        .await;
-    let waited = started.elapsed();
+    // Without the store timeout the request would wait on the hung connection for as long as the
+    // database hangs (here: until the proxy heals below), so any answer at all shows the timeout; the
+    // deadline is only there to fail rather than hang, far above STORE_TIMEOUT_MS=700.
+    let res = tokio::time::timeout(
+        Duration::from_secs(15),
+        app.post_whatsapp(text_message("wamid.hang.1", "34600111222", "hola")),
+    )
+    .await
+    .expect("answered while the database hangs");
     assert_eq!(res.status(), 503);
-    assert!(
-        waited < Duration::from_secs(3),
-        "answered after {waited:?}, with STORE_TIMEOUT_MS=700"
-    );
     proxy.set(Mode::Forward);
     let mut status = 0;
     for _ in 0..50 {
@@ -208,9 +208,12 @@ async fn a_hanging_redis_costs_a_timeout_now_and_then_never_a_webhook() {
         // A redelivery is still recognised: the database is the authority.
         assert_eq!(app.post_whatsapp(body).await.status(), 200);
     }
+    // The time is the point here: without the breaker each of these 40 webhooks, one after the other,
+    // would wait out Redis' 250 ms call timeout, 10 s in all; with it, about one call a second waits.
+    // The bound sits well above the usual second or two so that a loaded machine does not trip it.
     let waited = started.elapsed();
     assert!(
-        waited < Duration::from_secs(4),
+        waited < Duration::from_secs(8),
         "40 webhooks took {waited:?} with Redis hanging: the breaker should skip it"
     );
     assert_eq!(app.store.count_inbox().await.unwrap(), 21);

@@ -359,3 +359,150 @@ async fn only_the_lease_pool_commits_without_waiting_for_the_disk() {
         .unwrap();
     assert_eq!(claimed.len(), 1);
 }
+
+/// Has a trigger note, for every row written to each of `tables`, the `synchronous_commit` of the
+/// session that wrote it (and the row's status, if it has one): afterwards the notes tell which pool
+/// each write went through.
+async fn note_commit_settings(pool: &sqlx::PgPool, schema: &str, tables: &[&str]) {
+    sqlx::query(&format!(
+        "CREATE TABLE \"{schema}\".commit_notes (id bigserial, tbl text, op text, status text, \
+             setting text)"
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "CREATE FUNCTION \"{schema}\".note_commit() RETURNS trigger AS $$ BEGIN \
+           INSERT INTO \"{schema}\".commit_notes (tbl, op, status, setting) \
+           VALUES (TG_TABLE_NAME, TG_OP, to_jsonb(NEW)->>'status', \
+                   current_setting('synchronous_commit')); \
+           RETURN NULL; END $$ LANGUAGE plpgsql"
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
+    for table in tables {
+        sqlx::query(&format!(
+            "CREATE TRIGGER note_commit AFTER INSERT OR UPDATE ON \"{schema}\".{table} \
+             FOR EACH ROW EXECUTE FUNCTION \"{schema}\".note_commit()"
+        ))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+}
+
+/// The settings noted for the rows of `table` written by `op` (with the status `status`, if given).
+async fn noted_settings(
+    pool: &sqlx::PgPool,
+    table: &str,
+    op: &str,
+    status: Option<&str>,
+) -> Vec<String> {
+    let notes: Vec<(String,)> = sqlx::query_as(
+        "SELECT setting FROM commit_notes \
+         WHERE tbl = $1 AND op = $2 AND ($3::text IS NULL OR status = $3) ORDER BY id",
+    )
+    .bind(table)
+    .bind(op)
+    .bind(status)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    notes.into_iter().map(|(setting,)| setting).collect()
+}
+
+/// What a webhook's 200 acknowledges (the inbox insert), a turn (alone or committed with others) and
+/// the settling of an event are written by sessions whose commits wait for the disk; only the claims
+/// are not. Seen from Postgres itself: a trigger notes each writing session's `synchronous_commit`.
+#[tokio::test]
+async fn acknowledged_events_turns_and_settles_are_written_by_sessions_that_wait_for_the_disk() {
+    use salonbot::store::{NewOutbound, TurnCommit};
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = db.store().await;
+    let Store::Postgres(pg) = &store else {
+        unreachable!("a Postgres test database");
+    };
+    let pool = pg.pool().clone();
+    note_commit_settings(
+        &pool,
+        db.schema.as_deref().unwrap(),
+        &["inbox_events", "conversations", "outbox"],
+    )
+    .await;
+
+    let now = t0();
+    store
+        .record_inbound(&[
+            event("alone", "A", now),
+            event("together", "B", now),
+            event("settled", "C", now),
+        ])
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_inbox(now, Duration::from_secs(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 3);
+    let turn = |n: usize| TurnCommit {
+        event_id: claimed[n].id,
+        attempt: claimed[n].attempts,
+        business_id: "106540352242922".into(),
+        conversation_key: claimed[n].conversation_key.clone(),
+        flow: "booking".into(),
+        state: serde_json::json!({"state": "greeting"}),
+        language: Some("es".into()),
+        human: false,
+        booking: Vec::new(),
+        outbox: vec![NewOutbound {
+            idempotency_key: format!("turn:{}:0.0", claimed[n].id),
+            business_id: "106540352242922".into(),
+            conversation_key: claimed[n].conversation_key.clone(),
+            recipient: format!("+3460000000{n}"),
+            kind: "text".into(),
+            payload: serde_json::json!({"type": "text"}),
+            created_at: now,
+        }],
+        timers: Vec::new(),
+        cancel_timers: Vec::new(),
+    };
+    // A turn in a transaction of its own (as one that books), a turn in the statement that commits
+    // plain turns together, and an event settled by the worker.
+    store.commit_turn(&turn(0), now).await.unwrap();
+    let together = store.commit_turns(&[turn(1)], now).await;
+    assert!(together.iter().all(Result::is_ok), "{together:?}");
+    assert_eq!(
+        store
+            .complete_inbox(&[(claimed[2].id, claimed[2].attempts)], now)
+            .await
+            .unwrap(),
+        1
+    );
+
+    // The notes tell the pools apart: the claims went through the one that does not wait.
+    assert_eq!(
+        noted_settings(&pool, "inbox_events", "UPDATE", Some("processing")).await,
+        ["off"; 3]
+    );
+    assert_eq!(
+        noted_settings(&pool, "inbox_events", "INSERT", None).await,
+        ["on"; 3],
+        "the inbox insert a webhook's 200 stands for"
+    );
+    assert_eq!(
+        noted_settings(&pool, "inbox_events", "UPDATE", Some("done")).await,
+        ["on"; 3],
+        "two turns and a settle"
+    );
+    assert_eq!(
+        noted_settings(&pool, "conversations", "INSERT", None).await,
+        ["on"; 2],
+        "the turns' conversation state"
+    );
+    assert_eq!(
+        noted_settings(&pool, "outbox", "INSERT", None).await,
+        ["on"; 2],
+        "the turns' replies"
+    );
+}

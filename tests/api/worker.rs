@@ -5,12 +5,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use salonbot::store::{EventKind, InboxEvent, InboxStatus, NewInboxEvent, Provider};
-use salonbot::worker::inbox::{EventHandler, Handled, InboxWorker, Outcome, WorkerOptions};
+use salonbot::store::{
+    EventKind, InboxEvent, InboxStatus, NewInboxEvent, NewOutbound, OutboundStatus, Provider,
+};
+use salonbot::worker::inbox::{
+    EventHandler, Handled, InboxHandler, InboxWorker, Outcome, WorkerOptions, retry_delay,
+};
+use serde_json::json;
 use tokio::sync::{Notify, watch};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestDb};
+use crate::helpers::{Backend, TestDb, wait_until};
 
 /// Records the order in which events are handled, and fails if two events of one conversation overlap.
 #[derive(Clone, Default)]
@@ -292,3 +297,174 @@ async fn a_part_full_batch_lets_the_next_gather(backend: Backend) {
         .unwrap();
 }
 both_backends!(gather, a_part_full_batch_lets_the_next_gather);
+
+/// Fails each event the first time it is handled, and handles it the second time.
+#[derive(Clone, Default)]
+struct FailsOnce {
+    tries: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl EventHandler for FailsOnce {
+    async fn handle(&self, event: &InboxEvent) -> Outcome {
+        let mut tries = self.tries.lock().unwrap();
+        let tried = tries.entry(event.provider_event_id.clone()).or_default();
+        *tried += 1;
+        if *tried == 1 {
+            Err("not this time".into())
+        } else {
+            Ok(Handled::Done)
+        }
+    }
+}
+
+/// Runs the worker until the event `id` is settled (done or dead), within a deadline.
+async fn run_until_settled<H: EventHandler>(
+    worker: &InboxWorker<H>,
+    store: &salonbot::store::Store,
+    id: &str,
+) -> InboxEvent {
+    wait_until(Duration::from_secs(15), "the event settled", || async {
+        worker.run_once().await.unwrap();
+        store
+            .find_inbox_event(Provider::WhatsApp, id)
+            .await
+            .unwrap()
+            .filter(|e| matches!(e.status, InboxStatus::Done | InboxStatus::Dead))
+    })
+    .await
+}
+
+/// A handler that fails leaves the event `failed` until its retry time, when the worker claims it
+/// again; handled then, it is done after two attempts.
+async fn an_event_that_fails_once_is_retried_after_its_delay_and_done(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    store
+        .record_inbound(&[message("flaky", "k")])
+        .await
+        .unwrap();
+    let handler = FailsOnce::default();
+    let worker = InboxWorker::new(
+        store.clone(),
+        handler.clone(),
+        Arc::new(Notify::new()),
+        WorkerOptions::default(),
+    );
+
+    let before = Utc::now();
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    let failed = store
+        .find_inbox_event(Provider::WhatsApp, "flaky")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.status, InboxStatus::Failed, "{failed:?}");
+    assert_eq!(failed.attempts, 1);
+    assert_eq!(failed.last_error.as_deref(), Some("not this time"));
+    let delay = chrono::Duration::from_std(retry_delay(1)).unwrap();
+    assert!(
+        failed.next_attempt_at >= before + delay,
+        "retried no sooner than {delay} after the failure: {failed:?}"
+    );
+
+    let done = run_until_settled(&worker, &store, "flaky").await;
+    assert_eq!(done.status, InboxStatus::Done, "{done:?}");
+    assert_eq!(done.attempts, 2);
+    assert_eq!(done.last_error, None);
+    assert_eq!(handler.tries.lock().unwrap()["flaky"], 2);
+}
+both_backends!(
+    retry_after_failure,
+    an_event_that_fails_once_is_retried_after_its_delay_and_done
+);
+
+/// Meta may report a status before the dispatcher has stored the wamid Meta just gave it: the status
+/// is tried again shortly, and applied once the wamid is stored.
+async fn a_status_ahead_of_its_wamid_is_retried_and_applied_once_the_wamid_is_stored(
+    backend: Backend,
+) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let now = Utc::now();
+    let reply = NewOutbound {
+        idempotency_key: "turn:1:0.0".into(),
+        business_id: "106540352242922".into(),
+        conversation_key: "whatsapp:106540352242922:+34600000123".into(),
+        recipient: "+34600000123".into(),
+        kind: "text".into(),
+        payload: json!({"type": "text", "text": {"body": "hola"}}),
+        created_at: now,
+    };
+    store
+        .record_customer_message(&reply.conversation_key, &reply.business_id, now, now)
+        .await
+        .unwrap();
+    store
+        .enqueue_outbox(std::slice::from_ref(&reply))
+        .await
+        .unwrap();
+    // A dispatcher has the message in hand: Meta accepted it, its wamid is not stored yet.
+    let sending = store
+        .claim_outbox(now, now + chrono::Duration::seconds(60), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let wamid = "wamid.early";
+    store
+        .record_inbound(&[NewInboxEvent {
+            provider: Provider::WhatsApp,
+            provider_event_id: format!("{wamid}:delivered"),
+            business_id: reply.business_id.clone(),
+            conversation_key: reply.conversation_key.clone(),
+            kind: EventKind::Status,
+            payload: json!({
+                "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+                "status": {"id": wamid, "status": "delivered", "timestamp": "1751142888",
+                           "recipient_id": "34600000123"}
+            })
+            .to_string(),
+            received_at: now,
+        }])
+        .await
+        .unwrap();
+    let worker = InboxWorker::new(
+        store.clone(),
+        InboxHandler::new(store.clone(), None),
+        Arc::new(Notify::new()),
+        WorkerOptions::default(),
+    );
+
+    let before = Utc::now();
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    let id = format!("{wamid}:delivered");
+    let waiting = store
+        .find_inbox_event(Provider::WhatsApp, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(waiting.status, InboxStatus::Failed, "{waiting:?}");
+    assert!(
+        waiting.last_error.as_deref().unwrap().contains(wamid),
+        "{waiting:?}"
+    );
+    let delay = chrono::Duration::from_std(retry_delay(1)).unwrap();
+    assert!(waiting.next_attempt_at >= before + delay, "{waiting:?}");
+
+    // The dispatcher stores Meta's answer; the status applies on its next attempt.
+    assert_eq!(
+        store
+            .outbox_sent(&[(sending.id, sending.attempts, wamid.into())], Utc::now())
+            .await
+            .unwrap(),
+        1
+    );
+    let applied = run_until_settled(&worker, &store, &id).await;
+    assert_eq!(applied.status, InboxStatus::Done, "{applied:?}");
+    assert_eq!(applied.attempts, 2);
+    let row = store.outbox_for_recipient(&reply.recipient).await.unwrap();
+    assert_eq!(row[0].status, OutboundStatus::Delivered);
+}
+both_backends!(
+    status_before_wamid,
+    a_status_ahead_of_its_wamid_is_retried_and_applied_once_the_wamid_is_stored
+);
