@@ -188,11 +188,14 @@ fn random_conversations_never_fail_a_turn_nor_double_book() {
         runtime.block_on(async {
             let db = TestDb::new(Backend::Sqlite).await;
             let store = db.store().await;
-            let turns = TurnRunner::new(store.clone(), flow.clone(), catalog.clone(), TurnSettings::default(), Metrics::new());
-            let window = Window::new(store.clone(), None);
             let worker = InboxWorker::new(
                 store.clone(),
-                InboxHandler::new(store.clone(), window, Arc::new(turns), Metrics::new()),
+                InboxHandler::new(
+                    store.clone(),
+                    Window::new(store.clone(), None),
+                    Arc::new(TurnRunner::new(store.clone(), flow.clone(), catalog.clone(), TurnSettings::default(), Metrics::new())),
+                    Metrics::new(),
+                ),
                 Arc::new(Notify::new()),
                 WorkerOptions::default(),
             );

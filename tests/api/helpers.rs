@@ -433,3 +433,32 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// The product's inbox handler over `store`, running the shipped flow and catalog (no re-engagement
+/// template, no deposits).
+pub fn inbox_handler(
+    store: &Store,
+    metrics: &salonbot::telemetry::Metrics,
+) -> salonbot::worker::inbox::InboxHandler {
+    use std::sync::Arc;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let flow = salonbot::engine::load_conversation_flow(
+        &root.join("flows"),
+        &salonbot::whatsapp::messages::limits::UI_LIMITS,
+    )
+    .unwrap();
+    let catalog = salonbot::booking::catalog::load(&root.join("salon.toml")).unwrap();
+    let turns = salonbot::worker::turn::TurnRunner::new(
+        store.clone(),
+        Arc::new(flow),
+        Arc::new(catalog),
+        salonbot::worker::turn::TurnSettings::default(),
+        metrics.clone(),
+    );
+    salonbot::worker::inbox::InboxHandler::new(
+        store.clone(),
+        salonbot::worker::window::Window::new(store.clone(), None),
+        Arc::new(turns),
+        metrics.clone(),
+    )
+}

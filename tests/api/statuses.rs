@@ -10,12 +10,10 @@ use salonbot::store::{InboxStatus, Provider, Store};
 use salonbot::telemetry::Metrics;
 use salonbot::whatsapp::webhook::NotificationIn;
 use salonbot::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
-use salonbot::worker::turn::{TurnRunner, TurnSettings};
-use salonbot::worker::window::Window;
 use tokio::sync::Notify;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestDb, fixture, spawn_app, text_message};
+use crate::helpers::{Backend, TestDb, fixture, inbox_handler, spawn_app, text_message};
 
 /// The `sent` status in the fixture: of a message this bot never sent, to +1 650 555 1234.
 const STATUS_ID: &str = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=:sent";
@@ -60,30 +58,9 @@ both_backends!(
 );
 
 fn status_worker(store: &Store, metrics: &Metrics, wait: Duration) -> InboxWorker<InboxHandler> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let flow = salonbot::engine::load_conversation_flow(
-        &root.join("flows"),
-        &salonbot::whatsapp::messages::limits::UI_LIMITS,
-    )
-    .unwrap();
-    let catalog = salonbot::booking::catalog::load(&root.join("salon.toml")).unwrap();
-    let turns = TurnRunner::new(
-        store.clone(),
-        Arc::new(flow),
-        Arc::new(catalog),
-        TurnSettings::default(),
-        metrics.clone(),
-    );
-    let handler = InboxHandler::new(
-        store.clone(),
-        Window::new(store.clone(), None),
-        Arc::new(turns),
-        metrics.clone(),
-    )
-    .with_status_wait(wait);
     InboxWorker::new(
         store.clone(),
-        handler,
+        inbox_handler(store, metrics).with_status_wait(wait),
         Arc::new(Notify::new()),
         WorkerOptions::default(),
     )

@@ -8,9 +8,7 @@ use chrono::Utc;
 use salonbot::store::{
     EventKind, InboxEvent, InboxStatus, NewInboxEvent, NewOutbound, OutboundStatus, Provider,
 };
-use salonbot::worker::inbox::{
-    EventHandler, Handled, InboxHandler, InboxWorker, Outcome, WorkerOptions, retry_delay,
-};
+use salonbot::worker::inbox::{EventHandler, Handled, InboxWorker, Outcome, RETRY, WorkerOptions};
 use serde_json::json;
 use tokio::sync::{Notify, watch};
 
@@ -361,7 +359,7 @@ async fn an_event_that_fails_once_is_retried_after_its_delay_and_done(backend: B
     assert_eq!(failed.status, InboxStatus::Failed, "{failed:?}");
     assert_eq!(failed.attempts, 1);
     assert_eq!(failed.last_error.as_deref(), Some("not this time"));
-    let delay = chrono::Duration::from_std(retry_delay(1)).unwrap();
+    let delay = chrono::Duration::from_std(RETRY.delay(1)).unwrap();
     assert!(
         failed.next_attempt_at >= before + delay,
         "retried no sooner than {delay} after the failure: {failed:?}"
@@ -429,7 +427,7 @@ async fn a_status_ahead_of_its_wamid_is_retried_and_applied_once_the_wamid_is_st
         .unwrap();
     let worker = InboxWorker::new(
         store.clone(),
-        InboxHandler::new(store.clone(), None),
+        crate::helpers::inbox_handler(&store, &salonbot::telemetry::Metrics::new()),
         Arc::new(Notify::new()),
         WorkerOptions::default(),
     );
@@ -447,7 +445,7 @@ async fn a_status_ahead_of_its_wamid_is_retried_and_applied_once_the_wamid_is_st
         waiting.last_error.as_deref().unwrap().contains(wamid),
         "{waiting:?}"
     );
-    let delay = chrono::Duration::from_std(retry_delay(1)).unwrap();
+    let delay = chrono::Duration::from_std(RETRY.delay(1)).unwrap();
     assert!(waiting.next_attempt_at >= before + delay, "{waiting:?}");
 
     // The dispatcher stores Meta's answer; the status applies on its next attempt.
