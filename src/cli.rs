@@ -1,5 +1,4 @@
-//! The `salonbot` command line: `serve`, `migrate`, `flows check`, `chat` and `inbox` (the free-text
-//! probe joins as its issue lands).
+//! The `salonbot` command line: `serve`, `migrate`, `flows check`, `chat` and `inbox`.
 
 use std::path::{Path, PathBuf};
 

@@ -2,8 +2,10 @@
 //!
 //! Start reading at `main.rs` (command line, configuration, telemetry) and [`app`] (the router and the
 //! background tasks). The path of one message is: [`ingress`] verifies, parses and stores it in the
-//! [`store`]'s inbox before answering; a [`worker`] claims it and (from the engine issue on) runs the
-//! conversation; replies leave through an outbox.
+//! [`store`]'s inbox before answering; a [`worker`] claims it, turns it into the [`engine`]'s input,
+//! runs the pure step and commits the new state, the bookings and the replies in one transaction; a
+//! dispatcher sends the replies from the outbox. `docs/architecture.md` follows that path step by step
+//! and says what each module owns and may depend on.
 
 /// The router, the shared state, and starting and stopping everything together.
 pub mod app;
@@ -24,19 +26,21 @@ pub mod conversation;
 pub mod engine;
 /// The one HTTP error type and its mapping to status codes and JSON bodies.
 pub mod error;
-/// Inbox events, the shared shape of what ingress stores and the worker runs.
+/// Inbox events, the shared shape of what ingress stores and the worker runs (and a fired timer's payload).
 pub mod event;
 /// `/health`, `/health/live`, `/health/ready`.
 pub mod health;
 /// Webhook ingress: limits, signatures, dedup, rate limits, audit, durable acknowledgement.
 pub mod ingress;
-/// Persistence on PostgreSQL or SQLite behind one type; the group-commit writer.
+/// Persistence on PostgreSQL or SQLite behind one type, the only module that runs SQL: a file per
+/// table, the turn commit, the group-commit writer.
 pub mod store;
 /// Tracing setup and the Prometheus metrics of the public contract.
 pub mod telemetry;
 /// WhatsApp Cloud API wire types (webhook notifications split into typed events, outbound messages and
 /// their limits) and the API client.
 pub mod whatsapp;
-/// Background consumers: the inbox worker, conversation turns (inbox event to engine input, step,
-/// commit) and the outbox dispatcher.
+/// Everything after the acknowledgement, built by one pipeline for `serve` and `chat`: the inbox
+/// worker and its handler, conversation turns (inbox event to engine input, step, commit), the outbox
+/// dispatcher, the 24-hour window, retries and the periodic loops.
 pub mod worker;

@@ -69,7 +69,7 @@ pub enum TurnOutcome {
 }
 
 impl TurnSettings {
-    /// What the configuration says: deposits stay off until a payment provider is wired in.
+    /// What the configuration says. Deposits are off: no payment provider is configured.
     pub fn from_config(config: &crate::config::Config) -> Self {
         Self {
             deposits: false,
