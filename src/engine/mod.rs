@@ -1,11 +1,11 @@
 //! The conversation engine.
 //!
-//! Flows: the typed model of a flow file and its loader ([`flow`]), the checker behind `salonbot flows
-//! check` ([`check`]), the accepted-states lock ([`lock`]) and the Mermaid diagram ([`graph`]); the
-//! format is specified in `docs/flows.md`. Running them: the pure [`step`] over a conversation's
-//! [`state`], an [`input`] and a [`view`] of the world, deciding replies and [`effect`]s; the
-//! customer's words read by [`understand`], written back through the compiled message [`templates`]
-//! and [`locale`] formats.
+//! Flows: the vocabulary, typed model and loader of a flow file ([`flow`]), the checker behind
+//! `salonbot flows check` ([`check`]), the accepted-states lock ([`lock`]) and the Mermaid diagram
+//! ([`graph`]); the format is specified in `docs/flows.md`. Running them: the pure [`step`] over a
+//! conversation's [`state`], an [`input`] and a [`view`] of the world, deciding replies and
+//! [`effect`]s; the customer's words read by [`understand`] (normalising, intents, language, picking
+//! a row), written back through the compiled message [`templates`] and [`locale`] formats.
 //!
 //! The engine does no I/O beyond reading flow and template files when asked to load them, and
 //! imports no storage, provider, inbox or async code (`tests/api/boundaries.rs` checks): the worker
