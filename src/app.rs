@@ -82,8 +82,9 @@ impl App {
             anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display())
         })?;
         // So does an invalid flow (the same checks as `salonbot flows check`).
-        let flow = engine::load_conversation_flow(
+        let engine::ConversationFlow { flow, templates } = engine::load_conversation_flow(
             &config.flows_dir,
+            &config.templates_dir_for(&config.flows_dir),
             &crate::whatsapp::messages::limits::UI_LIMITS,
         )?;
         let metrics = Metrics::new();
@@ -115,6 +116,7 @@ impl App {
             Engine::new(
                 store.clone(),
                 Arc::new(flow),
+                Arc::new(templates),
                 catalog.clone(),
                 EngineSettings::from_config(&config),
                 metrics.clone(),

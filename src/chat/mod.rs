@@ -96,8 +96,9 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     let phone = choose_phone(&options)?;
     let catalog = catalog::load(&config.salon_config)
         .map_err(|e| anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display()))?;
-    let flow = engine::load_conversation_flow(
+    let engine::ConversationFlow { flow, templates } = engine::load_conversation_flow(
         &config.flows_dir,
+        &config.templates_dir_for(&config.flows_dir),
         &crate::whatsapp::messages::limits::UI_LIMITS,
     )?;
 
@@ -131,6 +132,7 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     let engine = Arc::new(Engine::new(
         store.clone(),
         Arc::new(flow),
+        Arc::new(templates),
         Arc::new(catalog),
         EngineSettings::from_config(&config),
         metrics,

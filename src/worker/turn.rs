@@ -17,12 +17,12 @@ use tokio::sync::Notify;
 use crate::booking::availability::Busy;
 use crate::booking::catalog::{Catalog, StaffId};
 use crate::conversation::Masked;
-use crate::engine::Flow;
 use crate::engine::effect::{Effect, Reply, ReplyUi, SlotRequest, TimerRequest, Turn};
 use crate::engine::input::Input;
 use crate::engine::state::Conversation;
 use crate::engine::step::step;
 use crate::engine::view::{self, View};
+use crate::engine::{Flow, Templates};
 use crate::store::{
     Appointment, BookingOp, Committed, InboxEvent, NewHold, NewOutbound, NewTimer, Store,
     StoreError, StoredConversation, TurnCommit, TurnError, TurnTimer,
@@ -42,6 +42,7 @@ const REPLANS: usize = 3;
 pub struct Engine {
     store: Store,
     flow: Arc<Flow>,
+    templates: Arc<Templates>,
     catalog: Arc<Catalog>,
     settings: EngineSettings,
     metrics: Metrics,
@@ -81,6 +82,7 @@ impl Engine {
     pub fn new(
         store: Store,
         flow: Arc<Flow>,
+        templates: Arc<Templates>,
         catalog: Arc<Catalog>,
         settings: EngineSettings,
         metrics: Metrics,
@@ -88,6 +90,7 @@ impl Engine {
         Self {
             store,
             flow,
+            templates,
             catalog,
             settings,
             metrics,
@@ -215,6 +218,7 @@ impl Engine {
         let reads = self.read(cx.event, &cx.conversation, input, now).await?;
         let view = View {
             catalog: &self.catalog,
+            templates: &self.templates,
             now,
             busy: &reads.busy,
             appointments: &reads.appointments,
@@ -268,7 +272,7 @@ impl Engine {
         input: &Input,
         now: DateTime<Utc>,
     ) -> Result<Reads, StoreError> {
-        let needs = view::needs(&self.flow, conversation, input, now);
+        let needs = view::needs(&self.flow, &self.templates, conversation, input, now);
         let mut reads = Reads::default();
         // The customer's own appointments come with availability: their holds do not block them.
         if needs.appointments || needs.availability {

@@ -173,13 +173,14 @@ fn random_conversations_never_fail_a_turn_nor_double_book() {
         .build()
         .unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let flow = Arc::new(
-        salonbot::engine::load_conversation_flow(
-            &root.join("flows"),
-            &salonbot::whatsapp::messages::limits::UI_LIMITS,
-        )
-        .unwrap(),
-    );
+    let loaded = salonbot::engine::load_conversation_flow(
+        &root.join("flows"),
+        &root.join("templates"),
+        &salonbot::whatsapp::messages::limits::UI_LIMITS,
+    )
+    .unwrap();
+    let flow = Arc::new(loaded.flow);
+    let templates = Arc::new(loaded.templates);
     let catalog = Arc::new(salonbot::booking::catalog::load(&root.join("salon.toml")).unwrap());
     let run = std::sync::atomic::AtomicU64::new(0);
     let appointments = std::sync::atomic::AtomicUsize::new(0);
@@ -187,7 +188,7 @@ fn random_conversations_never_fail_a_turn_nor_double_book() {
         runtime.block_on(async {
             let db = TestDb::new(Backend::Sqlite).await;
             let store = db.store().await;
-            let engine = Engine::new(store.clone(), flow.clone(), catalog.clone(), EngineSettings::default(), Metrics::new());
+            let engine = Engine::new(store.clone(), flow.clone(), templates.clone(), catalog.clone(), EngineSettings::default(), Metrics::new());
             let worker = InboxWorker::new(
                 store.clone(),
                 InboxHandler::new(store.clone(), None).with_engine(Arc::new(engine)),
