@@ -22,12 +22,10 @@ RUN mkdir -p src \
     && cargo build --release --locked \
     && rm -rf src
 
-# 2. The crate itself. migrations/ and templates/ must be present at compile time: both are embedded
-#    in the binary (the message templates are compiled by build.rs).
+# 2. The crate itself. migrations/ must be present at compile time: it is embedded in the binary.
 COPY build.rs ./
 COPY src ./src
 COPY migrations ./migrations
-COPY templates ./templates
 # COPY keeps the sources' modification times, which may be older than the placeholder build above;
 # touching the crate roots makes cargo rebuild the crate for certain.
 RUN touch src/main.rs src/lib.rs \
@@ -52,8 +50,8 @@ COPY --from=builder /usr/local/bin/salonbot /usr/local/bin/salonbot
 # The salon's catalog (SALON_CONFIG defaults to salon.toml in the working directory); mount your own
 # over it, or set SALON_CONFIG.
 COPY salon.toml /app/salon.toml
-# The conversation flows, and the message templates they are checked against at start-up (the texts
-# themselves are compiled into the binary).
+# The conversation flows and the message templates, both read and checked at start-up (FLOWS_DIR,
+# TEMPLATES_DIR); mount your own over them to change what the bot says.
 COPY flows /app/flows
 COPY templates /app/templates
 

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
+use std::path::Path;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -17,7 +18,7 @@ use salonbot::engine::effect::ReplyUi;
 use salonbot::engine::input::Input;
 use salonbot::engine::state::Conversation;
 use salonbot::engine::view::View;
-use salonbot::engine::{Flow, step};
+use salonbot::engine::{Flow, Templates, step};
 use salonbot::ingress::signature::{sign_sha256_header, verify_sha256_header};
 use salonbot::ingress::whatsapp::inbox_events;
 use salonbot::whatsapp::webhook::NotificationIn;
@@ -32,6 +33,14 @@ fn catalog() -> Catalog {
 fn flow() -> Flow {
     let text = std::fs::read_to_string(format!("{ROOT}/flows/booking.toml")).expect("booking.toml");
     salonbot::engine::parse("flows/booking.toml", &text).expect("the shipped flow parses")
+}
+
+/// The shipped message templates, read as `serve` reads them at start-up.
+fn templates() -> Templates {
+    let (templates, errors) =
+        salonbot::engine::templates::load(Path::new(&format!("{ROOT}/templates")));
+    assert!(errors.is_empty(), "the shipped templates load: {errors:?}");
+    templates
 }
 
 /// Monday 23 November 2026, 10:00 in Madrid.
@@ -75,9 +84,11 @@ fn tap(id: String) -> Input {
 fn bench_step(c: &mut Criterion) {
     let catalog = catalog();
     let flow = flow();
+    let templates = templates();
     let busy = busy(&catalog);
     let view = View {
         catalog: &catalog,
+        templates: &templates,
         now: now(),
         busy: &busy,
         appointments: &[],

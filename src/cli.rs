@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use crate::chat::{self, ChatOptions};
 use crate::config::Config;
-use crate::engine::check::{TemplateDir, check_dir};
+use crate::engine::check::check_dirs;
 use crate::engine::{Flow, FlowError, lock, mermaid};
 use crate::store::{Store, StoreOptions};
 use crate::whatsapp::messages::limits::UI_LIMITS;
@@ -78,7 +78,8 @@ pub enum InboxCommand {
 pub enum FlowsCommand {
     /// Check every flow file (with `file:line` errors); exit non-zero if any is invalid.
     Check {
-        /// The flows directory (default: FLOWS_DIR). Templates are read from `<DIR>/../templates`.
+        /// The flows directory (default: FLOWS_DIR). Templates are read from TEMPLATES_DIR, or else
+        /// from `<DIR>/../templates`.
         dir: Option<PathBuf>,
         /// Print each flow as a Mermaid state diagram on stdout (the `ok:` lines go to stderr).
         #[arg(long)]
@@ -96,7 +97,10 @@ impl Cli {
             Command::Migrate => migrate(config).await,
             Command::Flows {
                 command: FlowsCommand::Check { dir, graph, accept },
-            } => flows_check(&dir.unwrap_or(config.flows_dir), graph, accept),
+            } => {
+                let dir = dir.unwrap_or_else(|| config.flows_dir.clone());
+                flows_check(&dir, &config.templates_dir_for(&dir), graph, accept)
+            }
             Command::Chat {
                 phone,
                 lang,
@@ -195,9 +199,9 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 }
 
 /// `flows check`: every problem one per line on stderr (and an error), or one `ok:` line per flow.
-fn flows_check(dir: &Path, graph: bool, accept: bool) -> anyhow::Result<()> {
-    let templates = TemplateDir::next_to(dir);
-    let flows = check_dir(dir, &templates, &UI_LIMITS).map_err(|errors| report(dir, &errors))?;
+fn flows_check(dir: &Path, templates: &Path, graph: bool, accept: bool) -> anyhow::Result<()> {
+    let (flows, _) =
+        check_dirs(dir, templates, &UI_LIMITS).map_err(|errors| report(dir, templates, &errors))?;
     for flow in &flows {
         let line = format!(
             "ok: {} ({} v{}, {} states)",
@@ -222,14 +226,15 @@ fn flows_check(dir: &Path, graph: bool, accept: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(dir: &Path, errors: &[FlowError]) -> anyhow::Error {
+fn report(dir: &Path, templates: &Path, errors: &[FlowError]) -> anyhow::Error {
     for error in errors {
         eprintln!("{error}");
     }
     anyhow::anyhow!(
-        "{} problem(s) in the flows of {}",
+        "{} problem(s) in the flows of {} and their templates in {}",
         errors.len(),
-        dir.display()
+        dir.display(),
+        templates.display()
     )
 }
 

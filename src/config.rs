@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -181,6 +181,9 @@ pub struct Config {
     pub redis_prefix: String,
     pub salon_config: PathBuf,
     pub flows_dir: PathBuf,
+    /// `TEMPLATES_DIR`, when set; otherwise the message templates are read from the `templates`
+    /// folder beside the flows folder ([`Config::templates_dir_for`]).
+    pub templates_dir: Option<PathBuf>,
     pub whatsapp: WhatsAppConfig,
     pub stripe: StripeConfig,
     pub chatwoot: ChatwootConfig,
@@ -199,6 +202,19 @@ pub struct Config {
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/salonbot.db";
 
 impl Config {
+    /// Where the message templates of the flows in `flows_dir` are read from: `TEMPLATES_DIR`, or
+    /// else the `templates` folder beside `flows_dir` (`templates` for the default `flows`, the
+    /// shipped set), where they have always been looked for.
+    pub fn templates_dir_for(&self, flows_dir: &Path) -> PathBuf {
+        match &self.templates_dir {
+            Some(dir) => dir.clone(),
+            None => flows_dir
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join("templates"),
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -343,6 +359,7 @@ impl Config {
                 .unwrap_or_else(|| "salon.toml".into())
                 .into(),
             flows_dir: get("FLOWS_DIR").unwrap_or_else(|| "flows".into()).into(),
+            templates_dir: get("TEMPLATES_DIR").map(PathBuf::from),
             whatsapp,
             stripe,
             chatwoot,
@@ -527,6 +544,24 @@ mod tests {
         assert_eq!(c.rate_limit.invalid_per_minute, 30);
         assert_eq!(c.rate_limit.per_minute, None);
         assert_eq!(c.whatsapp.api_base, "https://graph.facebook.com/v21.0");
+    }
+
+    #[test]
+    fn templates_sit_next_to_the_flows_directory_unless_templates_dir_says() {
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            c.templates_dir_for(Path::new("flows")),
+            Path::new("templates")
+        );
+        assert_eq!(
+            c.templates_dir_for(Path::new("/srv/bot/flows")),
+            Path::new("/srv/bot/templates")
+        );
+        let c = config(&[("TEMPLATES_DIR", "/etc/salonbot/messages")]).unwrap();
+        assert_eq!(
+            c.templates_dir_for(&c.flows_dir),
+            Path::new("/etc/salonbot/messages")
+        );
     }
 
     #[test]

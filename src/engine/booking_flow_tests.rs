@@ -82,6 +82,7 @@ impl World {
     fn view(&self) -> View<'_> {
         View {
             catalog: &self.catalog,
+            templates: super::templates::shipped(),
             now: self.now,
             busy: &self.busy,
             appointments: &self.appointments,
@@ -311,7 +312,8 @@ fn every_transition_of_the_shipped_flow_does_what_the_file_says() {
                 let titles: Vec<String> = buttons
                     .iter()
                     .map(|b| {
-                        super::templates::render(Language::Es, &b.label.name, &Default::default())
+                        super::templates::shipped()
+                            .render(Language::Es, &b.label.name, &Default::default())
                             .unwrap()
                     })
                     .collect();
@@ -963,7 +965,10 @@ fn a_timer_for_a_conversation_that_never_started_says_nothing() {
 fn every_template_the_engine_says_on_its_own_exists_in_every_language() {
     for name in super::step::ENGINE_TEMPLATES {
         for language in Language::ALL {
-            assert!(super::templates::has(language, name), "{language}/{name}");
+            assert!(
+                super::templates::shipped().has(language, name),
+                "{language}/{name}"
+            );
         }
     }
 }
@@ -1226,7 +1231,13 @@ fn the_reads_a_turn_skips_never_change_it() {
             }
             for input in extra {
                 let full = world.step(&flow, &conversation, input.clone());
-                let needs = view::needs(&flow, &conversation, &input, now());
+                let needs = view::needs(
+                    &flow,
+                    super::templates::shipped(),
+                    &conversation,
+                    &input,
+                    now(),
+                );
                 let trimmed = World {
                     catalog: world.catalog.clone(),
                     busy: if needs.availability {

@@ -2,17 +2,19 @@
 //! `docs/flows.md` that needs more than one element to judge (state references, reachability, dead
 //! ends, templates in every language, WhatsApp's limits, triggers against the state's interface).
 //! Unknown vocabulary is refused earlier, by the loader ([`super::flow`]); the version/lock rule lives
-//! in [`super::lock`], and [`check_dir`] runs all of them over a directory.
+//! in [`super::lock`], and [`check_dir`] runs all of them over a directory; [`check_dirs`] loads the
+//! message templates first and checks the flows against them.
 //!
 //! The channel's limits (how many buttons, how long a label) are data the caller passes in
 //! ([`UiLimits`]; WhatsApp's are `whatsapp::messages::limits::UI_LIMITS`), so the engine names no
 //! provider.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::flow::{Flow, FlowError, PAGING_ROWS, State, TemplateRef, Transition, Trigger, Ui};
 use super::lock;
+use super::templates::{self, Templates};
 
 /// The languages every template must exist in.
 pub const LANGUAGES: [&str; 3] = ["es", "en", "pt"];
@@ -48,30 +50,24 @@ pub trait TemplateSource {
     }
 }
 
-/// Templates as files: `<root>/<language>/<name>.txt`.
-#[derive(Debug, Clone)]
-pub struct TemplateDir(pub PathBuf);
-
-impl TemplateDir {
-    /// The templates of the flows in `flows_dir`: `<flows_dir>/../templates`, which is `templates`
-    /// when `flows_dir` is the relative `flows`.
-    pub fn next_to(flows_dir: &Path) -> Self {
-        let parent = flows_dir.parent().unwrap_or(Path::new(""));
-        Self(parent.join("templates"))
-    }
-
-    fn path(&self, name: &str, language: &str) -> PathBuf {
-        self.0.join(language).join(format!("{name}.txt"))
-    }
-}
-
-impl TemplateSource for TemplateDir {
-    fn has(&self, name: &str, language: &str) -> bool {
-        self.path(name, language).is_file()
-    }
-
-    fn text(&self, name: &str, language: &str) -> Option<String> {
-        std::fs::read_to_string(self.path(name, language)).ok()
+/// Loads the message templates in `templates_dir` ([`templates::load`]) and every flow in
+/// `flows_dir`, and checks the flows against those templates and the channel's `limits`: the checks
+/// of `salonbot flows check` and of start-up. Returns the flows and the templates when nothing is
+/// wrong, else every problem of both (the flows are checked even when some templates are broken,
+/// against those that could be read, so that one run shows everything to fix).
+pub fn check_dirs(
+    flows_dir: &Path,
+    templates_dir: &Path,
+    limits: &UiLimits,
+) -> Result<(Vec<Flow>, Templates), Vec<FlowError>> {
+    let (templates, mut errors) = templates::load(templates_dir);
+    match check_dir(flows_dir, &templates, limits) {
+        Ok(flows) if errors.is_empty() => Ok((flows, templates)),
+        Ok(_) => Err(errors),
+        Err(problems) => {
+            errors.extend(problems);
+            Err(errors)
+        }
     }
 }
 
@@ -729,29 +725,18 @@ on = [
         }
     }
 
-    fn repo_path(relative: &str) -> PathBuf {
+    fn repo_path(relative: &str) -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
     }
 
     #[test]
     fn the_shipped_booking_flow_passes_with_the_shipped_templates() {
-        let templates = TemplateDir(repo_path("templates"));
-        let flows = check_dir(&repo_path("flows"), &templates, &LIMITS).unwrap_or_else(|errors| {
-            let shown: Vec<_> = errors.iter().map(ToString::to_string).collect();
-            panic!("{}", shown.join("\n"))
-        });
+        let (flows, templates) = check_dirs(&repo_path("flows"), &repo_path("templates"), &LIMITS)
+            .unwrap_or_else(|errors| {
+                let shown: Vec<_> = errors.iter().map(ToString::to_string).collect();
+                panic!("{}", shown.join("\n"))
+            });
         assert!(flows.iter().any(|flow| flow.name == "booking"));
-    }
-
-    #[test]
-    fn templates_sit_next_to_the_flows_directory() {
-        assert_eq!(
-            TemplateDir::next_to(Path::new("flows")).0,
-            Path::new("templates")
-        );
-        assert_eq!(
-            TemplateDir::next_to(Path::new("/srv/bot/flows")).0,
-            Path::new("/srv/bot/templates")
-        );
+        assert_eq!(&templates, crate::engine::templates::shipped());
     }
 }

@@ -1,11 +1,12 @@
 //! The conversation engine.
 //!
-//! Flows: the typed model of a flow file and its loader ([`flow`]), the checker behind `salonbot flows
-//! check` ([`check`]), the accepted-states lock ([`lock`]) and the Mermaid diagram ([`graph`]); the
-//! format is specified in `docs/flows.md`. Running them: the pure [`step`] over a conversation's
-//! [`state`], an [`input`] and a [`view`] of the world, deciding replies and [`effect`]s; the
-//! customer's words read by [`understand`], written back through the compiled message [`templates`]
-//! and [`locale`] formats.
+//! Flows: the vocabulary, typed model and loader of a flow file ([`flow`]), the checker behind
+//! `salonbot flows check` ([`check`]), the accepted-states lock ([`lock`]) and the Mermaid diagram
+//! ([`graph`]); the format is specified in `docs/flows.md`. Running them: the pure [`step`] over a
+//! conversation's [`state`], an [`input`] and a [`view`] of the world, deciding replies and
+//! [`effect`]s; the customer's words read by [`understand`] (normalising, intents, language, picking
+//! a row), written back through the message [`templates`] (loaded at start-up, like the flow) and
+//! [`locale`] formats.
 //!
 //! The engine does no I/O beyond reading flow and template files when asked to load them, and
 //! imports no storage, provider, inbox or async code (`tests/api/boundaries.rs` checks): the worker
@@ -27,41 +28,50 @@ pub mod templates;
 pub mod understand;
 pub mod view;
 
-pub use check::{TemplateDir, TemplateSource, UiLimits, check, check_dir};
+pub use check::{TemplateSource, UiLimits, check, check_dir, check_dirs};
 pub use flow::{Flow, FlowError, load_dir, parse};
 pub use graph::mermaid;
 pub use step::step;
+pub use templates::Templates;
 
 /// The name of the flow conversations run when `FLOWS_DIR` holds several.
 pub const CONVERSATION_FLOW: &str = "booking";
 
-/// Loads and checks the flows in `dir` against the channel's `limits` (the checks of `salonbot flows
-/// check`, and every template compiled into this binary), and returns the one conversations run: the
-/// flow named [`CONVERSATION_FLOW`], or the only one.
-pub fn load_conversation_flow(dir: &std::path::Path, limits: &UiLimits) -> anyhow::Result<Flow> {
-    let shown = |errors: &[FlowError]| {
-        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!(
-            "invalid flows in FLOWS_DIR ({}):\n{}",
-            dir.display(),
-            lines.join("\n")
-        )
-    };
-    let mut flows = check_dir(dir, &TemplateDir::next_to(dir), limits).map_err(|e| shown(&e))?;
-    let compiled: Vec<FlowError> = flows
-        .iter()
-        .flat_map(|flow| check(flow, &templates::Compiled, limits))
-        .collect();
-    if !compiled.is_empty() {
-        return Err(shown(&compiled));
-    }
+/// The flow conversations run, with the message templates it was checked against.
+#[derive(Debug, Clone)]
+pub struct ConversationFlow {
+    pub flow: Flow,
+    pub templates: Templates,
+}
+
+/// Loads and checks the message templates in `templates_dir` and the flows in `flows_dir` against
+/// them and the channel's `limits` (the checks of `salonbot flows check`), and returns the flow
+/// conversations run, the one named [`CONVERSATION_FLOW`] or the only one, with the templates.
+pub fn load_conversation_flow(
+    flows_dir: &std::path::Path,
+    templates_dir: &std::path::Path,
+    limits: &UiLimits,
+) -> anyhow::Result<ConversationFlow> {
+    let (mut flows, templates) =
+        check_dirs(flows_dir, templates_dir, limits).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!(
+                "invalid flows in FLOWS_DIR ({}) or templates in TEMPLATES_DIR ({}):\n{}",
+                flows_dir.display(),
+                templates_dir.display(),
+                lines.join("\n")
+            )
+        })?;
     let position = match flows.iter().position(|f| f.name == CONVERSATION_FLOW) {
         Some(i) => i,
         None if flows.len() == 1 => 0,
         None => anyhow::bail!(
             "FLOWS_DIR ({}) holds several flows and none is named {CONVERSATION_FLOW:?}",
-            dir.display()
+            flows_dir.display()
         ),
     };
-    Ok(flows.swap_remove(position))
+    Ok(ConversationFlow {
+        flow: flows.swap_remove(position),
+        templates,
+    })
 }

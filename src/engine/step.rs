@@ -19,7 +19,7 @@ use super::flow::{
 };
 use super::input::{Input, Timer};
 use super::state::{ANYONE, Conversation};
-use super::templates::{self, Vars};
+use super::templates::Vars;
 use super::view::{self, View};
 use super::{locale, understand};
 use crate::booking::catalog::{Language, ServiceId, StaffId};
@@ -513,7 +513,8 @@ impl Stepper<'_, '_> {
         if self.conv.misses >= MISSES_BEFORE_HANDOFF {
             self.conv.misses = 0;
             let language = self.language();
-            let label = |name: &str| templates::render(language, name, &Vars::default());
+            let templates = self.view.templates;
+            let label = |name: &str| templates.render(language, name, &Vars::default());
             let buttons = [
                 ("intent:human", "menu_human"),
                 ("intent:menu", "back_to_menu"),
@@ -704,9 +705,9 @@ impl Stepper<'_, '_> {
         let service = self.service();
         let staff_id = slots.slot_staff.as_ref().or(slots.staff.as_ref());
         let staff = match staff_id.map(String::as_str) {
-            Some(ANYONE) | None => {
-                templates::render(language, "row_anyone", &Vars::default()).unwrap_or_default()
-            }
+            Some(ANYONE) | None => (self.view.templates)
+                .render(language, "row_anyone", &Vars::default())
+                .unwrap_or_default(),
             Some(id) => catalog
                 .staff_member(&StaffId::new(id))
                 .map(|s| s.name.clone())
@@ -738,7 +739,9 @@ impl Stepper<'_, '_> {
     }
 
     fn render(&self, name: &str) -> Option<String> {
-        templates::render(self.language(), name, &self.vars())
+        self.view
+            .templates
+            .render(self.language(), name, &self.vars())
     }
 
     fn say_template(&mut self, name: &str) {
@@ -754,7 +757,9 @@ impl Stepper<'_, '_> {
         };
         let language = self.language();
         let label = |name: &str| {
-            templates::render(language, name, &self.vars()).unwrap_or_else(|| name.to_owned())
+            (self.view.templates)
+                .render(language, name, &self.vars())
+                .unwrap_or_else(|| name.to_owned())
         };
         match &state.ui {
             Ui::Text => ReplyUi::None,
@@ -858,7 +863,9 @@ impl Stepper<'_, '_> {
             .iter()
             .zip(["reminder_confirm", "reminder_cancel"])
             .filter_map(|(id, name)| {
-                templates::render(language, name, &Vars::default()).map(|title| (id.clone(), title))
+                (self.view.templates)
+                    .render(language, name, &Vars::default())
+                    .map(|title| (id.clone(), title))
             })
             .collect();
         self.conv.slots = saved;

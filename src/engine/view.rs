@@ -1,5 +1,6 @@
-//! Everything a step may look at besides the conversation itself: the catalog, the clock, the staff's
-//! busy times and the customer's appointments, read by the caller before the step. Also the rows of
+//! Everything a step may look at besides the conversation itself: the catalog, the message templates,
+//! the clock, the staff's busy times and the customer's appointments, read by the caller before the
+//! step. Also the rows of
 //! the lists a state shows, built from that view, and which reads a state needs ([`Needs`]).
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -8,7 +9,8 @@ use super::effect::Row;
 use super::flow::{Flow, Guard, Intent, OptionSource, State, Transition, Trigger, Ui};
 use super::input::Input;
 use super::state::{ANYONE, Conversation, Slots};
-use super::{locale, templates, understand};
+use super::templates::Templates;
+use super::{locale, understand};
 use crate::booking::appointment::Appointment;
 use crate::booking::appointment::AppointmentStatus;
 use crate::booking::availability::{self, Busy, Slot, StaffChoice};
@@ -21,6 +23,8 @@ pub const DAYS_LISTED: u32 = 10;
 #[derive(Debug, Clone, Copy)]
 pub struct View<'a> {
     pub catalog: &'a Catalog,
+    /// The message templates, loaded at start-up like the flow.
+    pub templates: &'a Templates,
     pub now: DateTime<Utc>,
     /// Live appointments and holds of every staff member (within the booking horizon).
     pub busy: &'a [Busy],
@@ -233,7 +237,8 @@ pub fn options(
                 .map(|staff| row(staff.id.as_str(), staff.name.clone(), None))
                 .collect();
             if rows.len() > 1 {
-                let anyone = templates::render(language, "row_anyone", &Default::default())
+                let anyone = (view.templates)
+                    .render(language, "row_anyone", &Default::default())
                     .unwrap_or_else(|| ANYONE.to_owned());
                 rows.insert(0, row(ANYONE, anyone, None));
             }
@@ -367,7 +372,13 @@ fn needs_of_transition(flow: &Flow, transition: &Transition) -> Needs {
 /// What a step may read when `input` arrives, so that a turn reads only what it can use: the
 /// transitions the input can trigger (by its button id, its intent, or a row it may pick), the states
 /// they lead to, and the current state (said again after a miss). Anything else reads everything.
-pub fn needs(flow: &Flow, conversation: &Conversation, input: &Input, now: DateTime<Utc>) -> Needs {
+pub fn needs(
+    flow: &Flow,
+    templates: &Templates,
+    conversation: &Conversation,
+    input: &Input,
+    now: DateTime<Utc>,
+) -> Needs {
     let everything = Needs {
         availability: true,
         appointments: true,
@@ -400,7 +411,7 @@ pub fn needs(flow: &Flow, conversation: &Conversation, input: &Input, now: DateT
         .and_then(Intent::from_name)
         .or_else(|| understand::intent(text));
     let language = conversation.language.unwrap_or(Language::Es);
-    let picked = picked_button(state, language, text);
+    let picked = picked_button(state, templates, language, text);
     let mut needs = needs_of_ui(state);
     for transition in flow.globals.iter().chain(&state.on) {
         let relevant = match &transition.trigger {
@@ -417,14 +428,21 @@ pub fn needs(flow: &Flow, conversation: &Conversation, input: &Input, now: DateT
 }
 
 /// The button of `state` a typed text names, if any (its number or its title).
-fn picked_button<'a>(state: &'a State, language: Language, text: &str) -> Option<&'a str> {
+fn picked_button<'a>(
+    state: &'a State,
+    templates: &Templates,
+    language: Language,
+    text: &str,
+) -> Option<&'a str> {
     let Ui::Buttons(buttons) = &state.ui else {
         return None;
     };
     let titles: Vec<String> = buttons
         .iter()
         .map(|b| {
-            templates::render(language, &b.label.name, &Default::default()).unwrap_or_default()
+            templates
+                .render(language, &b.label.name, &Default::default())
+                .unwrap_or_default()
         })
         .collect();
     let titles: Vec<&str> = titles.iter().map(String::as_str).collect();

@@ -1,7 +1,8 @@
 //! One pipeline for `salonbot serve` and `salonbot chat`: everything an event meets after ingress,
 //! built in one place, so that the simulator is the real path by construction.
 //!
-//! [`Setup::load`] reads and checks what the salon configured (its catalog, the conversation flow) and
+//! [`Setup::load`] reads and checks what the salon configured (its catalog, message templates and
+//! conversation flow) and
 //! stops start-up with one clear error when something is wrong; [`Pipeline::new`] puts together the
 //! turn runner, the inbox handler and the dispatchers' parts over a store. The sender is the one
 //! difference between the two commands: the configured WhatsApp sender for `serve`, the sandbox for
@@ -13,7 +14,8 @@ use tokio::sync::Notify;
 
 use crate::booking::catalog::{self, Catalog};
 use crate::config::Config;
-use crate::engine::{self, Flow};
+use crate::engine::templates::Templates;
+use crate::engine::{self, ConversationFlow, Flow};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 use crate::whatsapp::client::WhatsAppSender;
@@ -29,20 +31,27 @@ use crate::worker::window::Window;
 pub struct Setup {
     pub catalog: Arc<Catalog>,
     pub flow: Arc<Flow>,
+    /// The message templates (`TEMPLATES_DIR`), read at start-up.
+    pub templates: Arc<Templates>,
 }
 
 impl Setup {
-    /// Reads the catalog (`SALON_CONFIG`) and the conversation flow (`FLOWS_DIR`, checked as
-    /// `salonbot flows check` does). A mistake stops start-up here, naming the file and line, not at a
-    /// customer's booking.
+    /// Reads the catalog (`SALON_CONFIG`), the message templates (`TEMPLATES_DIR`) and the
+    /// conversation flow (`FLOWS_DIR`), checked as `salonbot flows check` does. A mistake stops
+    /// start-up here, naming the file and line, not at a customer's booking.
     pub fn load(config: &Config) -> anyhow::Result<Self> {
         let catalog = catalog::load(&config.salon_config).map_err(|e| {
             anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display())
         })?;
-        let flow = engine::load_conversation_flow(&config.flows_dir, &limits::UI_LIMITS)?;
+        let ConversationFlow { flow, templates } = engine::load_conversation_flow(
+            &config.flows_dir,
+            &config.templates_dir_for(&config.flows_dir),
+            &limits::UI_LIMITS,
+        )?;
         Ok(Self {
             catalog: Arc::new(catalog),
             flow: Arc::new(flow),
+            templates: Arc::new(templates),
         })
     }
 }
@@ -72,6 +81,7 @@ impl Pipeline {
         let turns = TurnRunner::new(
             store.clone(),
             setup.flow.clone(),
+            setup.templates.clone(),
             setup.catalog.clone(),
             TurnSettings::from_config(config),
             metrics.clone(),

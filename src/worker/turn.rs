@@ -17,12 +17,12 @@ use tokio::sync::Notify;
 use crate::booking::availability::Busy;
 use crate::booking::catalog::{Catalog, StaffId};
 use crate::conversation::Masked;
-use crate::engine::Flow;
 use crate::engine::effect::{Effect, Reply, ReplyUi, SlotRequest, TimerRequest, Turn};
 use crate::engine::input::Input;
 use crate::engine::state::Conversation;
 use crate::engine::step::step;
 use crate::engine::view::{self, View};
+use crate::engine::{Flow, Templates};
 use crate::store::{
     Appointment, BookingOp, Committed, InboxEvent, NewHold, NewOutbound, NewTimer, Store,
     StoreError, StoredConversation, TurnCommit, TurnError, TurnTimer,
@@ -43,6 +43,7 @@ const REPLANS: usize = 3;
 pub struct TurnRunner {
     store: Store,
     flow: Arc<Flow>,
+    templates: Arc<Templates>,
     catalog: Arc<Catalog>,
     settings: TurnSettings,
     metrics: Metrics,
@@ -82,6 +83,7 @@ impl TurnRunner {
     pub fn new(
         store: Store,
         flow: Arc<Flow>,
+        templates: Arc<Templates>,
         catalog: Arc<Catalog>,
         settings: TurnSettings,
         metrics: Metrics,
@@ -89,6 +91,7 @@ impl TurnRunner {
         Self {
             store,
             flow,
+            templates,
             catalog,
             settings,
             metrics,
@@ -222,6 +225,7 @@ impl TurnRunner {
         let reads = self.read(cx.event, &cx.conversation, input, now).await?;
         let view = View {
             catalog: &self.catalog,
+            templates: &self.templates,
             now,
             busy: &reads.busy,
             appointments: &reads.appointments,
@@ -276,7 +280,7 @@ impl TurnRunner {
         input: &Input,
         now: DateTime<Utc>,
     ) -> Result<Reads, StoreError> {
-        let needs = view::needs(&self.flow, conversation, input, now);
+        let needs = view::needs(&self.flow, &self.templates, conversation, input, now);
         let mut reads = Reads::default();
         // The customer's own appointments come with availability: their holds do not block them.
         if needs.appointments || needs.availability {

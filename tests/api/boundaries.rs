@@ -188,43 +188,44 @@ fn violations(part: &str, forbidden: &[&str]) -> Vec<String> {
     found
 }
 
-fn with(base: &[&'static str], more: &[&'static str]) -> Vec<&'static str> {
-    base.iter().chain(IO_CRATES).chain(more).copied().collect()
+/// The I/O modules and crates, and `more`.
+fn forbidden(more: &[&'static str]) -> Vec<&'static str> {
+    IO_MODULES
+        .iter()
+        .chain(IO_CRATES)
+        .chain(more)
+        .copied()
+        .collect()
+}
+
+/// Fails, listing each, when `src/<part>` names a forbidden module or crate.
+fn assert_none_in(part: &str, more: &[&'static str]) {
+    let found = violations(part, &forbidden(more));
+    assert!(
+        found.is_empty(),
+        "src/{part} must not depend on these:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
 fn the_engine_imports_no_storage_provider_inbox_or_io_crate() {
-    let found = violations("engine", &with(IO_MODULES, &["event"]));
-    assert!(
-        found.is_empty(),
-        "the engine must stay pure:\n{}",
-        found.join("\n")
-    );
+    assert_none_in("engine", &["event"]);
 }
 
 #[test]
 fn the_booking_domain_imports_no_storage_provider_engine_or_io_crate() {
-    let found = violations("booking", &with(IO_MODULES, &["event", "engine"]));
-    assert!(
-        found.is_empty(),
-        "the booking domain must stay pure:\n{}",
-        found.join("\n")
-    );
+    assert_none_in("booking", &["event", "engine"]);
 }
 
 #[test]
 fn inbox_event_types_name_no_storage_or_provider() {
-    let found = violations("event.rs", &with(IO_MODULES, &["engine"]));
-    assert!(
-        found.is_empty(),
-        "event.rs must stay neutral:\n{}",
-        found.join("\n")
-    );
+    assert_none_in("event.rs", &["engine"]);
 }
 
 #[test]
 fn the_check_sees_imports_in_every_form() {
-    let forbidden = with(IO_MODULES, &["event"]);
+    let forbidden = forbidden(&["event"]);
     let caught = [
         "use crate::store::Store;",
         "use crate::whatsapp::webhook::MessageEvent;",

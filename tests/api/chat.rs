@@ -182,3 +182,40 @@ fn the_servers_database_is_refused() {
     assert!(stderr.contains("server's database"), "{stderr}");
     assert!(!dir.path().join("data").exists());
 }
+
+#[test]
+fn the_bot_says_the_templates_of_templates_dir_as_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("messages");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    for language in ["es", "en", "pt"] {
+        std::fs::create_dir_all(templates.join(language)).unwrap();
+        for entry in std::fs::read_dir(shipped.join(language)).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(
+                &path,
+                templates.join(language).join(path.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+    std::fs::write(
+        templates.join("es").join("greeting.txt"),
+        "Buenas, esto es {{ salon }} con el texto recién editado.\n",
+    )
+    .unwrap();
+
+    let out = chat(
+        dir.path(),
+        &[],
+        "hola\n/quit\n",
+        &[("TEMPLATES_DIR", templates.to_str().unwrap())],
+    );
+    let stdout = stdout_of(&out);
+    let greeting = &turns(&stdout)[0].1;
+    assert!(
+        greeting
+            .starts_with("bot: Buenas, esto es Peluquería Malasaña con el texto recién editado."),
+        "{greeting}"
+    );
+}

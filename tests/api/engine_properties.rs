@@ -174,13 +174,14 @@ fn random_conversations_never_fail_a_turn_nor_double_book() {
         .build()
         .unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let flow = Arc::new(
-        salonbot::engine::load_conversation_flow(
-            &root.join("flows"),
-            &salonbot::whatsapp::messages::limits::UI_LIMITS,
-        )
-        .unwrap(),
-    );
+    let loaded = salonbot::engine::load_conversation_flow(
+        &root.join("flows"),
+        &root.join("templates"),
+        &salonbot::whatsapp::messages::limits::UI_LIMITS,
+    )
+    .unwrap();
+    let flow = Arc::new(loaded.flow);
+    let templates = Arc::new(loaded.templates);
     let catalog = Arc::new(salonbot::booking::catalog::load(&root.join("salon.toml")).unwrap());
     let run = std::sync::atomic::AtomicU64::new(0);
     let appointments = std::sync::atomic::AtomicUsize::new(0);
@@ -193,7 +194,7 @@ fn random_conversations_never_fail_a_turn_nor_double_book() {
                 InboxHandler::new(
                     store.clone(),
                     Window::new(store.clone(), None),
-                    Arc::new(TurnRunner::new(store.clone(), flow.clone(), catalog.clone(), TurnSettings::default(), Metrics::new())),
+                    Arc::new(TurnRunner::new(store.clone(), flow.clone(), templates.clone(), catalog.clone(), TurnSettings::default(), Metrics::new())),
                     Metrics::new(),
                 ),
                 Arc::new(Notify::new()),

@@ -442,15 +442,17 @@ pub fn inbox_handler(
 ) -> salonbot::worker::inbox::InboxHandler {
     use std::sync::Arc;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let flow = salonbot::engine::load_conversation_flow(
+    let loaded = salonbot::engine::load_conversation_flow(
         &root.join("flows"),
+        &root.join("templates"),
         &salonbot::whatsapp::messages::limits::UI_LIMITS,
     )
     .unwrap();
     let catalog = salonbot::booking::catalog::load(&root.join("salon.toml")).unwrap();
     let turns = salonbot::worker::turn::TurnRunner::new(
         store.clone(),
-        Arc::new(flow),
+        Arc::new(loaded.flow),
+        Arc::new(loaded.templates),
         Arc::new(catalog),
         salonbot::worker::turn::TurnSettings::default(),
         metrics.clone(),
