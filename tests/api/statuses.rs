@@ -43,12 +43,7 @@ async fn a_status_of_an_unknown_message_does_not_hold_up_the_customer(backend: B
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let status = app
-        .store
-        .find_inbox_event(Provider::WhatsApp, STATUS_ID)
-        .await
-        .unwrap()
-        .unwrap();
+    let status = status_event(&app.store).await;
     assert_ne!(status.status, InboxStatus::Done, "still waiting meanwhile");
     assert_eq!(status.conversation_key, format!("{key}/statuses"));
 }
@@ -74,6 +69,14 @@ async fn stored_status(store: &Store, received_ago: chrono::Duration) {
     store.record_inbound(&events).await.unwrap();
 }
 
+async fn status_event(store: &Store) -> salonbot::store::InboxEvent {
+    store
+        .find_inbox_event(Provider::WhatsApp, STATUS_ID)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 fn unmatched(metrics: &Metrics) -> Option<String> {
     metrics
         .render()
@@ -91,11 +94,7 @@ async fn a_status_that_matches_no_message_is_let_go_after_the_wait_and_counted(b
     // Just arrived: its message may not be settled yet, so it is tried again shortly.
     stored_status(&store, chrono::Duration::zero()).await;
     assert_eq!(worker.run_once().await.unwrap(), 1);
-    let status = store
-        .find_inbox_event(Provider::WhatsApp, STATUS_ID)
-        .await
-        .unwrap()
-        .unwrap();
+    let status = status_event(&store).await;
     assert_eq!(status.status, InboxStatus::Failed);
     assert!(
         status.last_error.unwrap().contains("no outbound message"),
@@ -109,11 +108,7 @@ async fn a_status_that_matches_no_message_is_let_go_after_the_wait_and_counted(b
     let worker = status_worker(&store, &metrics, Duration::from_secs(30));
     stored_status(&store, chrono::Duration::seconds(31)).await;
     assert_eq!(worker.run_once().await.unwrap(), 1);
-    let status = store
-        .find_inbox_event(Provider::WhatsApp, STATUS_ID)
-        .await
-        .unwrap()
-        .unwrap();
+    let status = status_event(&store).await;
     assert_eq!(status.status, InboxStatus::Done);
     assert_eq!(status.attempts, 1, "at its first try");
     assert_eq!(
