@@ -150,8 +150,13 @@ impl App {
                 shutdown_rx.clone(),
             )),
             tokio::spawn(housekeeping::keep_metrics(
-                store.clone(),
-                metrics.clone(),
+                housekeeping::Watched {
+                    store: store.clone(),
+                    metrics: metrics.clone(),
+                    sending: pipeline.sending(),
+                    catalog: setup.catalog.clone(),
+                    redis: redis.clone(),
+                },
                 shutdown_rx,
             )),
             audit::spawn_pruner(store.clone(), config.audit_retention_days),

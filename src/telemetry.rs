@@ -80,6 +80,41 @@ const TURNS_TOTAL: &str = "salonbot_turns_total";
 const TURN_DURATION: &str = "salonbot_turn_duration_seconds";
 const APPOINTMENTS_TOTAL: &str = "salonbot_appointments_total";
 const STATUSES_UNMATCHED_TOTAL: &str = "salonbot_delivery_statuses_unmatched_total";
+const DEAD_LETTERS_TOTAL: &str = "salonbot_dead_letters_total";
+const INBOX_PENDING: &str = "salonbot_inbox_pending";
+const INBOX_OLDEST_PENDING: &str = "salonbot_inbox_oldest_pending_seconds";
+const OUTBOX_OLDEST_PENDING: &str = "salonbot_outbox_oldest_pending_seconds";
+const SENDING_PAUSED: &str = "salonbot_sending_paused";
+const DATABASE_UP: &str = "salonbot_database_up";
+const REDIS_UP: &str = "salonbot_redis_up";
+const SALON_OPEN: &str = "salonbot_salon_open";
+
+/// Every metric this binary exports (histograms also as `_bucket`, `_sum` and `_count`): what the
+/// shipped alert rules and dashboard under `deploy/` may use, and a test holds them to it.
+pub const METRIC_NAMES: &[&str] = &[
+    WEBHOOKS_TOTAL,
+    WEBHOOK_DURATION,
+    INBOX_EVENTS_TOTAL,
+    HTTP_REQUESTS_TOTAL,
+    REDIS_ERRORS_TOTAL,
+    AUDIT_DROPPED_TOTAL,
+    OUTBOUND_TOTAL,
+    OUTBOUND_LATENCY,
+    OUTBOUND_ERRORS_TOTAL,
+    OUTBOX_PENDING,
+    TURNS_TOTAL,
+    TURN_DURATION,
+    APPOINTMENTS_TOTAL,
+    STATUSES_UNMATCHED_TOTAL,
+    DEAD_LETTERS_TOTAL,
+    INBOX_PENDING,
+    INBOX_OLDEST_PENDING,
+    OUTBOX_OLDEST_PENDING,
+    SENDING_PAUSED,
+    DATABASE_UP,
+    REDIS_UP,
+    SALON_OPEN,
+];
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
@@ -161,6 +196,49 @@ impl Metrics {
             STATUSES_UNMATCHED_TOTAL,
             None,
             "Delivery statuses let go because no message the bot sent has their id (sent by other means).",
+        );
+        describe(
+            DEAD_LETTERS_TOTAL,
+            None,
+            "Events (queue=inbox) and messages (queue=outbox) that gave up after their retries.",
+        );
+        let gauge = |name: &'static str, unit: Option<Unit>, text: &'static str| {
+            recorder.describe_gauge(name.into(), unit, text.into());
+        };
+        gauge(
+            INBOX_PENDING,
+            None,
+            "Inbox events not handled yet (pending, being handled, or waiting for a retry).",
+        );
+        gauge(
+            INBOX_OLDEST_PENDING,
+            Some(Unit::Seconds),
+            "Age of the oldest inbox event not handled yet (0 when none).",
+        );
+        gauge(
+            OUTBOX_OLDEST_PENDING,
+            Some(Unit::Seconds),
+            "Age of the oldest outbound message not handed to the provider yet (0 when none).",
+        );
+        gauge(
+            SENDING_PAUSED,
+            None,
+            "1 while WhatsApp sending is paused by a token, policy or account error.",
+        );
+        gauge(
+            DATABASE_UP,
+            None,
+            "1 when the database answered the last check.",
+        );
+        gauge(
+            REDIS_UP,
+            None,
+            "1 when Redis answered the last check (absent without REDIS_URL).",
+        );
+        gauge(
+            SALON_OPEN,
+            None,
+            "1 while the salon is open by its catalog's hours, in its time zone.",
         );
         recorder.describe_histogram(
             TURN_DURATION.into(),
@@ -258,9 +336,44 @@ impl Metrics {
 
     /// Messages waiting in the outbox (pending or being sent).
     pub fn outbox_pending(&self, count: i64) {
+        self.gauge(OUTBOX_PENDING, count as f64);
+    }
+
+    fn gauge(&self, name: &'static str, value: f64) {
         self.recorder
-            .register_gauge(&Key::from_name(OUTBOX_PENDING), &METADATA)
-            .set(count as f64);
+            .register_gauge(&Key::from_name(name), &METADATA)
+            .set(value);
+    }
+
+    /// What waits in the queues: inbox events not handled yet, and the ages of the oldest inbox event
+    /// and outbound message still waiting.
+    pub fn backlog(&self, inbox_pending: i64, inbox_oldest: Duration, outbox_oldest: Duration) {
+        self.gauge(INBOX_PENDING, inbox_pending as f64);
+        self.gauge(INBOX_OLDEST_PENDING, inbox_oldest.as_secs_f64());
+        self.gauge(OUTBOX_OLDEST_PENDING, outbox_oldest.as_secs_f64());
+    }
+
+    /// An event (`queue` = `inbox`) or a message (`outbox`) gave up after its retries.
+    pub fn dead_letter(&self, queue: &str) {
+        self.counter(DEAD_LETTERS_TOTAL, &[("queue", queue)], 1);
+    }
+
+    /// Whether WhatsApp sending is paused.
+    pub fn sending_paused(&self, paused: bool) {
+        self.gauge(SENDING_PAUSED, f64::from(u8::from(paused)));
+    }
+
+    /// Whether the database, and Redis when configured, answered the last check.
+    pub fn storage_up(&self, database: bool, redis: Option<bool>) {
+        self.gauge(DATABASE_UP, f64::from(u8::from(database)));
+        if let Some(redis) = redis {
+            self.gauge(REDIS_UP, f64::from(u8::from(redis)));
+        }
+    }
+
+    /// Whether the salon is open now.
+    pub fn salon_open(&self, open: bool) {
+        self.gauge(SALON_OPEN, f64::from(u8::from(open)));
     }
 
     /// One conversation turn committed, and how long it took.

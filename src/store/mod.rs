@@ -28,6 +28,7 @@ macro_rules! on {
 
 pub mod appointments;
 pub mod audit;
+pub mod backlog;
 pub mod conversations;
 pub mod inbox;
 pub mod outbox;
@@ -44,6 +45,7 @@ use chrono::{DateTime, Utc};
 use crate::config::DatabaseUrl;
 pub use appointments::{Appointment, BookingError, BusyTime, NewHold};
 pub use audit::{AuditRecord, StoredAudit};
+pub use backlog::Backlog;
 pub use conversations::StoredConversation;
 pub use outbox::{CustomerMessage, DeliveryStatus, NewOutbound, Outbound, OutboundStatus, Settle};
 pub use postgres::PgStore;

@@ -1,13 +1,16 @@
 //! The periodic background loops: due timers fired into the inbox, run-out holds expired, and the
-//! metrics kept fresh. Each runs until `shutdown` turns true.
+//! metrics (the gauges the shipped alert rules read) kept fresh. Each runs until `shutdown` turns true.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
+use crate::booking::catalog::Catalog;
+use crate::cache::Redis;
 use crate::store::Store;
 use crate::telemetry::Metrics;
+use crate::worker::outbox::SendingState;
 
 /// Timers fired per round at most.
 const TIMERS_PER_ROUND: u32 = 500;
@@ -41,13 +44,57 @@ pub async fn sweep_holds(store: Store, shutdown: watch::Receiver<bool>) {
     .await;
 }
 
-/// Every 5 seconds, folds the histograms' samples and refreshes the outbox gauge.
-pub async fn keep_metrics(store: Store, metrics: Metrics, shutdown: watch::Receiver<bool>) {
+/// What the metrics loop looks at.
+pub struct Watched {
+    pub store: Store,
+    pub metrics: Metrics,
+    pub sending: Arc<SendingState>,
+    pub catalog: Arc<Catalog>,
+    pub redis: Option<Redis>,
+}
+
+/// Every 5 seconds, folds the histograms' samples and refreshes the gauges the alerts read: the
+/// queues' backlog, whether sending is paused, whether the database and Redis answer, and whether the
+/// salon is open (so that "no webhooks for a while" alerts only in opening hours).
+pub async fn keep_metrics(watched: Watched, shutdown: watch::Receiver<bool>) {
+    let Watched {
+        store,
+        metrics,
+        sending,
+        catalog,
+        redis,
+    } = watched;
     every(Duration::from_secs(5), shutdown, || async {
         metrics.upkeep();
-        if let Ok(pending) = store.count_outbox_pending().await {
-            metrics.outbox_pending(pending);
+        let now = chrono::Utc::now();
+        let database = match store.count_outbox_pending().await {
+            Ok(pending) => {
+                metrics.outbox_pending(pending);
+                true
+            }
+            Err(_) => false,
+        };
+        if let Ok(backlog) = store.backlog().await {
+            let age = |since: Option<chrono::DateTime<chrono::Utc>>| {
+                since
+                    .and_then(|at| (now - at).to_std().ok())
+                    .unwrap_or_default()
+            };
+            metrics.backlog(
+                backlog.inbox_open,
+                age(backlog.inbox_oldest),
+                age(backlog.outbox_oldest),
+            );
         }
+        let redis_up = match &redis {
+            Some(redis) => Some(redis.ping().await),
+            None => None,
+        };
+        metrics.storage_up(database, redis_up);
+        metrics.sending_paused(sending.paused().is_some());
+        let salon = catalog.salon();
+        let local = now.with_timezone(&salon.time_zone).naive_local();
+        metrics.salon_open(salon.hours.contains(local));
     })
     .await;
 }

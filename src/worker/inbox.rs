@@ -291,6 +291,8 @@ pub struct InboxWorker<H> {
     handler: Arc<H>,
     wake: Arc<Notify>,
     options: WorkerOptions,
+    /// Counts the events that give up (dead letters).
+    metrics: Metrics,
 }
 
 /// When a failed event is tried again: 1 s, 2 s, 4 s ... capped at 5 minutes.
@@ -318,7 +320,14 @@ impl<H: EventHandler> InboxWorker<H> {
             handler,
             wake,
             options,
+            metrics: Metrics::new(),
         }
+    }
+
+    /// Counts dead letters in `metrics` (the app's), rather than in a recorder of its own.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Claims and handles one batch; returns how many events it claimed. The events handled well are
@@ -359,6 +368,7 @@ impl<H: EventHandler> InboxWorker<H> {
             .fail_inbox(event.id, event.attempts, error, retry_at)
             .await
         {
+            Ok(true) if retry_at.is_none() => self.metrics.dead_letter("inbox"),
             Ok(true) => {}
             Ok(false) => tracing::warn!(
                 id = event.id,

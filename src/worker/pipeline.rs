@@ -59,6 +59,7 @@ impl Setup {
 /// The path of an event after ingress: inbox handler (with the turn runner) and dispatchers.
 pub struct Pipeline {
     store: Store,
+    metrics: Metrics,
     handler: Arc<InboxHandler>,
     sender: WhatsAppSender,
     sending: Arc<SendingState>,
@@ -88,9 +89,10 @@ impl Pipeline {
         )
         .with_outbox_wake(outbox_wake.clone());
         let window = Window::new(store.clone(), reengagement.clone());
-        let handler = InboxHandler::new(store.clone(), window, Arc::new(turns), metrics);
+        let handler = InboxHandler::new(store.clone(), window, Arc::new(turns), metrics.clone());
         Self {
             store,
+            metrics,
             handler: Arc::new(handler),
             sender,
             sending: Arc::new(SendingState::default()),
@@ -116,6 +118,7 @@ impl Pipeline {
         options: WorkerOptions,
     ) -> InboxWorker<InboxHandler> {
         InboxWorker::shared(self.store.clone(), self.handler.clone(), wake, options)
+            .with_metrics(self.metrics.clone())
     }
 
     /// A dispatcher with the pipeline's sender, sending state and pacing.

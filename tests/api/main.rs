@@ -10,6 +10,7 @@ mod boundaries;
 mod chat;
 mod cli;
 mod conversations;
+mod deploy;
 mod dispatcher;
 mod engine_properties;
 mod flows;

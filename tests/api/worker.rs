@@ -150,6 +150,7 @@ async fn a_failing_event_is_retried_then_dead_with_its_error() {
         }])
         .await
         .unwrap();
+    let metrics = salonbot::telemetry::Metrics::new();
     let worker = InboxWorker::new(
         store.clone(),
         AlwaysFails,
@@ -158,7 +159,8 @@ async fn a_failing_event_is_retried_then_dead_with_its_error() {
             max_attempts: 1,
             ..WorkerOptions::default()
         },
-    );
+    )
+    .with_metrics(metrics.clone());
     assert_eq!(worker.run_once().await.unwrap(), 1);
     let event = store
         .find_inbox_event(Provider::WhatsApp, "bad")
@@ -167,6 +169,12 @@ async fn a_failing_event_is_retried_then_dead_with_its_error() {
         .unwrap();
     assert_eq!(event.status, InboxStatus::Dead);
     assert_eq!(event.last_error.as_deref(), Some("handler exploded"));
+    assert!(
+        metrics
+            .render()
+            .contains("salonbot_dead_letters_total{queue=\"inbox\"} 1"),
+        "the dead letter is counted"
+    );
 }
 
 /// Operators list dead events and put them back in their lane, where they are handled again.

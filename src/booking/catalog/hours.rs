@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::Weekday;
+use chrono::{Datelike, NaiveDateTime, Timelike, Weekday};
 
 use super::error::Problem;
 
@@ -21,6 +21,14 @@ impl WeeklyHours {
     pub fn on(&self, weekday: Weekday) -> &[TimeRange] {
         let index = weekday.num_days_from_monday() as usize;
         self.days.get(index).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Whether a local wall-clock moment falls inside one of its day's ranges.
+    pub fn contains(&self, local: NaiveDateTime) -> bool {
+        let minute = u16::try_from(local.hour() * 60 + local.minute()).unwrap_or(u16::MAX);
+        self.on(local.weekday())
+            .iter()
+            .any(|range| range.start <= minute && minute < range.end)
     }
 }
 
@@ -103,6 +111,26 @@ fn parse_clock(text: &str) -> Option<u16> {
 mod tests {
     use super::*;
     use crate::booking::catalog::test_support::{invalid, range, with};
+
+    #[test]
+    fn a_moment_is_inside_its_days_ranges_and_not_at_their_ends() {
+        let mut hours = WeeklyHours::default();
+        hours.days[0] = vec![TimeRange {
+            start: 9 * 60,
+            end: 14 * 60,
+        }];
+        let monday = |h, m| {
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 7)
+                .and_then(|d| d.and_hms_opt(h, m, 0))
+                .unwrap_or_default()
+        };
+        assert!(hours.contains(monday(9, 0)));
+        assert!(hours.contains(monday(13, 59)));
+        assert!(!hours.contains(monday(14, 0)));
+        assert!(!hours.contains(monday(8, 59)));
+        let tuesday = monday(10, 0) + chrono::Duration::days(1);
+        assert!(!hours.contains(tuesday), "a day without ranges is closed");
+    }
 
     #[test]
     fn time_ranges_must_be_well_formed() {
