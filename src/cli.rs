@@ -1,4 +1,8 @@
-//! The `salonbot` command line: `serve`, `migrate`, `flows check`, `chat` and `inbox`.
+//! The `salonbot` command line: `serve`, `migrate`, `config check`, `flows check`, `chat`, `inbox`,
+//! `outbox` and `send-test-webhook`.
+//!
+//! Operator commands (`inbox`, `outbox`) open the configured database as it is: they never create
+//! one (a mistyped path or an unset `DATABASE_URL` is refused) nor migrate it.
 
 use std::path::{Path, PathBuf};
 
@@ -10,8 +14,10 @@ use crate::chat::{self, ChatOptions};
 use crate::config::Config;
 use crate::engine::check::check_dirs;
 use crate::engine::{Flow, FlowError, lock, mermaid};
-use crate::store::{Store, StoreOptions};
+use crate::store::{Store, StoreError, StoreOptions};
 use crate::whatsapp::messages::limits::UI_LIMITS;
+use crate::whatsapp::messages::render::render;
+use crate::worker::pipeline::Setup;
 
 #[derive(Debug, Parser)]
 #[command(name = "salonbot", version, about = "WhatsApp booking bot for salons")]
@@ -53,6 +59,49 @@ pub enum Command {
         #[command(subcommand)]
         command: InboxCommand,
     },
+    /// Inspect the outbox: what the bot sent, or would send in the sandbox.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+    /// Check the configuration without starting anything.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Post a signed WhatsApp text message, as Meta would, to a running bot (a fresh timestamp, so the
+    /// bot may answer within the 24-hour window); signed with WHATSAPP_APP_SECRET.
+    SendTestWebhook {
+        /// The customer's text.
+        text: String,
+        /// The customer's phone.
+        #[arg(long, default_value = "+34600000000")]
+        phone: String,
+        /// The webhook URL [default: http://LISTEN_ADDR/webhooks/whatsapp].
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+/// `salonbot outbox …`
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List messages, newest first: when, status, to whom, and what they say.
+    List {
+        /// Only this conversation (`whatsapp:<phone_number_id>:<customer>`).
+        #[arg(long)]
+        conversation: Option<String>,
+        /// How many to list.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+/// `salonbot config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the environment, the salon file, the flows and the templates; exit 2 if anything is wrong.
+    Check,
 }
 
 /// `salonbot inbox …`
@@ -114,6 +163,19 @@ impl Cli {
                 chat::run(config, options).await
             }
             Command::Inbox { command } => inbox(config, command).await,
+            Command::Outbox {
+                command:
+                    OutboxCommand::List {
+                        conversation,
+                        limit,
+                    },
+            } => outbox_list(config, conversation.as_deref(), limit).await,
+            Command::Config {
+                command: ConfigCommand::Check,
+            } => config_check(&config),
+            Command::SendTestWebhook { text, phone, url } => {
+                send_test_webhook(&config, &text, &phone, url).await
+            }
         }
     }
 }
@@ -142,10 +204,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.serve(listener, shutdown).await
 }
 
-/// `inbox dead` / `inbox replay`: on the configured database. They do not migrate it: a newer binary
-/// run by an operator must not change the schema under the servers that run on it.
-async fn inbox(config: Config, command: InboxCommand) -> anyhow::Result<()> {
-    let store = Store::connect(&config.database_url, &StoreOptions::default()).await?;
+/// The configured database as it is, for operator commands: never created (a mistyped path or an unset
+/// `DATABASE_URL` must not leave an empty database behind) nor migrated (a newer binary run by an
+/// operator must not change the schema under the servers that run on it).
+async fn existing_store(config: &Config) -> anyhow::Result<Store> {
+    let options = StoreOptions {
+        create: false,
+        ..StoreOptions::default()
+    };
+    let store = match Store::connect(&config.database_url, &options).await {
+        Err(StoreError::Missing(path)) => anyhow::bail!(
+            "no database at {path}: point DATABASE_URL at the servers' database (unset, it is the \
+             embedded default), or run `salonbot migrate` to create this one"
+        ),
+        other => other?,
+    };
     let pending = store.pending_migrations().await?;
     if let Some(first) = pending.first() {
         anyhow::bail!(
@@ -155,6 +228,12 @@ async fn inbox(config: Config, command: InboxCommand) -> anyhow::Result<()> {
             pending.len()
         );
     }
+    Ok(store)
+}
+
+/// `inbox dead` / `inbox replay`, on the configured database as it is.
+async fn inbox(config: Config, command: InboxCommand) -> anyhow::Result<()> {
+    let store = existing_store(&config).await?;
     match command {
         InboxCommand::Dead { limit } => {
             let dead = store.dead_inbox(limit).await?;
@@ -188,6 +267,100 @@ async fn inbox(config: Config, command: InboxCommand) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `outbox list`: newest first, one line each: id, time, status, recipient (masked), kind, and the
+/// message as a person reads it.
+async fn outbox_list(config: Config, conversation: Option<&str>, limit: u32) -> anyhow::Result<()> {
+    let store = existing_store(&config).await?;
+    let messages = store.recent_outbox(conversation, limit).await?;
+    if messages.is_empty() {
+        println!("no messages");
+    }
+    for m in messages {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            m.id,
+            m.created_at.to_rfc3339(),
+            m.status.as_str(),
+            crate::conversation::Masked(&m.recipient),
+            m.kind,
+            render(&m.payload).one_line()
+        );
+    }
+    Ok(())
+}
+
+/// `config check`: what `serve` would refuse, without starting anything. The environment was read
+/// (and checked) before any command ran.
+fn config_check(config: &Config) -> anyhow::Result<()> {
+    let setup = Setup::load(config)?;
+    let salon = setup.catalog.salon();
+    println!("ok: environment ({})", config.database_url.describe());
+    println!(
+        "ok: salon {} ({}; {} services, {} staff)",
+        salon.name,
+        config.salon_config.display(),
+        setup.catalog.services().len(),
+        setup.catalog.staff().len()
+    );
+    println!(
+        "ok: flow {} v{} ({}) and its templates ({})",
+        setup.flow.name,
+        setup.flow.version,
+        config.flows_dir.display(),
+        config.templates_dir_for(&config.flows_dir).display()
+    );
+    for (name, state) in config.integrations() {
+        println!("{name}: {state}");
+    }
+    Ok(())
+}
+
+/// `send-test-webhook`: a text message notification signed as Meta signs them, with the current
+/// time, posted to a running bot.
+async fn send_test_webhook(
+    config: &Config,
+    text: &str,
+    phone: &str,
+    url: Option<String>,
+) -> anyhow::Result<()> {
+    let secret = config.whatsapp.app_secret.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("WHATSAPP_APP_SECRET is unset: the bot refuses unsigned webhooks")
+    })?;
+    let phone = crate::conversation::E164::parse(phone).ok_or_else(|| {
+        anyhow::anyhow!("--phone: expected an international number, got '{phone}'")
+    })?;
+    let business = config
+        .whatsapp
+        .phone_number_id
+        .clone()
+        .unwrap_or_else(|| "106540352242922".to_owned());
+    let wamid = format!("wamid.test.{}", uuid::Uuid::new_v4().simple());
+    let from = phone.as_str().trim_start_matches('+');
+    let message = crate::chat::text_message(from, &wamid, chrono::Utc::now().timestamp(), text);
+    let body = crate::chat::notification_to(&business, from, message).to_string();
+    let url = url.unwrap_or_else(|| format!("http://{}/webhooks/whatsapp", config.listen_addr));
+    let signature =
+        crate::ingress::signature::sign_sha256_header(secret.expose().as_bytes(), body.as_bytes());
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+    let status = response.status();
+    let answer = response.text().await.unwrap_or_default();
+    println!("{url}: {status} {answer}");
+    if !status.is_success() {
+        anyhow::bail!("the bot answered {status}");
+    }
+    println!(
+        "sent {wamid} from {phone}: see the reply with `salonbot outbox list --conversation whatsapp:{business}:{phone}`"
+    );
     Ok(())
 }
 

@@ -4,6 +4,7 @@ use clap::Parser;
 use salonbot::cli::{Cli, Command};
 use salonbot::config::Config;
 use salonbot::telemetry::LogOutput;
+use salonbot::worker::pipeline::SetupError;
 
 /// Many small allocations freed on other threads (JSON, HTTP, SQL rows): mimalloc serves them with
 /// less CPU than the system allocator (see docs/benchmarks.md).
@@ -37,7 +38,12 @@ async fn main() -> ExitCode {
                 tracing::error!("{err:#}");
             }
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            // 2: something to fix in the configuration (as for an invalid environment); 1: a failure.
+            if err.downcast_ref::<SetupError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::BUSINESS_ID;
-use super::render::{Choice, ChoiceKind};
+use crate::whatsapp::messages::render::{Choice, ChoiceKind};
 
 /// The simulated business number as WhatsApp displays it (the `from` of a reply's context).
 const DISPLAY_PHONE: &str = "15550000000";
@@ -63,17 +63,22 @@ pub fn tap_message(
 /// The webhook notification (`object`, `entry[].changes[].value`) that carries one message from
 /// `from` (digits, no `+`) to the simulated business number.
 pub fn notification(from: &str, message: Value) -> Value {
+    notification_to(BUSINESS_ID, from, message)
+}
+
+/// The same, to the business number `business_id` (its `phone_number_id`).
+pub fn notification_to(business_id: &str, from: &str, message: Value) -> Value {
     json!({
         "object": "whatsapp_business_account",
         "entry": [{
-            "id": BUSINESS_ID,
+            "id": business_id,
             "changes": [{
                 "field": "messages",
                 "value": {
                     "messaging_product": "whatsapp",
                     "metadata": {
                         "display_phone_number": DISPLAY_PHONE,
-                        "phone_number_id": BUSINESS_ID,
+                        "phone_number_id": business_id,
                     },
                     "contacts": [{ "profile": { "name": "Simulator" }, "wa_id": from }],
                     "messages": [message],

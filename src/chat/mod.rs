@@ -41,10 +41,9 @@ use crate::worker::outbox::Dispatcher;
 use crate::worker::pipeline::{Pipeline, Setup};
 
 mod inbound;
-mod render;
 
-pub use inbound::{notification, tap_message, text_message};
-pub use render::{Choice, ChoiceKind, Rendered, render};
+pub use crate::whatsapp::messages::render::{Choice, ChoiceKind, Rendered, render};
+pub use inbound::{notification, notification_to, tap_message, text_message};
 
 /// The simulated business number's id (WhatsApp's `phone_number_id`): the conversation key is
 /// `whatsapp:simulator:<phone>`.

@@ -66,6 +66,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// An existing database was asked for and there is none (a mistyped path, or no DATABASE_URL).
+    #[error("no database at {0}")]
+    Missing(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -87,6 +90,9 @@ pub struct StoreOptions {
     /// Longest wait for a pooled connection; kept under the webhook's store timeout.
     pub acquire_timeout: Duration,
     pub max_connections: u32,
+    /// Create the SQLite file (and its folder) when it does not exist. Off for operator commands,
+    /// which must never create a database they were not meant to.
+    pub create: bool,
 }
 
 impl Default for StoreOptions {
@@ -94,6 +100,7 @@ impl Default for StoreOptions {
         Self {
             acquire_timeout: Duration::from_secs(3),
             max_connections: 16,
+            create: true,
         }
     }
 }

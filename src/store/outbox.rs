@@ -468,6 +468,29 @@ impl Store {
         rows.into_iter().map(Outbound::try_from).collect()
     }
 
+    /// The newest messages, of one conversation or of all, newest first: what the bot sent or would send.
+    pub async fn recent_outbox(
+        &self,
+        conversation_key: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Outbound>, StoreError> {
+        let filter = match conversation_key {
+            Some(_) => "WHERE conversation_key = $2",
+            None => "",
+        };
+        let sql = format!("SELECT {COLUMNS} FROM outbox {filter} ORDER BY id DESC LIMIT $1");
+        let rows: Vec<Row> = on!(Store, self, |s| {
+            let query = sqlx::query_as(&sql).bind(i64::from(limit));
+            match conversation_key {
+                Some(key) => query.bind(key),
+                None => query,
+            }
+            .fetch_all(s.read())
+            .await?
+        });
+        rows.into_iter().map(Outbound::try_from).collect()
+    }
+
     /// Messages not yet handed to Meta (pending or being sent).
     pub async fn count_outbox_pending(&self) -> Result<i64, StoreError> {
         // Postgres counts them by its generated, indexed `queue` column; SQLite by `status`.

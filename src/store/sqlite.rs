@@ -32,15 +32,18 @@ pub struct SqliteStore {
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl SqliteStore {
-    /// Opens (creating it and its folder when missing) the database file.
+    /// Opens the database file, creating it and its folder when missing if `options.create` says so.
     pub async fn open(path: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        if !options.create && !path.is_file() {
+            return Err(StoreError::Missing(path.display().to_string()));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))?;
         }
         let connect = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
+            .create_if_missing(options.create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))

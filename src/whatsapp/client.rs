@@ -120,7 +120,13 @@ impl WhatsAppSender {
             WhatsAppSender::Live(client) => client.send(kind, body).await,
             WhatsAppSender::Sandbox => {
                 let wamid = format!("sandbox.{}", uuid::Uuid::new_v4().simple());
-                tracing::info!(kind, %wamid, "sandbox: message recorded, not sent");
+                // The only place a sandboxed reply can be read without the database.
+                let to = body["to"]
+                    .as_str()
+                    .or_else(|| body["recipient"].as_str())
+                    .unwrap_or_default();
+                let text = super::messages::render::render(body).one_line();
+                tracing::info!(kind, %wamid, to = %crate::conversation::Masked(to), text = %text, "sandbox: message recorded, not sent");
                 Ok(SentMessage { wamid, wa_id: None })
             }
         }

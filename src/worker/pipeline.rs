@@ -39,15 +39,19 @@ impl Setup {
     /// Reads the catalog (`SALON_CONFIG`), the message templates (`TEMPLATES_DIR`) and the
     /// conversation flow (`FLOWS_DIR`), checked as `salonbot flows check` does. A mistake stops
     /// start-up here, naming the file and line, not at a customer's booking.
-    pub fn load(config: &Config) -> anyhow::Result<Self> {
+    pub fn load(config: &Config) -> Result<Self, SetupError> {
         let catalog = catalog::load(&config.salon_config).map_err(|e| {
-            anyhow::anyhow!("SALON_CONFIG ({}): {e}", config.salon_config.display())
+            SetupError(anyhow::anyhow!(
+                "SALON_CONFIG ({}): {e}",
+                config.salon_config.display()
+            ))
         })?;
         let ConversationFlow { flow, templates } = engine::load_conversation_flow(
             &config.flows_dir,
             &config.templates_dir_for(&config.flows_dir),
             &limits::UI_LIMITS,
-        )?;
+        )
+        .map_err(SetupError)?;
         Ok(Self {
             catalog: Arc::new(catalog),
             flow: Arc::new(flow),
@@ -55,6 +59,12 @@ impl Setup {
         })
     }
 }
+
+/// The salon's own files (catalog, flows, templates) are wrong: an operator must fix a file. Commands
+/// exit with code 2 for it, as for an invalid environment.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct SetupError(anyhow::Error);
 
 /// The path of an event after ingress: inbox handler (with the turn runner) and dispatchers.
 pub struct Pipeline {

@@ -42,7 +42,11 @@ fn a_catalog_mistake_stops_start_up_naming_the_file_and_the_field() {
         .env("LOG_FORMAT", "json")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a configuration problem, as for the environment"
+    );
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("SALON_CONFIG"), "{stderr}");
     assert!(
@@ -75,7 +79,11 @@ fn an_invalid_flow_stops_start_up_with_its_file_and_line() {
         .env("LOG_FORMAT", "json")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a configuration problem, as for the environment"
+    );
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("booking.toml:"), "{stderr}");
     assert!(stderr.contains("pick_servic"), "{stderr}");
@@ -103,7 +111,7 @@ fn migrate_creates_the_embedded_database_and_exits() {
     assert!(stderr.contains("migrations applied"), "{stderr}");
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -15,6 +15,7 @@ mod dispatcher;
 mod engine_properties;
 mod flows;
 mod health;
+mod operator;
 mod outbox;
 mod statuses;
 mod storage_failures;

@@ -35,6 +35,7 @@
 
 mod fit;
 pub mod limits;
+pub mod render;
 mod split;
 #[cfg(test)]
 mod test_support;

@@ -1,5 +1,6 @@
-//! How the simulator shows a Cloud API message body: text as text, reply buttons and list rows as
-//! numbered choices, links as `[label] url`, templates by name with their parameters.
+//! A Cloud API message body as a person reads it: text as text, reply buttons and list rows as
+//! numbered choices, links as `[label] url`, templates by name with their parameters. The simulator
+//! prints replies this way; the sandbox sender logs them and `salonbot outbox list` shows them.
 
 use serde_json::Value;
 
@@ -31,6 +32,19 @@ pub struct Rendered {
     pub lines: Vec<String>,
     /// What can be tapped, numbered from 1 in this order (empty for plain messages).
     pub choices: Vec<Choice>,
+}
+
+impl Rendered {
+    /// The whole message on one line (its choices are among its lines), for a log or a listing.
+    pub fn one_line(&self) -> String {
+        let lines: Vec<&str> = self
+            .lines
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty())
+            .collect();
+        lines.join(" / ")
+    }
 }
 
 /// Renders a Cloud API `/messages` request body (an outbox row's payload) as lines of text.
