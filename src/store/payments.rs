@@ -242,9 +242,8 @@ impl Tx<'_> {
         new: &NewPayment,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let done =
-            on!(Tx, self, |tx| {
-                sqlx::query(
+        let done = on!(Tx, self, |tx| {
+            sqlx::query(
             "INSERT INTO payments (appointment_id, business_id, conversation_key, amount_minor, \
                  currency, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (appointment_id) DO NOTHING",
@@ -258,7 +257,7 @@ impl Tx<'_> {
         .execute(&mut **tx)
         .await?
         .rows_affected()
-            });
+        });
         Ok(done == 1)
     }
 }
