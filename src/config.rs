@@ -128,12 +128,31 @@ pub struct Reengagement {
     pub language: String,
 }
 
-/// Stripe settings (deposits); used from the payments issue on.
+/// Stripe settings (deposits). Deposits are taken only when `STRIPE_SECRET_KEY` is set; the webhook
+/// route accepts events only when `STRIPE_WEBHOOK_SECRET` is.
 #[derive(Debug, Clone)]
 pub struct StripeConfig {
+    /// `STRIPE_SECRET_KEY`: the API key (`sk_live_…`, `sk_test_…`, or a restricted `rk_…`).
     pub secret_key: Option<Secret>,
-    pub webhook_secret: Option<Secret>,
+    /// `STRIPE_WEBHOOK_SECRET`: the endpoint's signing secrets (`whsec_…`), several while one is
+    /// rolled (comma-separated); an event signed by any of them is accepted.
+    pub webhook_secrets: Vec<Secret>,
+    /// `STRIPE_API_BASE`, without a trailing slash.
     pub api_base: String,
+    /// `STRIPE_WEBHOOK_TOLERANCE_SECONDS`: the largest age of a signature's timestamp, and the
+    /// largest skew into the future.
+    pub webhook_tolerance: Duration,
+    /// `STRIPE_SUCCESS_URL`: where Checkout sends a customer who paid; unset: back to the chat.
+    pub success_url: Option<String>,
+    /// `STRIPE_CANCEL_URL`: where Checkout sends a customer who gave up; unset: back to the chat.
+    pub cancel_url: Option<String>,
+}
+
+impl StripeConfig {
+    /// Whether deposits can be taken (an API key is configured).
+    pub fn deposits(&self) -> bool {
+        self.secret_key.is_some()
+    }
 }
 
 /// Chatwoot settings (human mode); on only when base URL and token are both set.
@@ -294,12 +313,33 @@ impl Config {
 
         let stripe = StripeConfig {
             secret_key: secret("STRIPE_SECRET_KEY"),
-            webhook_secret: secret("STRIPE_WEBHOOK_SECRET"),
+            webhook_secrets: get("STRIPE_WEBHOOK_SECRET")
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(Secret::new)
+                        .collect()
+                })
+                .unwrap_or_default(),
             api_base: http_url(
                 "STRIPE_API_BASE",
                 get("STRIPE_API_BASE"),
                 "https://api.stripe.com",
             )?,
+            webhook_tolerance: Duration::from_secs(positive(
+                "STRIPE_WEBHOOK_TOLERANCE_SECONDS",
+                get("STRIPE_WEBHOOK_TOLERANCE_SECONDS"),
+                300,
+            )?),
+            success_url: match get("STRIPE_SUCCESS_URL") {
+                Some(url) => Some(http_url("STRIPE_SUCCESS_URL", Some(url), "")?),
+                None => None,
+            },
+            cancel_url: match get("STRIPE_CANCEL_URL") {
+                Some(url) => Some(http_url("STRIPE_CANCEL_URL", Some(url), "")?),
+                None => None,
+            },
         };
 
         let chatwoot = ChatwootConfig {
@@ -431,8 +471,20 @@ impl Config {
                 ),
             ),
             (
-                "stripe",
-                on(self.stripe.secret_key.is_some(), "on", "off (no deposits)"),
+                "stripe deposits",
+                on(
+                    self.stripe.deposits(),
+                    "on",
+                    "off (STRIPE_SECRET_KEY unset: services with a deposit are booked without one)",
+                ),
+            ),
+            (
+                "stripe webhooks",
+                on(
+                    !self.stripe.webhook_secrets.is_empty(),
+                    "on",
+                    "off (STRIPE_WEBHOOK_SECRET unset: 503 not_configured)",
+                ),
             ),
             (
                 "chatwoot",
@@ -583,6 +635,9 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("LISTEN_ADDR", "8080"),
             ("WHATSAPP_API_BASE", "ftp://x"),
+            ("STRIPE_WEBHOOK_TOLERANCE_SECONDS", "0"),
+            ("STRIPE_SUCCESS_URL", "wa.me/34600000000"),
+            ("STRIPE_CANCEL_URL", "javascript:alert(1)"),
             ("RUST_LOG", "info,[[["),
             ("LOG_LEVEL", "loud"),
         ];
@@ -616,12 +671,50 @@ mod tests {
             ("DATABASE_URL", "postgres://user:hunter2@db/x"),
             ("REDIS_URL", "redis://:pw-redis@r:6379"),
             ("ADMIN_TOKEN", "admintoken123"),
+            ("STRIPE_SECRET_KEY", "sk_test_leak"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_leak"),
         ])
         .unwrap();
         let debug = format!("{c:?}");
-        for leaked in ["topsecret-app", "hunter2", "pw-redis", "admintoken123"] {
+        for leaked in [
+            "topsecret-app",
+            "hunter2",
+            "pw-redis",
+            "admintoken123",
+            "sk_test_leak",
+            "whsec_leak",
+        ] {
             assert!(!debug.contains(leaked), "{leaked} leaked in {debug}");
         }
+    }
+
+    #[test]
+    fn stripe_takes_several_webhook_secrets_while_one_is_rolled() {
+        let c = config(&[]).unwrap();
+        assert!(!c.stripe.deposits() && c.stripe.webhook_secrets.is_empty());
+        assert_eq!(c.stripe.api_base, "https://api.stripe.com");
+        assert_eq!(c.stripe.webhook_tolerance, Duration::from_secs(300));
+        let c = config(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_new, whsec_old,"),
+            ("STRIPE_WEBHOOK_TOLERANCE_SECONDS", "60"),
+            ("STRIPE_SUCCESS_URL", "https://salon.example/paid/"),
+        ])
+        .unwrap();
+        assert!(c.stripe.deposits());
+        let secrets: Vec<&str> = c
+            .stripe
+            .webhook_secrets
+            .iter()
+            .map(Secret::expose)
+            .collect();
+        assert_eq!(secrets, ["whsec_new", "whsec_old"]);
+        assert_eq!(c.stripe.webhook_tolerance, Duration::from_secs(60));
+        assert_eq!(
+            c.stripe.success_url.as_deref(),
+            Some("https://salon.example/paid")
+        );
+        assert_eq!(c.stripe.cancel_url, None);
     }
 
     #[test]

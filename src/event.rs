@@ -58,6 +58,9 @@ pub enum EventKind {
     Other,
     /// A timer of the conversation came due (hold expiry, reminder, idle reset).
     Timer,
+    /// News of a deposit: a payment provider's webhook event, or the answer to one of the bot's
+    /// own calls (a Checkout Session created, a refund made).
+    Payment,
 }
 
 impl EventKind {
@@ -68,6 +71,7 @@ impl EventKind {
             EventKind::Error => "error",
             EventKind::Other => "other",
             EventKind::Timer => "timer",
+            EventKind::Payment => "payment",
         }
     }
 
@@ -79,6 +83,7 @@ impl EventKind {
             "error" => Some(EventKind::Error),
             "other" => Some(EventKind::Other),
             "timer" => Some(EventKind::Timer),
+            "payment" => Some(EventKind::Payment),
             _ => None,
         }
     }
@@ -121,6 +126,21 @@ impl InboxStatus {
             _ => None,
         }
     }
+}
+
+/// The lane of a provider's event that ingress could not lead to its conversation yet (a Stripe
+/// event about a payment whose news has not been applied, or one to ignore): `<provider>:<event
+/// id>`, a lane of its own, so that one such event waiting never holds up another. The worker
+/// moves it into its conversation's lane once it can, or marks it ignored with the reason.
+pub fn unrouted_lane(provider: Provider, event_id: &str) -> String {
+    format!("{}:{event_id}", provider.as_str())
+}
+
+/// Whether a lane is one of [`unrouted_lane`]'s (conversation keys start with their channel,
+/// `whatsapp:`).
+pub fn is_unrouted_lane(provider: Provider, lane: &str) -> bool {
+    lane.strip_prefix(provider.as_str())
+        .is_some_and(|rest| rest.starts_with(':'))
 }
 
 /// An event to store, as ingress extracted it from a verified webhook.

@@ -35,6 +35,9 @@ pub mod ingress;
 /// Persistence on PostgreSQL or SQLite behind one type, the only module that runs SQL: a file per
 /// table, the turn commit, the group-commit writer.
 pub mod store;
+/// Stripe's wire formats (the Checkout Session and refund requests, the objects and events the
+/// deposits act on) and the hand-written API client, with a sandbox standing in for it in the chat.
+pub mod stripe;
 /// Tracing setup and the Prometheus metrics of the public contract.
 pub mod telemetry;
 /// WhatsApp Cloud API wire types (webhook notifications split into typed events, outbound messages and

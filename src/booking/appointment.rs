@@ -9,6 +9,13 @@
 //!   └──> cancelled <───────────────┘ (pending_payment too)
 //! ```
 //! A hold becomes a booking by an update of the same row, so the slot is never free in between.
+//!
+//! A deposit's news moves an appointment in three more ways, decided by `booking::payment` and
+//! applied by the store as operations of their own ([`AppointmentStatus::can_become_by_payment`]):
+//! a time let go is confirmed again by a payment that arrived late while the time is still free
+//! (expired or cancelled → confirmed, checked for overlaps as a new hold is); that late payment,
+//! when someone took the time, is given back (expired → refunded; cancelled → refunded is the
+//! ordinary way); and a booking the salon refunded in full is off (confirmed → refunded).
 
 use std::fmt;
 
@@ -99,6 +106,16 @@ impl AppointmentStatus {
         )
     }
 
+    /// The transitions only a deposit's news makes (see the module's documentation); never by a
+    /// plain status change.
+    pub fn can_become_by_payment(self, next: AppointmentStatus) -> bool {
+        use AppointmentStatus::*;
+        matches!(
+            (self, next),
+            (Expired | Cancelled, Confirmed) | (Expired, Refunded) | (Confirmed, Refunded)
+        )
+    }
+
     /// The statuses an appointment may be in to become `next`.
     pub fn sources_of(next: AppointmentStatus) -> Vec<AppointmentStatus> {
         Self::ALL
@@ -149,6 +166,26 @@ mod tests {
                     allowed.contains(&(from, to)),
                     "{from} -> {to}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_deposits_news_adds_only_its_own_three_ways() {
+        let by_payment = [
+            (Expired, Confirmed),
+            (Cancelled, Confirmed),
+            (Expired, Refunded),
+            (Confirmed, Refunded),
+        ];
+        for from in AppointmentStatus::ALL {
+            for to in AppointmentStatus::ALL {
+                assert_eq!(
+                    from.can_become_by_payment(to),
+                    by_payment.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+                assert!(!(from.can_become(to) && from.can_become_by_payment(to)));
             }
         }
     }

@@ -1,4 +1,5 @@
-//! The booking domain: the salon's catalog, availability, and the life of an appointment. Pure (the one
+//! The booking domain: the salon's catalog, availability, the life of an appointment and of its
+//! deposit. Pure (the one
 //! exception is reading the catalog file in `catalog::load`);
 //! the store persists what it decides, and the database guards the one invariant that must never
 //! break (no double booking) on its own as well.
@@ -6,3 +7,4 @@
 pub mod appointment;
 pub mod availability;
 pub mod catalog;
+pub mod payment;

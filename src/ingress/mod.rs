@@ -9,6 +9,7 @@ pub mod client;
 pub mod dedup;
 pub mod ratelimit;
 pub mod signature;
+pub mod stripe;
 pub mod whatsapp;
 
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +19,7 @@ use axum::Json;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::Utc;
 use serde_json::json;
 
@@ -38,6 +39,8 @@ pub fn routes() -> Router<AppState> {
             "/webhook/whatsapp",
             get(whatsapp::verify).post(whatsapp::receive),
         )
+        .route("/webhooks/stripe", post(stripe::receive))
+        .route("/webhook/stripe", post(stripe::receive))
 }
 
 /// A verified request whose events were handled: stored, known, or nothing to store.

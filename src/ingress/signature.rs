@@ -2,10 +2,21 @@
 //!
 //! Meta signs each POST with `X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of the exact body
 //! under the app secret (<https://developers.facebook.com/docs/graph-api/webhooks/getting-started>).
-//! The comparison is constant-time (`Mac::verify_slice`).
+//!
+//! Stripe signs each event with `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…][,v0=<hex>]`: the
+//! HMAC-SHA256 of `"{t}.{raw body}"` keyed with the whole `whsec_…` string (not decoded), as
+//! stripe-python's `WebhookSignature.verify_header` and stripe-node's `Webhooks.ts` check it. While a
+//! secret is rolled Stripe sends one `v1` per active secret, so any `v1` matching is enough (checking
+//! only the last one, as some libraries do, refuses valid deliveries during a roll); `v0` is a
+//! test-mode scheme and ignored. Beyond the official libraries, which refuse only old timestamps, a
+//! timestamp further in the future than the tolerance is refused too: no clock of Stripe's is that
+//! far ahead, and a signature made for later could otherwise be replayed for that long.
+//!
+//! Comparisons are constant-time (`Mac::verify_slice`, `subtle`).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -17,6 +28,9 @@ pub enum SignatureError {
     Malformed,
     #[error("signature does not match")]
     Mismatch,
+    /// The signature matches, but its timestamp is older (or further ahead) than the tolerance.
+    #[error("signature timestamp outside the tolerance")]
+    Stale,
 }
 
 /// Checks a `sha256=<hex>` header against the body.
@@ -43,6 +57,85 @@ pub fn sign_sha256_header(secret: &[u8], body: &[u8]) -> String {
     let mut mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Checks a `Stripe-Signature` header against the raw body: some `v1` must be the HMAC of
+/// `"{t}.{body}"` under one of `secrets` (several while one is rolled), and `t` must be within
+/// `tolerance_secs` of `now` (Unix seconds) either way.
+pub fn verify_stripe_header(
+    secrets: &[&[u8]],
+    header: Option<&[u8]>,
+    body: &[u8],
+    now: i64,
+    tolerance_secs: u64,
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let header = std::str::from_utf8(header).map_err(|_| SignatureError::Malformed)?;
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for item in header.split(',') {
+        let Some((scheme, value)) = item.trim().split_once('=') else {
+            continue;
+        };
+        match scheme {
+            // The first `t` counts, as in stripe-python.
+            "t" if timestamp.is_none() => {
+                timestamp = Some(
+                    value
+                        .parse::<i64>()
+                        .map_err(|_| SignatureError::Malformed)?,
+                );
+            }
+            "v1" => {
+                // A value that is not 32 bytes of hex can match nothing; the others may still.
+                let mut digest = [0u8; 32];
+                if hex::decode_to_slice(value, &mut digest).is_ok() {
+                    signatures.push(digest);
+                }
+            }
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
+    if signatures.is_empty() {
+        return Err(SignatureError::Malformed);
+    }
+    let matched = secrets.iter().any(|secret| {
+        let expected = stripe_mac(secret, timestamp, body);
+        signatures
+            .iter()
+            .any(|candidate| bool::from(candidate.ct_eq(&expected)))
+    });
+    if !matched {
+        return Err(SignatureError::Mismatch);
+    }
+    let tolerance = i64::try_from(tolerance_secs).unwrap_or(i64::MAX);
+    if timestamp < now.saturating_sub(tolerance) || timestamp > now.saturating_add(tolerance) {
+        return Err(SignatureError::Stale);
+    }
+    Ok(())
+}
+
+/// The `Stripe-Signature` header Stripe would send for `body` at `timestamp`, one `v1` per secret.
+/// Used by the simulator, the load generator and tests.
+pub fn sign_stripe_header(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> String {
+    let mut header = format!("t={timestamp}");
+    for secret in secrets {
+        header.push_str(&format!(
+            ",v1={}",
+            hex::encode(stripe_mac(secret, timestamp, body))
+        ));
+    }
+    header
+}
+
+fn stripe_mac(secret: &[u8], timestamp: i64, body: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]
@@ -96,6 +189,113 @@ mod tests {
         ] {
             assert_eq!(
                 verify_sha256_header(SECRET, Some(bad.as_bytes()), BODY),
+                Err(SignatureError::Malformed),
+                "{bad}"
+            );
+        }
+    }
+
+    /// The vector of the issue, computed with Python's `hmac` (not with this module):
+    /// `hmac.new(b"whsec_test", b"1776680000." + body, sha256).hexdigest()`.
+    const STRIPE_SECRET: &[u8] = b"whsec_test";
+    const STRIPE_T: i64 = 1_776_680_000;
+    const STRIPE_BODY: &[u8] =
+        br#"{"id":"evt_test","object":"event","type":"checkout.session.completed"}"#;
+    const STRIPE_V1: &str = "4ed9e232af1f6f3f7c920d18a3b979b24763ff4927a73b42e9ecae6dbd2a1ea6";
+
+    fn stripe(header: &str, now: i64) -> Result<(), SignatureError> {
+        verify_stripe_header(
+            &[STRIPE_SECRET],
+            Some(header.as_bytes()),
+            STRIPE_BODY,
+            now,
+            300,
+        )
+    }
+
+    #[test]
+    fn stripe_known_vector() {
+        assert_eq!(
+            sign_stripe_header(&[STRIPE_SECRET], STRIPE_T, STRIPE_BODY),
+            format!("t={STRIPE_T},v1={STRIPE_V1}")
+        );
+        assert_eq!(
+            stripe(&format!("t={STRIPE_T},v1={STRIPE_V1}"), STRIPE_T),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn stripe_accepts_any_v1_and_ignores_v0_and_unknown_schemes() {
+        let wrong = "0".repeat(64);
+        for header in [
+            format!("t={STRIPE_T},v1={wrong},v1={STRIPE_V1}"),
+            format!("t={STRIPE_T},v1={STRIPE_V1},v1={wrong}"),
+            format!("v1={STRIPE_V1},t={STRIPE_T},v0={wrong}"),
+            format!("t={STRIPE_T}, v1=nothex, v1={STRIPE_V1}, v2=x"),
+        ] {
+            assert_eq!(stripe(&header, STRIPE_T), Ok(()), "{header}");
+        }
+        // A v0 alone is no signature (test mode's dummy scheme).
+        assert_eq!(
+            stripe(&format!("t={STRIPE_T},v0={STRIPE_V1}"), STRIPE_T),
+            Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn stripe_accepts_an_event_signed_by_any_of_the_rolled_secrets() {
+        let header = sign_stripe_header(&[b"whsec_old"], STRIPE_T, STRIPE_BODY);
+        let check = |secrets: &[&[u8]]| {
+            verify_stripe_header(secrets, Some(header.as_bytes()), STRIPE_BODY, STRIPE_T, 300)
+        };
+        assert_eq!(check(&[b"whsec_new", b"whsec_old"]), Ok(()));
+        assert_eq!(check(&[b"whsec_new"]), Err(SignatureError::Mismatch));
+        assert_eq!(check(&[]), Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn stripe_refuses_stale_and_future_timestamps_at_the_edge_of_the_tolerance() {
+        let header = format!("t={STRIPE_T},v1={STRIPE_V1}");
+        assert_eq!(stripe(&header, STRIPE_T + 300), Ok(()));
+        assert_eq!(stripe(&header, STRIPE_T + 301), Err(SignatureError::Stale));
+        assert_eq!(stripe(&header, STRIPE_T - 300), Ok(()));
+        assert_eq!(stripe(&header, STRIPE_T - 301), Err(SignatureError::Stale));
+    }
+
+    #[test]
+    fn stripe_refuses_a_changed_body_a_wrong_secret_and_bad_headers() {
+        let header = format!("t={STRIPE_T},v1={STRIPE_V1}");
+        let mut changed = STRIPE_BODY.to_vec();
+        changed[10] ^= 1;
+        assert_eq!(
+            verify_stripe_header(
+                &[STRIPE_SECRET],
+                Some(header.as_bytes()),
+                &changed,
+                STRIPE_T,
+                300
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        // The timestamp is part of what is signed.
+        assert_eq!(
+            stripe(&format!("t={},v1={STRIPE_V1}", STRIPE_T + 1), STRIPE_T),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_stripe_header(&[STRIPE_SECRET], None, STRIPE_BODY, STRIPE_T, 300),
+            Err(SignatureError::Missing)
+        );
+        for bad in [
+            String::new(),
+            format!("v1={STRIPE_V1}"),
+            format!("t=soon,v1={STRIPE_V1}"),
+            format!("t={STRIPE_T}"),
+            format!("t={STRIPE_T},v1="),
+        ] {
+            assert_eq!(
+                stripe(&bad, STRIPE_T),
                 Err(SignatureError::Malformed),
                 "{bad}"
             );

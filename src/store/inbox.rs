@@ -167,6 +167,77 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// Moves a claimed event into the lane it belongs to, as a new event there (`routed`, whose id
+    /// is the original's with `@routed`): newest in its lane, so that it waits its turn behind what
+    /// that conversation is doing instead of jumping ahead of an event being handled. The original,
+    /// still the dedup authority of its provider's id, is marked done in the same transaction.
+    /// `false` (and nothing written) when the claim was lost.
+    pub async fn route_inbox(
+        &self,
+        id: i64,
+        attempt: i32,
+        routed: &NewInboxEvent,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        if !tx.mark_done(id, attempt, now).await? {
+            return Ok(false);
+        }
+        tx.insert_event(routed).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Puts a claimed event back in its lane until `at`, without counting a failure (it is waiting
+    /// for something else to happen first); `note` says what, for operators.
+    pub async fn defer_inbox(
+        &self,
+        id: i64,
+        attempt: i32,
+        at: DateTime<Utc>,
+        note: &str,
+    ) -> Result<bool, StoreError> {
+        self.settle_claim(id, attempt, "pending", Some(note), at)
+            .await
+    }
+
+    /// Settles a claimed event the bot does not act on: done, with the reason kept in `last_error`.
+    pub async fn ignore_inbox(
+        &self,
+        id: i64,
+        attempt: i32,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let note = format!("ignored: {reason}");
+        self.settle_claim(id, attempt, "done", Some(&note), now)
+            .await
+    }
+
+    async fn settle_claim(
+        &self,
+        id: i64,
+        attempt: i32,
+        status: &str,
+        note: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = on!(Store, self, |s| sqlx::query(
+            "UPDATE inbox_events SET status = $3, last_error = $4, next_attempt_at = $5, \
+                 processed_at = CASE WHEN $3 = 'done' THEN $5 ELSE processed_at END \
+             WHERE id = $1 AND attempts = $2 AND status = 'processing'",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(status)
+        .bind(note)
+        .bind(Time(at))
+        .execute(s.write())
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
     /// The events that gave up (newest first), for operators.
     pub async fn dead_inbox(&self, limit: u32) -> Result<Vec<InboxEvent>, StoreError> {
         // Postgres finds them by its generated, indexed `queue` column; SQLite indexes `status`.

@@ -16,11 +16,12 @@ use serde::Deserialize;
 use tokio::sync::{Notify, watch};
 
 use crate::conversation::Masked;
-use crate::event::{EventKind, InboxEvent};
+use crate::event::{EventKind, InboxEvent, is_unrouted_lane};
 use crate::store::{DeliveryStatus, OutboundStatus, Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::whatsapp::webhook::StatusEvent;
 use crate::worker::error::WorkerError;
+use crate::worker::payments;
 use crate::worker::retry::RetryPolicy;
 use crate::worker::turn::{TurnOutcome, TurnRunner};
 use crate::worker::window::{OUTSIDE_WINDOW, Window};
@@ -223,6 +224,14 @@ impl EventHandler for InboxHandler {
             let batch: Vec<&InboxEvent> = statuses.iter().map(|i| &events[*i]).collect();
             for (i, outcome) in statuses.iter().zip(self.statuses(&batch).await) {
                 outcomes[*i] = Some(outcome);
+            }
+        }
+        // Stripe's events not yet in their conversation's lane are led there (or kept, or ignored).
+        for (i, event) in events.iter().enumerate() {
+            if event.kind == EventKind::Payment
+                && is_unrouted_lane(event.provider, &event.conversation_key)
+            {
+                outcomes[i] = Some(payments::route(&self.store, event).await);
             }
         }
         // The turns: messages whose window was recorded, and timers.

@@ -1,8 +1,9 @@
 //! Background work off the request path, put together by [`pipeline`] for `serve` and `chat` alike:
 //! the inbox consumer and its handler ([`inbox`]), conversation turns ([`turn`], with the translation
 //! of an inbox event into the engine's input in [`input`]), the outbox dispatcher ([`outbox`]) with its
-//! pacing ([`pacing`]), WhatsApp's 24-hour window ([`window`]), when failures are tried again
-//! ([`retry`]), why they failed ([`error`]), and the periodic loops ([`housekeeping`]).
+//! pacing ([`pacing`]), WhatsApp's 24-hour window ([`window`]), deposits ([`payments`]: Stripe's
+//! events led to their conversation), when failures are tried again ([`retry`]), why they failed
+//! ([`error`]), and the periodic loops ([`housekeeping`]).
 
 pub mod error;
 pub mod housekeeping;
@@ -10,6 +11,7 @@ pub mod inbox;
 pub mod input;
 pub mod outbox;
 pub mod pacing;
+pub mod payments;
 pub mod pipeline;
 pub mod retry;
 pub mod turn;

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake_graph;
+mod fake_stripe;
 mod helpers;
 mod proxy;
 
@@ -20,6 +21,8 @@ mod outbox;
 mod statuses;
 mod storage_failures;
 mod store_contract;
+mod stripe_client;
+mod stripe_ingress;
 mod timers;
 mod whatsapp_client;
 mod whatsapp_ingress;
