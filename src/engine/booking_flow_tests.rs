@@ -158,6 +158,13 @@ fn intent_phrase(intent: Intent) -> &'static str {
         Intent::MyAppointments => "mis citas",
         Intent::Yes => "sí",
         Intent::No => "no",
+        Intent::Reschedule => "quiero cambiar mi cita",
+        Intent::Prices => "¿cuánto cuesta?",
+        Intent::Hours => "¿a qué hora abren?",
+        Intent::Address => "¿dónde estáis?",
+        Intent::Policy => "¿cuál es la política de cancelación?",
+        Intent::Greeting => "hola",
+        Intent::Thanks => "gracias",
     }
 }
 

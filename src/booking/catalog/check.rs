@@ -13,7 +13,9 @@ use super::hours::{MINUTES_PER_DAY, TimeRange, WeeklyHours, parse_range};
 use super::model::{
     CancellationPolicy, Language, Names, Salon, Service, ServiceId, Staff, StaffId,
 };
-use super::raw::{DAY_KEYS, RawCatalog, RawNames, RawRanges, RawSalon, RawService, RawStaff};
+use super::raw::{
+    DAY_KEYS, RawCatalog, RawNames, RawRanges, RawSalon, RawService, RawStaff, RawSynonyms,
+};
 
 /// Checks `raw`, deserialised from `text` (which the lines of errors are counted in), into a catalog.
 pub(super) fn catalog(text: &str, raw: RawCatalog) -> Result<Catalog, CatalogError> {
@@ -71,6 +73,7 @@ impl Checker<'_> {
             },
             reminder_hours: raw.reminder_hours,
             hours: self.week("salon.hours", raw.hours.into_days(), Vec::new())?,
+            date_order: raw.date_order,
         })
     }
 
@@ -213,6 +216,7 @@ impl Checker<'_> {
             .deposit
             .map(|deposit| (*deposit.get_ref(), deposit.span()));
         let deposit = self.deposit(&field("deposit"), deposit, raw.price)?;
+        let synonyms = self.service_synonyms(&field("synonyms"), raw.synonyms)?;
         Ok(Service {
             name: self.names(
                 &field("name"),
@@ -226,6 +230,7 @@ impl Checker<'_> {
             price: raw.price,
             deposit,
             buffer_after_minutes: raw.buffer_after_minutes,
+            synonyms,
         })
     }
 
@@ -310,6 +315,7 @@ impl Checker<'_> {
             hours: self.week(&field("hours"), raw.hours.into_days(), Vec::new())?,
             breaks: self.week(&field("breaks"), break_days, every_day)?,
             days_off: self.days_off(&field("days_off"), raw.days_off)?,
+            synonyms: self.synonyms(&field("synonyms"), raw.synonyms)?,
             id: StaffId::new(id),
         })
     }
@@ -356,6 +362,33 @@ impl Checker<'_> {
                     };
                     self.invalid(field, Some(value.span()), Problem::BadDate(shown))
                 })
+            })
+            .collect()
+    }
+
+    /// A service's synonyms, each with its language; none may be blank.
+    fn service_synonyms(&self, field: &str, raw: RawSynonyms) -> Checked<Vec<(Language, String)>> {
+        let mut all = Vec::new();
+        for (language, words) in [
+            (Language::Es, raw.es),
+            (Language::En, raw.en),
+            (Language::Pt, raw.pt),
+        ] {
+            for word in self.synonyms(&format!("{field}.{language}"), words)? {
+                all.push((language, word));
+            }
+        }
+        Ok(all)
+    }
+
+    /// Synonyms as written: none may be blank or hold no letter (it could never be matched).
+    fn synonyms(&self, field: &str, raw: Vec<Spanned<String>>) -> Checked<Vec<String>> {
+        raw.into_iter()
+            .map(|word| {
+                if !word.get_ref().chars().any(char::is_alphabetic) {
+                    return Err(self.invalid(field, Some(word.span()), Problem::Empty));
+                }
+                Ok(word.into_inner())
             })
             .collect()
     }

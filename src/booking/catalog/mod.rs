@@ -32,7 +32,8 @@ use std::path::Path;
 pub use error::{CatalogError, Problem};
 pub use hours::{MINUTES_PER_DAY, TimeRange, WeeklyHours};
 pub use model::{
-    CancellationPolicy, Language, LateDeposit, Names, Salon, Service, ServiceId, Staff, StaffId,
+    CancellationPolicy, DateOrder, Language, LateDeposit, Names, Salon, Service, ServiceId, Staff,
+    StaffId,
 };
 
 use error::syntax_error;

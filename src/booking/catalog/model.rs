@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 use super::hours::WeeklyHours;
 
 /// The id of a service (`[[services]] id`), such as `cut-women`. Also what buttons and list rows carry.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ServiceId(String);
 
 /// The id of a staff member (`[[staff]] id`), such as `lucia`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct StaffId(String);
 
 macro_rules! id_type {
@@ -82,6 +84,18 @@ pub enum LateDeposit {
     Refund,
 }
 
+/// How a date written with numbers only ("3/5") is read in English: Spanish and Portuguese always
+/// write the day first, English does as the salon's country does (`salon.date_order`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DateOrder {
+    /// 3/5 is the 3rd of May (Europe, Latin America, most of the world).
+    #[default]
+    DayFirst,
+    /// 3/5 is March 5th (the United States).
+    MonthFirst,
+}
+
 /// The cancellation policy (`[salon.cancellation]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CancellationPolicy {
@@ -115,6 +129,8 @@ pub struct Salon {
     pub reminder_hours: u32,
     /// Opening hours; staff work only within them.
     pub hours: WeeklyHours,
+    /// How English dates written with numbers only are read.
+    pub date_order: DateOrder,
 }
 
 /// A name in the bot's languages; always present in the default language, used as the fallback.
@@ -158,6 +174,9 @@ pub struct Service {
     pub deposit: u64,
     /// Time the staff member needs after the service (cleaning, colour processing) before the next one.
     pub buffer_after_minutes: u32,
+    /// Other words customers use for it ("pelo", "haircut", "cabelo"), with their language; its
+    /// names are matched too, so these are only the words the names do not already hold.
+    pub synonyms: Vec<(Language, String)>,
 }
 
 impl Service {
@@ -185,6 +204,8 @@ pub struct Staff {
     pub breaks: WeeklyHours,
     /// Salon-local dates on which they do not work.
     pub days_off: BTreeSet<NaiveDate>,
+    /// Other names customers call them by (a nickname, a short form), besides `name`.
+    pub synonyms: Vec<String>,
 }
 
 impl Staff {

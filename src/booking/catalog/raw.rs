@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::model::{Language, LateDeposit};
+use super::model::{DateOrder, Language, LateDeposit};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +31,8 @@ pub(super) struct RawSalon {
     pub(super) reminder_hours: u32,
     pub(super) cancellation: RawCancellation,
     pub(super) hours: RawWeek,
+    #[serde(default)]
+    pub(super) date_order: DateOrder,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +113,20 @@ pub(super) struct RawService {
     pub(super) deposit: Option<Spanned<u64>>,
     #[serde(default)]
     pub(super) buffer_after_minutes: u32,
+    #[serde(default)]
+    pub(super) synonyms: RawSynonyms,
+}
+
+/// Other words customers use for a service, per language.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSynonyms {
+    #[serde(default)]
+    pub(super) es: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) en: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) pt: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +149,8 @@ pub(super) struct RawStaff {
     pub(super) breaks: RawBreaks,
     #[serde(default)]
     pub(super) days_off: Vec<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub(super) synonyms: Vec<Spanned<String>>,
 }
 
 pub(super) const DAY_KEYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];

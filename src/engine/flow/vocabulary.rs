@@ -40,6 +40,21 @@ macro_rules! vocabulary {
                 f.write_str(self.as_str())
             }
         }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                Self::from_name(&name).ok_or_else(|| {
+                    serde::de::Error::custom(format!("unknown {} {name:?}", $what))
+                })
+            }
+        }
     };
 }
 
@@ -47,7 +62,9 @@ vocabulary! {
     /// What the customer means, as the intent detector names it.
     Intent, "intent" {
         Menu = "menu", Cancel = "cancel", Help = "help", Human = "human", Book = "book",
-        MyAppointments = "my_appointments", Yes = "yes", No = "no",
+        MyAppointments = "my_appointments", Yes = "yes", No = "no", Reschedule = "reschedule",
+        Prices = "prices", Hours = "hours", Address = "address", Policy = "policy",
+        Greeting = "greeting", Thanks = "thanks",
     }
 }
 

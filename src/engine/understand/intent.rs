@@ -16,8 +16,8 @@
 //! - a message of symbols only: "?" is `Help`, 👍 ✅ 👌 are `Yes`, 👎 ❌ are `No`.
 
 use super::MAX_WORDS;
-use super::cues::{CUES, FILLERS, NEGATORS, NEUTRAL, Reach};
-use super::normalise::normalise;
+use super::cues::{CUES, FILLERS, GREETINGS, NEGATORS, NEUTRAL, Reach, THANKS};
+use super::normalise::{normalise, spelled_out};
 use crate::engine::flow::Intent;
 
 /// Yes/no answers count anywhere in a message of at most this many words (else only as its first
@@ -79,12 +79,15 @@ pub fn intent(text: &str) -> Option<Intent> {
         }
     }
 
-    let best = hits
+    let Some(best) = hits
         .iter()
         .zip(&live)
         .filter(|(_, live)| **live)
         .map(|(hit, _)| hit.rank)
-        .max()?;
+        .max()
+    else {
+        return courtesy(&tokens, &hits);
+    };
     let mut winner = None;
     for (hit, _) in hits.iter().zip(&live).filter(|(_, live)| **live) {
         if hit.rank != best {
@@ -99,6 +102,22 @@ pub fn intent(text: &str) -> Option<Intent> {
     winner
 }
 
+/// A message of greetings and courtesies only: thanks ("gracias", "thank you") or hello ("hola",
+/// "bom dia"); a phrase that means nothing here ("no sé") leaves it at nothing.
+fn courtesy(tokens: &[Token], hits: &[Hit]) -> Option<Intent> {
+    if !hits.is_empty() || !tokens.iter().all(|t| FILLERS.contains(&t.word.as_str())) {
+        return None;
+    }
+    let has = |words: &[&str]| tokens.iter().any(|t| words.contains(&t.word.as_str()));
+    if has(THANKS) {
+        Some(Intent::Thanks)
+    } else if has(GREETINGS) {
+        Some(Intent::Greeting)
+    } else {
+        None
+    }
+}
+
 /// The message's words, clause by clause.
 fn tokenise(text: &str) -> Vec<Token> {
     text.split(CLAUSE_ENDS)
@@ -108,7 +127,7 @@ fn tokenise(text: &str) -> Vec<Token> {
                 .split(' ')
                 .filter(|word| !word.is_empty())
                 .map(|word| Token {
-                    word: word.to_owned(),
+                    word: spelled_out(word).to_owned(),
                     clause,
                 })
                 .collect::<Vec<_>>()
@@ -383,9 +402,15 @@ mod tests {
             ("minhas marcações", mine),
             ("meus agendamentos", mine),
             ("minha marcação", mine),
-            ("cambiar la cita", mine),
-            ("reschedule", mine),
-            ("reagendar", mine),
+        ]);
+        let reschedule = Some(Intent::Reschedule);
+        check(&[
+            ("cambiar la cita", reschedule),
+            ("quiero cambiar mi cita", reschedule),
+            ("reschedule", reschedule),
+            ("can I move my appointment?", reschedule),
+            ("reagendar", reschedule),
+            ("quero mudar o horário", reschedule),
         ]);
     }
 
@@ -491,13 +516,17 @@ mod tests {
         check(&[
             ("", None),
             ("   ", None),
-            ("hola", None),
-            ("Hola!", None),
-            ("hi", None),
-            ("hello", None),
-            ("olá", None),
-            ("oi", None),
-            ("buenos días", None),
+            ("hola", Some(Intent::Greeting)),
+            ("Hola!", Some(Intent::Greeting)),
+            ("hi", Some(Intent::Greeting)),
+            ("hello", Some(Intent::Greeting)),
+            ("olá", Some(Intent::Greeting)),
+            ("oi", Some(Intent::Greeting)),
+            ("buenos días", Some(Intent::Greeting)),
+            ("gracias", Some(Intent::Thanks)),
+            ("thank you!", Some(Intent::Thanks)),
+            ("muito obrigada", Some(Intent::Thanks)),
+            ("por favor", None),
             ("1", None),
             ("María", None),
             ("🙂", None),
@@ -505,7 +534,7 @@ mod tests {
             ("sí y no", None),
             ("ok no", None),
             ("no sé", None),
-            ("¿cuánto vale el corte?", None),
+            ("¿cuánto vale el corte?", Some(Intent::Prices)),
             ("para mañana", None),
             ("una cita para dos personas", Some(Intent::Book)),
             ("quiero un corte para el martes", None),
