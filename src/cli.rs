@@ -1,5 +1,5 @@
-//! The `salonbot` command line: `serve`, `migrate`, `config check`, `flows check`, `chat`, `inbox`,
-//! `outbox` and `send-test-webhook`.
+//! The `salonbot` command line: `serve`, `migrate`, `config check`, `doctor`, `flows check`, `chat`,
+//! `inbox`, `outbox` and `send-test-webhook`.
 //!
 //! Operator commands (`inbox`, `outbox`) open the configured database as it is: they never create
 //! one (a mistyped path or an unset `DATABASE_URL` is refused) nor migrate it.
@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::app::App;
 use crate::chat::{self, ChatOptions};
 use crate::config::Config;
+use crate::doctor::{DoctorOptions, Level};
 use crate::engine::check::check_dirs;
 use crate::engine::{Flow, FlowError, lock, mermaid};
 use crate::store::{Store, StoreError, StoreOptions};
@@ -63,6 +64,18 @@ pub enum Command {
     Outbox {
         #[command(subcommand)]
         command: OutboxCommand,
+    },
+    /// Check a deployment: configuration, database, Redis, the WhatsApp token, number and templates,
+    /// and with --public-url the webhook handshake from outside. One line per check; exit 0 only
+    /// when nothing failed.
+    Doctor {
+        /// The bot's public base URL (for example https://bot.example.com): checks that Meta's
+        /// verification handshake works against it.
+        #[arg(long)]
+        public_url: Option<String>,
+        /// How long one remote check may take, in seconds.
+        #[arg(long, default_value_t = 5)]
+        timeout_seconds: u64,
     },
     /// Check the configuration without starting anything.
     Config {
@@ -173,6 +186,16 @@ impl Cli {
             Command::Config {
                 command: ConfigCommand::Check,
             } => config_check(&config),
+            Command::Doctor {
+                public_url,
+                timeout_seconds,
+            } => {
+                let options = DoctorOptions {
+                    public_url,
+                    timeout: std::time::Duration::from_secs(timeout_seconds),
+                };
+                doctor(&config, &options).await
+            }
             Command::SendTestWebhook { text, phone, url } => {
                 send_test_webhook(&config, &text, &phone, url).await
             }
@@ -288,6 +311,19 @@ async fn outbox_list(config: Config, conversation: Option<&str>, limit: u32) -> 
             m.kind,
             render(&m.payload).one_line()
         );
+    }
+    Ok(())
+}
+
+/// `doctor`: the report on stdout; an error (exit 1) when a check failed.
+async fn doctor(config: &Config, options: &DoctorOptions) -> anyhow::Result<()> {
+    let report = crate::doctor::run(config, options).await;
+    for line in &report {
+        println!("{line}");
+    }
+    let failed = report.iter().filter(|c| c.level == Level::Fail).count();
+    if failed > 0 {
+        anyhow::bail!("{failed} check(s) failed");
     }
     Ok(())
 }

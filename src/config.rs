@@ -118,6 +118,9 @@ pub struct WhatsAppConfig {
     /// quick replies "confirm" and "cancel"), in each customer's language. Unset: reminders go as
     /// ordinary messages, which wait for the customer outside the 24-hour window.
     pub reminder_template: Option<String>,
+    /// `WHATSAPP_BUSINESS_ACCOUNT_ID`: lets `salonbot doctor` check that the named templates exist
+    /// and are approved.
+    pub business_account_id: Option<String>,
 }
 
 /// An approved template that invites the customer to write again (the free-form messages waiting
@@ -299,6 +302,7 @@ impl Config {
                 1000,
             )?),
             reminder_template: get("WHATSAPP_REMINDER_TEMPLATE"),
+            business_account_id: get("WHATSAPP_BUSINESS_ACCOUNT_ID"),
             reengagement: get("WHATSAPP_REENGAGEMENT_TEMPLATE").map(|template| Reengagement {
                 template,
                 language: get("WHATSAPP_REENGAGEMENT_LANGUAGE").unwrap_or_else(|| "es".into()),

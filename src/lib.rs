@@ -21,6 +21,8 @@ pub mod cli;
 pub mod config;
 /// Customer identifiers (E.164 phones, business-scoped ids) and conversation keys; masking for logs.
 pub mod conversation;
+/// `salonbot doctor`: a deployment checked from the operator's side, one line per check.
+pub mod doctor;
 /// Conversation flows as data (the flow file model and loader, the checker, the Mermaid diagram) and
 /// the pure step that runs them. Imports no storage, provider, inbox or I/O crate (a test checks).
 pub mod engine;

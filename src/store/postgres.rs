@@ -76,6 +76,18 @@ impl PgStore {
         &MIGRATOR
     }
 
+    /// Whether the `btree_gist` extension (the no-double-booking constraint's) is installed, and if
+    /// not, whether it can be.
+    pub async fn btree_gist(&self) -> Result<(bool, bool), StoreError> {
+        let (installed, available): (bool, bool) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'btree_gist'), \
+                    EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'btree_gist')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((installed, available))
+    }
+
     /// Whether the database was ever migrated.
     pub(super) async fn has_migrations_table(&self) -> Result<bool, StoreError> {
         let (exists,): (bool,) =

@@ -1,4 +1,5 @@
-//! The Cloud API client: posts messages to `{WHATSAPP_API_BASE}/{WHATSAPP_PHONE_NUMBER_ID}/messages`.
+//! The Cloud API client: posts messages to `{WHATSAPP_API_BASE}/{WHATSAPP_PHONE_NUMBER_ID}/messages`,
+//! and reads the number's record and the account's templates for `salonbot doctor`.
 //!
 //! One pooled HTTP client (rustls), a timeout per request (`WHATSAPP_HTTP_TIMEOUT_SECONDS`), and a small
 //! retry budget for failures that a second try a moment later may fix (connection errors, timeouts, 5xx,
@@ -69,10 +70,38 @@ struct MessageIdOut {
     id: String,
 }
 
+/// The business number as the Graph API describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PhoneNumberInfo {
+    #[serde(default)]
+    pub display_phone_number: Option<String>,
+    #[serde(default)]
+    pub verified_name: Option<String>,
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    #[serde(default)]
+    pub quality_rating: Option<String>,
+    /// `TIER_250`, `TIER_1K`, ... : how many customers a day the number may start conversations with.
+    #[serde(default)]
+    pub messaging_limit_tier: Option<String>,
+}
+
+/// One message template of the business account, in one language.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TemplateInfo {
+    pub name: String,
+    /// `APPROVED`, `PENDING`, `REJECTED`, `PAUSED`, `DISABLED` ...
+    pub status: String,
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
 /// A live client for one business number.
 #[derive(Clone)]
 pub struct WhatsAppClient {
     http: reqwest::Client,
+    /// `WHATSAPP_API_BASE`, without a trailing slash.
+    api_base: String,
+    phone_number_id: String,
     messages_url: String,
     token: Secret,
     retry: RetryBudget,
@@ -148,13 +177,12 @@ impl WhatsAppClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("salonbot/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let api_base = api_base.trim_end_matches('/').to_owned();
         Ok(Self {
             http,
-            messages_url: format!(
-                "{}/{}/messages",
-                api_base.trim_end_matches('/'),
-                phone_number_id
-            ),
+            messages_url: format!("{api_base}/{phone_number_id}/messages"),
+            api_base,
+            phone_number_id: phone_number_id.to_owned(),
             token,
             retry,
             metrics,
@@ -256,6 +284,69 @@ impl WhatsAppClient {
             .send()
             .await
             .map_err(|e| SendError::network(&e))?;
+        Self::answer(response).await
+    }
+
+    /// The URL of the business number's record (`GET` gives its name, quality and limit tier).
+    pub fn phone_number_url(&self) -> String {
+        format!(
+            "{}/{}?fields=display_phone_number,verified_name,quality_rating,messaging_limit_tier",
+            self.api_base, self.phone_number_id
+        )
+    }
+
+    /// The business number as Meta knows it: proves the token works for this number.
+    pub async fn phone_number(&self) -> Result<PhoneNumberInfo, SendError> {
+        let answer = self.get_once(&self.phone_number_url()).await?;
+        serde_json::from_value(answer).map_err(|e| SendError::Rejected {
+            code: 0,
+            reason: format!("unexpected answer from Meta: {e}"),
+        })
+    }
+
+    /// The URL listing the account's templates named `name`.
+    pub fn templates_url(&self, business_account_id: &str, name: &str) -> String {
+        format!(
+            "{}/{business_account_id}/message_templates?fields=name,status,language&name={name}",
+            self.api_base
+        )
+    }
+
+    /// The account's templates named `name` (one per language), with their review status.
+    pub async fn templates(
+        &self,
+        business_account_id: &str,
+        name: &str,
+    ) -> Result<Vec<TemplateInfo>, SendError> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            data: Vec<TemplateInfo>,
+        }
+        let answer = self
+            .get_once(&self.templates_url(business_account_id, name))
+            .await?;
+        let page: Page = serde_json::from_value(answer).map_err(|e| SendError::Rejected {
+            code: 0,
+            reason: format!("unexpected answer from Meta: {e}"),
+        })?;
+        // Meta's `name` filter matches by prefix: keep the exact name only.
+        Ok(page.data.into_iter().filter(|t| t.name == name).collect())
+    }
+
+    async fn get_once(&self, url: &str) -> Result<Value, SendError> {
+        let response = self
+            .http
+            .get(url)
+            .header(AUTHORIZATION, format!("Bearer {}", self.token.expose()))
+            .send()
+            .await
+            .map_err(|e| SendError::network(&e))?;
+        Self::answer(response).await
+    }
+
+    /// Meta's answer: its JSON on success, else the failure classified.
+    async fn answer(response: reqwest::Response) -> Result<Value, SendError> {
         let status = response.status().as_u16();
         let retry_after = response
             .headers()

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 pub const TOKEN: &str = "EAAG-test-access-token";
@@ -52,6 +53,8 @@ struct Inner {
     fail_per_mille: u64,
     /// Recipients whose messages always fail with this Meta code.
     failing_recipients: Vec<(String, u16, i64)>,
+    /// The business account's message templates: (name, language, status).
+    templates: Vec<(String, String, String)>,
 }
 
 #[derive(Clone)]
@@ -64,7 +67,9 @@ impl FakeGraph {
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
-            .route("/{version}/{phone_number_id}/messages", post(messages))
+            .route("/{version}/{id}/messages", post(messages))
+            .route("/{version}/{id}", get(phone_number))
+            .route("/{version}/{id}/message_templates", get(message_templates))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -92,6 +97,14 @@ impl FakeGraph {
     /// messages get ids that earlier ones already had.
     pub fn restart_ids(&self) {
         self.inner.lock().unwrap().next_id = 0;
+    }
+
+    /// The business account's templates, as WhatsApp Manager lists them: (name, language, status).
+    pub fn set_templates(&self, templates: &[(&str, &str, &str)]) {
+        self.inner.lock().unwrap().templates = templates
+            .iter()
+            .map(|(n, l, s)| ((*n).to_owned(), (*l).to_owned(), (*s).to_owned()))
+            .collect();
     }
 
     /// Makes a share of requests fail with Meta's transient error 131000 (deterministically spread).
@@ -128,6 +141,69 @@ impl FakeGraph {
             .map(|r| r.body)
             .collect()
     }
+}
+
+fn authorized(headers: &HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {TOKEN}"))
+}
+
+/// `GET /{version}/{phone_number_id}?fields=...`: the business number's record.
+async fn phone_number(
+    Path((_version, id)): Path<(String, String)>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&headers) {
+        return meta_error(
+            401,
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+        );
+    }
+    if id != PHONE_NUMBER_ID {
+        return meta_error(400, 100, "Unsupported get request. Object does not exist");
+    }
+    let fields = query.get("fields").cloned().unwrap_or_default();
+    let mut answer = json!({"id": id});
+    for (field, value) in [
+        ("display_phone_number", "+1 555-078-3881"),
+        ("verified_name", "Peluquería Malasaña"),
+        ("quality_rating", "GREEN"),
+        ("messaging_limit_tier", "TIER_1K"),
+    ] {
+        if fields.split(',').any(|f| f == field) {
+            answer[field] = value.into();
+        }
+    }
+    Json(answer).into_response()
+}
+
+/// `GET /{version}/{waba_id}/message_templates?name=...`: Meta filters by name prefix.
+async fn message_templates(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&headers) {
+        return meta_error(
+            401,
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+        );
+    }
+    let prefix = query.get("name").cloned().unwrap_or_default();
+    let data: Vec<Value> = inner
+        .lock()
+        .unwrap()
+        .templates
+        .iter()
+        .filter(|(name, _, _)| name.starts_with(&prefix))
+        .map(|(name, language, status)| {
+            json!({"name": name, "language": language, "status": status, "id": "1234"})
+        })
+        .collect();
+    Json(json!({"data": data, "paging": {"cursors": {"before": "a", "after": "b"}}}))
+        .into_response()
 }
 
 fn meta_error(status: u16, code: i64, message: &str) -> Response {

@@ -13,6 +13,7 @@ mod cli;
 mod conversations;
 mod deploy;
 mod dispatcher;
+mod doctor;
 mod engine_properties;
 mod flows;
 mod health;

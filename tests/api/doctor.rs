@@ -1,0 +1,229 @@
+//! `salonbot doctor` against a migrated database, the fake Graph API, a running bot's handshake, and a
+//! Graph API that hangs: one line per check, the right verdicts, exit 0 only when nothing failed,
+//! no secret printed.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::fake_graph::{FakeGraph, PHONE_NUMBER_ID, TOKEN};
+use crate::helpers::{Backend, VERIFY_TOKEN, spawn_app};
+
+const BIN: &str = env!("CARGO_BIN_EXE_salonbot");
+
+fn doctor(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Output, String) {
+    let out = Command::new(BIN)
+        .arg("doctor")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env(
+            "SALON_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/salon.toml"),
+        )
+        .env("FLOWS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out, stdout)
+}
+
+fn line<'a>(report: &'a str, name: &str) -> &'a str {
+    report
+        .lines()
+        .find(|l| l[6..].starts_with(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} line in:\n{report}"))
+}
+
+fn migrated(dir: &Path) -> String {
+    let url = format!("sqlite://{}", dir.join("bot.db").display());
+    let out = Command::new(BIN)
+        .arg("migrate")
+        .env_clear()
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sound_deployment_passes_every_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = migrated(dir.path());
+    let graph = FakeGraph::start().await;
+    graph.set_templates(&[
+        ("recordatorio", "es", "APPROVED"),
+        ("recordatorio", "en", "APPROVED"),
+        ("hola_de_nuevo", "es", "APPROVED"),
+        ("hola_de_nuevo_v2", "es", "REJECTED"),
+    ]);
+    let app = spawn_app(Backend::Sqlite).await;
+    let base = graph.base();
+    let public = app.url("");
+    let (out, report) = tokio::task::spawn_blocking(move || {
+        doctor(
+            dir.path(),
+            &["--public-url", &public],
+            &[
+                ("DATABASE_URL", &url),
+                ("WHATSAPP_APP_SECRET", "a-secret"),
+                ("WHATSAPP_VERIFY_TOKEN", VERIFY_TOKEN),
+                ("WHATSAPP_ACCESS_TOKEN", TOKEN),
+                ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID),
+                ("WHATSAPP_API_BASE", &base),
+                ("WHATSAPP_BUSINESS_ACCOUNT_ID", "102290129340398"),
+                ("WHATSAPP_REMINDER_TEMPLATE", "recordatorio"),
+                ("WHATSAPP_REENGAGEMENT_TEMPLATE", "hola_de_nuevo"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!report.contains("FAIL"), "{report}");
+    assert!(
+        line(&report, "database").contains("is migrated"),
+        "{report}"
+    );
+    assert!(
+        line(&report, "whatsapp sending").contains("Peluquería Malasaña"),
+        "{report}"
+    );
+    assert!(
+        line(&report, "whatsapp sending").contains("TIER_1K"),
+        "{report}"
+    );
+    assert!(
+        report.contains("recordatorio approved in es, en"),
+        "{report}"
+    );
+    assert!(report.contains("hola_de_nuevo approved in es"), "{report}");
+    assert!(
+        line(&report, "webhook handshake").contains("answers Meta's challenge"),
+        "{report}"
+    );
+    for secret in [TOKEN, VERIFY_TOKEN, "a-secret"] {
+        assert!(!report.contains(secret), "a secret printed: {report}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_problem_fails_its_check_and_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = FakeGraph::start().await;
+    graph.set_templates(&[("recordatorio", "es", "PENDING")]);
+    let app = spawn_app(Backend::Sqlite).await;
+    let base = graph.base();
+    let public = app.url("");
+    let missing_db = format!("sqlite://{}", dir.path().join("nope.db").display());
+    let (out, report) = tokio::task::spawn_blocking(move || {
+        doctor(
+            dir.path(),
+            &["--public-url", &public],
+            &[
+                ("DATABASE_URL", &missing_db),
+                ("WHATSAPP_APP_SECRET", "a-secret"),
+                ("WHATSAPP_VERIFY_TOKEN", "not-the-bots-token"),
+                ("WHATSAPP_ACCESS_TOKEN", "EAAG-expired"),
+                ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID),
+                ("WHATSAPP_API_BASE", &base),
+                ("WHATSAPP_BUSINESS_ACCOUNT_ID", "102290129340398"),
+                ("WHATSAPP_REMINDER_TEMPLATE", "recordatorio"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(line(&report, "database").starts_with("FAIL"), "{report}");
+    assert!(
+        line(&report, "database").contains("no database at"),
+        "{report}"
+    );
+    let sending = line(&report, "whatsapp sending");
+    assert!(
+        sending.starts_with("FAIL") && sending.contains("new token"),
+        "{report}"
+    );
+    assert!(
+        line(&report, "whatsapp templates").starts_with("FAIL"),
+        "{report}"
+    );
+    let handshake = line(&report, "webhook handshake");
+    assert!(
+        handshake.starts_with("FAIL") && handshake.contains("403"),
+        "{report}"
+    );
+    assert!(!report.contains("EAAG-expired") && !report.contains("not-the-bots-token"));
+
+    // A pending template with a working token: named as not approved.
+    let dir = tempfile::tempdir().unwrap();
+    let base = graph.base();
+    let (_, report) = tokio::task::spawn_blocking(move || {
+        doctor(
+            dir.path(),
+            &[],
+            &[
+                ("WHATSAPP_ACCESS_TOKEN", TOKEN),
+                ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID),
+                ("WHATSAPP_API_BASE", &base),
+                ("WHATSAPP_BUSINESS_ACCOUNT_ID", "102290129340398"),
+                ("WHATSAPP_REMINDER_TEMPLATE", "recordatorio"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        line(&report, "whatsapp templates").contains("recordatorio is not approved: es PENDING"),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graph_api_that_hangs_fails_within_the_timeout() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("http://{addr}/v21.0");
+    let started = std::time::Instant::now();
+    let (out, report) = tokio::task::spawn_blocking(move || {
+        doctor(
+            dir.path(),
+            &["--timeout-seconds", "1"],
+            &[
+                ("WHATSAPP_ACCESS_TOKEN", TOKEN),
+                ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID),
+                ("WHATSAPP_API_BASE", &base),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    held.abort();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let sending = line(&report, "whatsapp sending");
+    assert!(sending.starts_with("FAIL"), "{report}");
+    assert!(
+        sending.contains(&addr.to_string()),
+        "names the URL it called: {report}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the check gave up on its own"
+    );
+}
