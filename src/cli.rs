@@ -1,5 +1,5 @@
 //! The `salonbot` command line: `serve`, `migrate`, `config check`, `doctor`, `flows check`, `chat`,
-//! `inbox`, `outbox` and `send-test-webhook`.
+//! `inbox`, `outbox`, `send-test-webhook` and `understand`.
 //!
 //! Operator commands (`inbox`, `outbox`) open the configured database as it is: they never create
 //! one (a mistyped path or an unset `DATABASE_URL` is refused) nor migrate it.
@@ -93,6 +93,20 @@ pub enum Command {
         /// The webhook URL [default: http://LISTEN_ADDR/webhooks/whatsapp].
         #[arg(long)]
         url: Option<String>,
+    },
+    /// Print, as one JSON object, what the rules understand from a customer's message (language,
+    /// intent, service, staff, date, time) against the salon's catalog (SALON_CONFIG): to check
+    /// the synonyms in salon.toml.
+    Understand {
+        /// The message, as a customer would write it.
+        text: String,
+        /// The conversation's language, used when the message does not tell its own.
+        #[arg(long, value_parser = ["es", "en", "pt"])]
+        lang: Option<String>,
+        /// When the message arrives, RFC 3339 (dates such as "mañana" count from it)
+        /// [default: now].
+        #[arg(long)]
+        now: Option<String>,
     },
 }
 
@@ -198,6 +212,9 @@ impl Cli {
             }
             Command::SendTestWebhook { text, phone, url } => {
                 send_test_webhook(&config, &text, &phone, url).await
+            }
+            Command::Understand { text, lang, now } => {
+                understand(&config, &text, lang.as_deref(), now.as_deref())
             }
         }
     }
@@ -397,6 +414,40 @@ async fn send_test_webhook(
     println!(
         "sent {wamid} from {phone}: see the reply with `salonbot outbox list --conversation whatsapp:{business}:{phone}`"
     );
+    Ok(())
+}
+
+/// `understand`: the rules' reading of one message as the contract's JSON object, on stdout.
+fn understand(
+    config: &Config,
+    text: &str,
+    lang: Option<&str>,
+    now: Option<&str>,
+) -> anyhow::Result<()> {
+    let catalog = crate::booking::catalog::load(&config.salon_config).map_err(|e| {
+        crate::worker::pipeline::SetupError(anyhow::anyhow!(
+            "SALON_CONFIG ({}): {e}",
+            config.salon_config.display()
+        ))
+    })?;
+    let now = match now {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map_err(|e| anyhow::anyhow!("--now {text:?}: not an RFC 3339 time ({e})"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let language = lang.and_then(|code| {
+        crate::booking::catalog::Language::ALL
+            .into_iter()
+            .find(|l| l.as_str() == code)
+    });
+    let context = crate::engine::understand::Context {
+        catalog: &catalog,
+        now,
+        language,
+    };
+    let report = crate::engine::understand::understand(text, &context).report();
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 

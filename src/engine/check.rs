@@ -12,7 +12,10 @@
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::path::Path;
 
-use super::flow::{Flow, FlowError, PAGING_ROWS, State, TemplateRef, Transition, Trigger, Ui};
+use super::flow::{
+    Flow, FlowError, OptionSource, PAGING_ROWS, State, TemplateRef, Transition, Trigger, Ui,
+    paging_rows,
+};
 use super::lock;
 use super::templates::{self, Templates};
 
@@ -113,6 +116,7 @@ pub fn check(flow: &Flow, templates: &dyn TemplateSource, limits: &UiLimits) -> 
     errors.extend(missing_templates(flow, templates));
     errors.extend(limit_violations(flow, templates, limits));
     errors.extend(trigger_mismatches(flow));
+    errors.extend(ahead_problems(flow));
     errors.sort_by_key(|error| error.line);
     errors
 }
@@ -137,9 +141,14 @@ fn state_gotos(state: &State) -> impl Iterator<Item = &super::flow::StateRef> {
 
 /// `entry`, `goto`s and migration targets naming states that do not exist.
 fn missing_states(flow: &Flow) -> Vec<FlowError> {
+    let ahead = flow
+        .ahead
+        .iter()
+        .flat_map(|a| a.steps.iter().chain(&a.keep_from));
     let targets = std::iter::once(&flow.entry)
         .chain(flow.migrations.iter().map(|m| &m.to))
-        .chain(gotos(flow));
+        .chain(gotos(flow))
+        .chain(ahead);
     targets
         .filter(|target| flow.state(&target.name).is_none())
         .map(|target| flow.error(target.line, format!("no state {:?}", target.name)))
@@ -217,8 +226,9 @@ fn paging_templates(state: &State) -> Vec<TemplateRef> {
         Ui::List {
             page: Some(_),
             line,
+            options,
             ..
-        } => PAGING_ROWS
+        } => paging_rows(*options)
             .iter()
             .map(|(_, name)| TemplateRef {
                 name: (*name).to_owned(),
@@ -237,6 +247,14 @@ fn missing_templates(flow: &Flow, templates: &dyn TemplateSource) -> Vec<FlowErr
         for template in state_templates(state).into_iter().chain(&paging) {
             errors.extend(template_problem(flow, template, templates));
         }
+    }
+    let answers = flow
+        .globals
+        .iter()
+        .chain(flow.states.iter().flat_map(|s| &s.on))
+        .filter_map(|t| t.say.as_ref());
+    for template in answers {
+        errors.extend(template_problem(flow, template, templates));
     }
     errors
 }
@@ -430,6 +448,53 @@ fn trigger_mismatch(flow: &Flow, state: &State, transition: &Transition) -> Opti
     Some(flow.error(transition.line, message))
 }
 
+/// `[[ahead]]` entries the engine could not follow: a step without a list of services, staff,
+/// days or times, or without a `choose` transition for it (it could not be skipped); a state in
+/// two entries, or twice in one.
+fn ahead_problems(flow: &Flow) -> Vec<FlowError> {
+    let mut errors = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for ahead in &flow.ahead {
+        if ahead.steps.is_empty() {
+            errors.push(flow.error(ahead.line, "`[[ahead]]` needs at least one step"));
+        }
+        for named in ahead.steps.iter().chain(&ahead.keep_from) {
+            if !seen.insert(named.name.as_str()) {
+                let message = format!("state {:?} is named twice in `[[ahead]]`", named.name);
+                errors.push(flow.error(named.line, message));
+            }
+        }
+        for step in &ahead.steps {
+            let Some(state) = flow.state(&step.name) else {
+                continue;
+            };
+            let source = match &state.ui {
+                Ui::List { options, .. } if *options != OptionSource::Appointments => *options,
+                _ => {
+                    let message = format!(
+                        "`[[ahead]]` step {:?} must show a list of services, staff, days or times",
+                        step.name
+                    );
+                    errors.push(flow.error(step.line, message));
+                    continue;
+                }
+            };
+            let chosen = state
+                .on
+                .iter()
+                .any(|t| t.trigger == Trigger::Choose(source) && t.goto.is_some());
+            if !chosen {
+                let message = format!(
+                    "`[[ahead]]` step {:?} needs a `choose = \"{source}\"` transition with a goto",
+                    step.name
+                );
+                errors.push(flow.error(step.line, message));
+            }
+        }
+    }
+    errors
+}
+
 /// The ids a state's customer can tap: its buttons, or the paging rows of a paged list.
 fn button_ids(ui: &Ui) -> BTreeSet<&str> {
     match ui {
@@ -524,6 +589,43 @@ on = [
     #[test]
     fn the_valid_flow_passes() {
         assert_eq!(problems(VALID), []);
+    }
+
+    #[test]
+    fn ahead_steps_must_exist_show_a_list_and_be_chosen() {
+        let ok = format!("{VALID}\n[[ahead]]\nsteps = [\"pick\"]\n");
+        assert_eq!(problems(&ok), []);
+
+        let missing = format!("{VALID}\n[[ahead]]\nsteps = [\"pik\"]\n");
+        assert_one(&problems(&missing), 28, "no state \"pik\"");
+
+        let no_list = format!("{VALID}\n[[ahead]]\nsteps = [\"start\"]\n");
+        assert_one(&problems(&no_list), 28, "must show a list");
+
+        let unchosen = ok.replace(
+            "  { choose = \"times\", set = \"slot\", goto = \"start\" },\n",
+            "",
+        );
+        let errors = problems(&unchosen);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.message.contains("needs a `choose = \"times\"`")),
+            "{errors:#?}"
+        );
+
+        let twice = format!("{VALID}\n[[ahead]]\nsteps = [\"pick\"]\nkeep_from = [\"pick\"]\n");
+        assert_one(&problems(&twice), 29, "named twice");
+    }
+
+    #[test]
+    fn an_answer_said_by_a_transition_needs_its_template() {
+        let text = VALID.replace(
+            "intent = \"menu\"\ngoto = \"start\"",
+            "intent = \"prices\"\nsay = \"Prices!\"",
+        );
+        let errors = problems(&text);
+        assert_one(&errors, 8, "template name \"Prices!\"");
     }
 
     #[test]

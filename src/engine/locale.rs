@@ -128,6 +128,11 @@ fn names<'a>(
     )
 }
 
+/// A weekday's name in full: es "lunes", en "Monday", pt "segunda-feira".
+pub fn weekday(language: Language, weekday: chrono::Weekday) -> &'static str {
+    WEEKDAYS[row(language)][weekday.num_days_from_monday() as usize]
+}
+
 /// A day in full: es "lunes 24 de noviembre", en "Monday 24 November", pt "segunda-feira, 24 de
 /// novembro".
 pub fn day(language: Language, date: NaiveDate) -> String {

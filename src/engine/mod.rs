@@ -5,14 +5,16 @@
 //! ([`graph`]); the format is specified in `docs/flows.md`. Running them: the pure [`step`] over a
 //! conversation's [`state`], an [`input`] and a [`view`] of the world, deciding replies and
 //! [`effect`]s; the customer's words read by [`understand`] (normalising, intents, language, picking
-//! a row), written back through the message [`templates`] (loaded at start-up, like the flow) and
-//! [`locale`] formats.
+//! a row, what a message asks for), written back through the message [`templates`] (loaded at
+//! start-up, like the flow), [`locale`] formats and [`answers`] from the catalog (prices, hours,
+//! deposits).
 //!
 //! The engine does no I/O beyond reading flow and template files when asked to load them, and
 //! imports no storage, provider, inbox or async code (`tests/api/boundaries.rs` checks): the worker
 //! turns inbox events into its [`input::Input`], and the channel's limits reach the checker as data
 //! ([`check::UiLimits`]).
 
+pub mod answers;
 #[cfg(test)]
 mod booking_flow_tests;
 pub mod check;

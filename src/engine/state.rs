@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::understand::TimeWish;
 use crate::booking::catalog::Language;
 
 /// A conversation's state in its flow.
@@ -85,6 +86,49 @@ pub struct Slots {
     /// Free text filled by `text` transitions, by slot name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub text: BTreeMap<String, String>,
+    /// What the customer's words asked for that the flow has not reached yet (`[[ahead]]`).
+    #[serde(default, skip_serializing_if = "Wanted::is_empty")]
+    pub wanted: Wanted,
+}
+
+/// What free text asked for ahead of the flow: each part is applied at the step that asks for it
+/// (a staff member once the service is known, a time once the day is), checked against the
+/// catalog and availability then.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wanted {
+    /// The services the words fit when they fit several ("corte"): the service list shows these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    /// A staff member's id, or [`ANYONE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// The salon-local day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<NaiveDate>,
+    /// The time, a range of times (which the time list keeps to), or two readings to ask about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<TimeWish>,
+}
+
+impl Wanted {
+    /// Forgets what a row of `source` has just answered (the customer chose it from the list).
+    pub fn forget(&mut self, source: crate::engine::flow::OptionSource) {
+        use crate::engine::flow::OptionSource;
+        match source {
+            OptionSource::Services => self.services.clear(),
+            OptionSource::Staff => self.staff = None,
+            OptionSource::Days => self.date = None,
+            OptionSource::Times | OptionSource::Appointments => *self = Wanted::default(),
+        }
+    }
+
+    /// Whether nothing is wanted.
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+            && self.staff.is_none()
+            && self.date.is_none()
+            && self.time.is_none()
+    }
 }
 
 /// The `staff` slot's value when the customer lets the salon choose.

@@ -4,9 +4,15 @@
 //!
 //! How input is matched in a state, first match wins:
 //! 1. a tapped button or row of the state (by id); a number or title typed instead counts the same;
-//! 2. a recognised intent: the global transitions first, then the state's own;
-//! 3. free text filling a `text` slot;
-//! 4. otherwise a miss: "sorry" and the state's question again; the third miss in a row offers a person.
+//! 2. a recognised intent: the global transitions first, then the state's own (saying yes, no or
+//!    hello gives way to 3);
+//! 3. free text naming a service, staff member, day or time moves the conversation ahead through the
+//!    flow's `[[ahead]]` steps, asking only for what is missing (`step/ahead.rs`);
+//! 4. free text filling a `text` slot;
+//! 5. otherwise a miss: "sorry" and the state's question again; the third miss in a row offers a person.
+//!
+//! A number or title typed instead of a tap does not count as one when the message names a day or
+//! a time: "a las 5" is five o'clock, not the fifth row.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -15,14 +21,19 @@ use super::effect::{
 };
 use super::flow::{
     Action, Flow, Intent, OptionSource, PAGING_ROWS, SlotKind, State, SystemEvent, Transition,
-    Trigger, Ui,
+    Trigger, Ui, paging_rows,
 };
 use super::input::{Input, Timer};
 use super::state::{ANYONE, Conversation};
 use super::templates::Vars;
+use super::understand::Understanding;
 use super::view::{self, View};
-use super::{locale, understand};
+use super::{answers, locale, understand};
 use crate::booking::catalog::{Language, ServiceId, StaffId};
+
+mod ahead;
+
+pub use ahead::TIME_BUTTON;
 
 /// Button ids that stand for an intent wherever they are tapped (`intent:human`, `intent:menu`).
 pub const INTENT_BUTTON: &str = "intent:";
@@ -46,6 +57,11 @@ pub const ENGINE_TEMPLATES: &[&str] = &[
     "reminder_cancel",
     "menu_human",
     "back_to_menu",
+    "ahead_time_taken",
+    "ahead_day_full",
+    "ahead_day_out_of_reach",
+    "ahead_no_times_then",
+    "ask_half",
 ];
 
 /// Misses in a row after which the bot offers a person.
@@ -63,6 +79,8 @@ pub fn step(flow: &Flow, conversation: &Conversation, input: &Input, view: &View
         conv: conversation.clone(),
         replies: Vec::new(),
         effects: Vec::new(),
+        quiet: false,
+        about: Vec::new(),
     };
     stepper.run(input);
     Turn {
@@ -78,6 +96,10 @@ struct Stepper<'a, 'v> {
     conv: Conversation,
     replies: Vec<Reply>,
     effects: Vec<Effect>,
+    /// Passing through states without saying them (moving ahead over steps free text answered).
+    quiet: bool,
+    /// The services the message names, for answers about them ("¿cuánto cuesta el tinte?").
+    about: Vec<ServiceId>,
 }
 
 impl Stepper<'_, '_> {
@@ -106,6 +128,11 @@ impl Stepper<'_, '_> {
         }
         if self.conv.language.is_none() {
             self.conv.language = Some(self.choose_language(input));
+        } else if let Input::Text(text) = input
+            && let Some(said) = understand::language_of(text)
+        {
+            // Each message that tells its language sets it: a customer may switch.
+            self.conv.language = Some(said);
         }
         let idle = from_customer && self.conv.idle_at(self.now());
         if from_customer {
@@ -168,6 +195,12 @@ impl Stepper<'_, '_> {
         if let Input::Unsupported(_) = input {
             self.conv.told_unsupported = true;
             self.say_template("unsupported");
+        }
+        if let (Input::Text(text), None) = (input, asks) {
+            let reading = self.read(text);
+            if reading.carries_slots() && self.ahead(&reading) {
+                return;
+            }
         }
         match asks {
             Some(intent) => {
@@ -300,14 +333,44 @@ impl Stepper<'_, '_> {
         }
     }
 
+    /// The rules' reading of a message, against the catalog and the clock.
+    fn read(&self, text: &str) -> Understanding {
+        let context = understand::Context {
+            catalog: self.view.catalog,
+            now: self.now(),
+            language: self.conv.language,
+        };
+        understand::understand(text, &context)
+    }
+
     fn text(&mut self, text: &str) {
+        let reading = self.read(text);
+        self.about = reading.services.clone();
+        let when = reading.date.is_some() || reading.time.is_some();
         // A number or the title of one of the state's buttons or rows.
-        if let Some(id) = self.picked(text)
+        if !when
+            && let Some(id) = self.picked(text)
             && self.choose(&id)
         {
             return;
         }
-        if let Some(intent) = understand::intent(text)
+        // Yes, no and hello give way to what the message names: "no, mejor el jueves".
+        let yields = |intent: Intent| {
+            matches!(
+                intent,
+                Intent::Book | Intent::Yes | Intent::No | Intent::Greeting
+            )
+        };
+        if let Some(intent) = reading.intent
+            && !yields(intent)
+            && self.take_intent(intent)
+        {
+            return;
+        }
+        if reading.carries_slots() && self.ahead(&reading) {
+            return;
+        }
+        if let Some(intent) = reading.intent
             && self.take_intent(intent)
         {
             return;
@@ -352,6 +415,10 @@ impl Stepper<'_, '_> {
             if !self.take_intent(intent) {
                 self.miss();
             }
+            return;
+        }
+        if let Some(time) = ahead::time_button(id) {
+            self.ahead(&time);
             return;
         }
         if let Some(reminder) = self.reminder_answer(id) {
@@ -486,7 +553,15 @@ impl Stepper<'_, '_> {
                 self.fill_from_appointment(appointment);
             }
         }
+        self.conv.slots.wanted.forget(source);
         match self.find_own(|t| t.trigger == Trigger::Choose(source)) {
+            Some(transition) if !self.conv.slots.wanted.is_empty() => {
+                // What the customer asked for earlier ("mañana a las 5") carries on from here.
+                self.quiet = true;
+                self.take(&transition);
+                self.quiet = false;
+                self.carry_on();
+            }
             Some(transition) => self.take(&transition),
             None => self.miss(),
         }
@@ -532,8 +607,26 @@ impl Stepper<'_, '_> {
         }
     }
 
-    /// Takes a transition: its actions in order, then its `goto` (or the state says itself again).
+    /// Takes a transition: its answer (`say`), its actions in order, then its `goto` (or the state
+    /// says itself again). An answer without a `goto` leaves the conversation where it was, and
+    /// asks the state's question again only when it has one (buttons or a list).
     fn take(&mut self, transition: &Transition) {
+        if let Some(answer) = &transition.say {
+            self.say_template(&answer.name);
+            if transition.goto.is_none() {
+                for action in &transition.actions {
+                    self.act(*action);
+                }
+                self.conv.misses = 0;
+                let asks = self
+                    .state()
+                    .is_some_and(|s| matches!(s.ui, Ui::Buttons(_) | Ui::List { .. }));
+                if asks {
+                    self.say_current();
+                }
+                return;
+            }
+        }
         self.apply(
             &transition.actions,
             transition.goto.as_ref().map(|g| g.name.clone()),
@@ -669,6 +762,10 @@ impl Stepper<'_, '_> {
         if name != self.conv.state {
             self.conv.slots.page = 0;
         }
+        if !self.flow.ahead.iter().any(|a| a.covers(name)) {
+            // Out of the booking: what was asked for ahead of it no longer applies.
+            self.conv.slots.wanted = Default::default();
+        }
         self.conv.state = name.to_owned();
         self.conv.entered_at = Some(self.now());
         self.conv.misses = 0;
@@ -735,13 +832,22 @@ impl Stepper<'_, '_> {
                 .map(|s| locale::money(language, &salon.currency, s.deposit))
                 .unwrap_or_default(),
             free_until_hours: salon.cancellation.free_until_hours.to_string(),
+            ..Vars::default()
         }
     }
 
+    /// A message template with every variable, the answers from the catalog included.
     fn render(&self, name: &str) -> Option<String> {
-        self.view
-            .templates
-            .render(self.language(), name, &self.vars())
+        let language = self.language();
+        let catalog = self.view.catalog;
+        let vars = Vars {
+            address: catalog.salon().address.clone(),
+            opening_hours: answers::opening_hours(catalog, language),
+            price_list: answers::price_list(catalog, language, &self.about),
+            deposit_list: answers::deposit_list(catalog, language),
+            ..self.vars()
+        };
+        self.view.templates.render(language, name, &vars)
     }
 
     fn say_template(&mut self, name: &str) {
@@ -785,11 +891,12 @@ impl Stepper<'_, '_> {
                         title: label(template),
                         description: None,
                     };
+                    let [before, after] = paging_rows(*options);
                     if earlier {
-                        rows.insert(0, paging(PAGING_ROWS[0].0, PAGING_ROWS[0].1));
+                        rows.insert(0, paging(before.0, before.1));
                     }
                     if later {
-                        rows.push(paging(PAGING_ROWS[1].0, PAGING_ROWS[1].1));
+                        rows.push(paging(after.0, after.1));
                     }
                 }
                 ReplyUi::List {
@@ -820,6 +927,9 @@ impl Stepper<'_, '_> {
     /// Says the current state's message with its buttons or list. A list with nothing to offer says
     /// so and goes back to the entry state instead.
     fn say_current(&mut self) {
+        if self.quiet {
+            return;
+        }
         let Some(state) = self.state().cloned() else {
             return;
         };

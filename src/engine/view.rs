@@ -8,15 +8,16 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use super::effect::Row;
 use super::flow::{Flow, Guard, Intent, OptionSource, State, Transition, Trigger, Ui};
 use super::input::Input;
+use super::locale;
 use super::state::{ANYONE, Conversation, Slots};
 use super::templates::Templates;
-use super::{locale, understand};
+use super::understand::{self, TimeWish};
 use crate::booking::appointment::Appointment;
 use crate::booking::appointment::AppointmentStatus;
 use crate::booking::availability::{self, Busy, Slot, StaffChoice};
 use crate::booking::catalog::{Catalog, Language, ServiceId, StaffId};
 
-/// How many days the day list offers at most.
+/// How many days the day list offers per page at most (it pages through the booking horizon).
 pub const DAYS_LISTED: u32 = 10;
 
 /// What a step sees of the world.
@@ -112,7 +113,9 @@ impl View<'_> {
         )
     }
 
-    /// The next days with a free time for what the slots describe.
+    /// The next days with a free time for what the slots describe: enough for the list's page
+    /// ([`DAYS_LISTED`] per page, and one more to tell that a later page exists), within the
+    /// booking horizon.
     pub fn free_days(&self, slots: &Slots) -> Vec<NaiveDate> {
         let Some(service) = &slots.service else {
             return Vec::new();
@@ -123,7 +126,7 @@ impl View<'_> {
             &ServiceId::new(service.clone()),
             staff_choice(slots),
             self.today(),
-            DAYS_LISTED,
+            DAYS_LISTED * (slots.page + 1) + 1,
             self.now,
             &self.busy_except(moving),
         )
@@ -214,6 +217,19 @@ pub fn options(
                         .iter()
                         .filter(move |s| s.category == *category)
                 })
+                .filter(|service| {
+                    // Only the services the customer's words fit, and those the person they asked
+                    // for offers ("mechas con Lucía").
+                    let only = &slots.wanted.services;
+                    let named = only.is_empty() || only.iter().any(|id| id == service.id.as_str());
+                    let offered = match slots.wanted.staff.as_deref() {
+                        None | Some(ANYONE) => true,
+                        Some(staff) => catalog
+                            .staff_member(&StaffId::new(staff))
+                            .is_none_or(|s| s.offers(&service.id)),
+                    };
+                    named && offered
+                })
                 .map(|service| {
                     let description = format!(
                         "{} · {}",
@@ -262,8 +278,23 @@ pub fn options(
                 return Vec::new();
             };
             let anyone = staff_choice(slots) == StaffChoice::Anyone;
-            view.free_slots(slots, day)
-                .iter()
+            let free = view.free_slots(slots, day);
+            // Keep to the part of the day the customer asked for ("por la tarde"), when it has any.
+            let asked = |slot: &Slot| {
+                let local = slot.start.with_timezone(&catalog.salon().time_zone).time();
+                match slots.wanted.time {
+                    Some(wish @ TimeWish::Between { .. }) => wish.admits(local),
+                    _ => true,
+                }
+            };
+            let within: Vec<&Slot> = free.iter().filter(|s| asked(s)).collect();
+            let shown: Vec<&Slot> = if within.is_empty() {
+                free.iter().collect()
+            } else {
+                within
+            };
+            shown
+                .into_iter()
                 .map(|slot| {
                     let description = anyone.then(|| {
                         catalog
@@ -371,10 +402,12 @@ fn needs_of_transition(flow: &Flow, transition: &Transition) -> Needs {
 
 /// What a step may read when `input` arrives, so that a turn reads only what it can use: the
 /// transitions the input can trigger (by its button id, its intent, or a row it may pick), the states
-/// they lead to, and the current state (said again after a miss). Anything else reads everything.
+/// they lead to, and the current state (said again after a miss); free text that may move the
+/// conversation ahead reads everything, as does anything else.
 pub fn needs(
     flow: &Flow,
     templates: &Templates,
+    catalog: &Catalog,
     conversation: &Conversation,
     input: &Input,
     now: DateTime<Utc>,
@@ -384,6 +417,26 @@ pub fn needs(
         appointments: true,
     };
     let fresh = conversation.is_new() || conversation.idle_at(now);
+    // Free text naming a service, a day or a time (or a wish still pending) may move the
+    // conversation ahead through the days and times (`[[ahead]]`).
+    if !flow.ahead.is_empty() {
+        let pending = !fresh && !conversation.slots.wanted.is_empty();
+        let jumps = match input {
+            Input::Text(text) => {
+                let context = understand::Context {
+                    catalog,
+                    now,
+                    language: conversation.language,
+                };
+                understand::understand(text, &context).carries_slots()
+            }
+            Input::Choice { id, .. } => id.starts_with(super::step::TIME_BUTTON),
+            _ => false,
+        };
+        if pending || jumps {
+            return everything;
+        }
+    }
     let name = if fresh {
         flow.entry.name.as_str()
     } else {

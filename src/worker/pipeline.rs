@@ -64,7 +64,7 @@ impl Setup {
 /// exit with code 2 for it, as for an invalid environment.
 #[derive(Debug, thiserror::Error)]
 #[error("{0:#}")]
-pub struct SetupError(anyhow::Error);
+pub struct SetupError(pub(crate) anyhow::Error);
 
 /// The path of an event after ingress: inbox handler (with the turn runner) and dispatchers.
 pub struct Pipeline {

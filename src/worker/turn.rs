@@ -280,7 +280,14 @@ impl TurnRunner {
         input: &Input,
         now: DateTime<Utc>,
     ) -> Result<Reads, StoreError> {
-        let needs = view::needs(&self.flow, &self.templates, conversation, input, now);
+        let needs = view::needs(
+            &self.flow,
+            &self.templates,
+            &self.catalog,
+            conversation,
+            input,
+            now,
+        );
         let mut reads = Reads::default();
         // The customer's own appointments come with availability: their holds do not block them.
         if needs.appointments || needs.availability {

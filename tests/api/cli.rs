@@ -308,3 +308,60 @@ async fn inbox_dead_lists_failed_events_and_replay_puts_them_back() {
     assert!(!again.status.success(), "only dead events are replayed");
     assert!(String::from_utf8(again.stderr).unwrap().contains(&id));
 }
+
+#[test]
+fn understand_prints_what_the_rules_read_from_a_message_as_one_json_object() {
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("understand")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
+    };
+    // Monday 23 November 2026, 10:00 in Madrid.
+    let now = "2026-11-23T10:00:00+01:00";
+    let read = run(&["quiero mechas con Lucía mañana a las 5", "--now", now]);
+    assert_eq!(
+        read,
+        serde_json::json!({
+            "language": "es", "intent": "book", "service": "highlights", "staff": "lucia",
+            "date": "2026-11-24", "time_from": "17:00", "time_to": null,
+            "service_options": [], "time_options": []
+        })
+    );
+    let read = run(&["can I come thursday afternoon?", "--now", now]);
+    assert_eq!(read["date"], "2026-11-26");
+    assert_eq!(
+        (&read["time_from"], &read["time_to"]),
+        (&"12:00".into(), &"18:00".into())
+    );
+    assert_eq!(read["service"], serde_json::Value::Null);
+    let read = run(&["ok", "--lang", "pt", "--now", now]);
+    assert_eq!(read["intent"], "yes");
+    assert_eq!(read["language"], serde_json::Value::Null);
+    let read = run(&["quanto custa o corte?", "--now", now]);
+    assert_eq!(read["intent"], "prices");
+    assert_eq!(read["service"], serde_json::Value::Null);
+    assert_eq!(
+        read["service_options"],
+        serde_json::json!(["cut-women", "cut-men"])
+    );
+}
+
+#[test]
+fn understand_refuses_a_time_that_is_not_rfc_3339() {
+    let out = Command::new(BIN)
+        .args(["understand", "hola", "--now", "tomorrow"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--now"));
+}

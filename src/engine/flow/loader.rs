@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::error::FlowError;
 use super::model::{
-    Button, Flow, Migration, State, StateRef, TemplateRef, Timeout, Transition, Trigger, Ui,
+    Ahead, Button, Flow, Migration, State, StateRef, TemplateRef, Timeout, Transition, Trigger, Ui,
 };
 use super::raw::{RawButton, RawCta, RawFile, RawList, RawState, RawTimeout, RawTransition};
 use super::vocabulary::{Action, Guard, Intent, OptionSource, SlotKind, SystemEvent, Vocabulary};
@@ -132,6 +132,23 @@ impl Builder<'_> {
             .map(|(name, raw)| self.state(name, raw))
             .collect();
         let name = self.flow_name(header.name);
+        let ahead = raw
+            .ahead
+            .into_iter()
+            .map(|raw| {
+                let line = self.line(raw.span());
+                let raw = raw.into_inner();
+                Ahead {
+                    steps: raw.steps.into_iter().map(|s| self.state_ref(s)).collect(),
+                    keep_from: raw
+                        .keep_from
+                        .into_iter()
+                        .map(|s| self.state_ref(s))
+                        .collect(),
+                    line,
+                }
+            })
+            .collect();
         Flow {
             file: self.file.to_owned(),
             name,
@@ -141,6 +158,7 @@ impl Builder<'_> {
             migrations,
             globals,
             states,
+            ahead,
         }
     }
 
@@ -290,6 +308,7 @@ impl Builder<'_> {
             when,
             actions,
             set: raw.set,
+            say: raw.say.map(|say| self.template(say)),
             goto,
             line,
         })

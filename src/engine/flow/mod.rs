@@ -7,7 +7,8 @@
 //! Each part lives in a submodule, and everything public is re-exported here:
 //! - `vocabulary`: the closed sets of names a flow file may use ([`Intent`], [`OptionSource`],
 //!   [`SlotKind`], [`SystemEvent`], [`Guard`], [`Action`]) and the [`PAGING_ROWS`];
-//! - `model`: the typed flow ([`Flow`], [`State`], [`Ui`], [`Transition`], [`Trigger`] ...);
+//! - `model`: the typed flow ([`Flow`], [`State`], [`Ui`], [`Transition`], [`Trigger`], [`Ahead`]
+//!   ...);
 //! - `error`: [`FlowError`], a problem with its `file:line`;
 //! - `raw`: the file's shape, as TOML deserialises it;
 //! - `loader`: from files to the model ([`load_dir`], [`parse`], [`is_state_name`]).
@@ -21,6 +22,9 @@ mod vocabulary;
 pub use error::FlowError;
 pub use loader::{is_state_name, load_dir, parse};
 pub use model::{
-    Button, Flow, Migration, State, StateRef, TemplateRef, Timeout, Transition, Trigger, Ui,
+    Ahead, Button, Flow, Migration, State, StateRef, TemplateRef, Timeout, Transition, Trigger, Ui,
 };
-pub use vocabulary::{Action, Guard, Intent, OptionSource, PAGING_ROWS, SlotKind, SystemEvent};
+pub use vocabulary::{
+    Action, Guard, Intent, OptionSource, PAGING_DAY_ROWS, PAGING_ROWS, SlotKind, SystemEvent,
+    paging_rows,
+};

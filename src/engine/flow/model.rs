@@ -27,6 +27,34 @@ pub struct Flow {
     pub globals: Vec<Transition>,
     /// The states, in file order.
     pub states: Vec<State>,
+    /// `[[ahead]]`: how free text carrying slots moves a conversation ahead.
+    pub ahead: Vec<Ahead>,
+}
+
+/// `[[ahead]]`: states that each ask for one slot with a list (`steps`, in order). Free text that
+/// names what they ask for ("quiero cortarme el pelo mañana a las 5") fills those slots and skips
+/// them, taking each one's `choose` transition as if its row had been tapped, and stops at the
+/// first still open. From a state of `steps` or `keep_from` the slots chosen so far are kept (a
+/// change of mind: "mejor el jueves" changes the day and keeps the rest); from any other state the
+/// first `[[ahead]]` starts afresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ahead {
+    /// The states asking for one slot each, in order.
+    pub steps: Vec<StateRef>,
+    /// States after the steps where the same booking is still under way.
+    pub keep_from: Vec<StateRef>,
+    /// Where it is declared.
+    pub line: usize,
+}
+
+impl Ahead {
+    /// Whether this entry applies in `state` (it is one of its steps or keeps from it).
+    pub fn covers(&self, state: &str) -> bool {
+        self.steps
+            .iter()
+            .chain(&self.keep_from)
+            .any(|s| s.name == state)
+    }
 }
 
 impl Flow {
@@ -161,6 +189,9 @@ pub struct Transition {
     pub actions: Vec<Action>,
     /// The slot the chosen value or text is stored in.
     pub set: Option<String>,
+    /// A template said before moving on (an answer: "our prices are ..."); without a `goto` the
+    /// state's question is asked again after it, when the state asks one.
+    pub say: Option<TemplateRef>,
     /// The next state (absent: stay and say again).
     pub goto: Option<StateRef>,
     /// Where it is declared.

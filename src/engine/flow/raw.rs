@@ -14,6 +14,18 @@ pub(super) struct RawFile {
     pub(super) global: Vec<Spanned<RawTransition>>,
     #[serde(default)]
     pub(super) states: BTreeMap<String, Spanned<RawState>>,
+    #[serde(default)]
+    pub(super) ahead: Vec<Spanned<RawAhead>>,
+}
+
+/// `[[ahead]]`: the states free text may skip, in order, and where a change of mind keeps what
+/// was chosen.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAhead {
+    pub(super) steps: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) keep_from: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +84,7 @@ pub(super) struct RawTransition {
     #[serde(rename = "do", default)]
     pub(super) actions: Vec<Spanned<String>>,
     pub(super) set: Option<String>,
+    pub(super) say: Option<Spanned<String>>,
     pub(super) goto: Option<Spanned<String>>,
 }
 

@@ -64,7 +64,7 @@ vocabulary! {
         Menu = "menu", Cancel = "cancel", Help = "help", Human = "human", Book = "book",
         MyAppointments = "my_appointments", Yes = "yes", No = "no", Reschedule = "reschedule",
         Prices = "prices", Hours = "hours", Address = "address", Policy = "policy",
-        Greeting = "greeting", Thanks = "thanks",
+        Greeting = "greeting", Thanks = "thanks", CancelAppointment = "cancel_appointment",
     }
 }
 
@@ -112,6 +112,18 @@ vocabulary! {
 /// The rows the engine adds to a paged list (`page = N`) when there is more before or after: their
 /// ids, which `button` triggers of that state may name, and the templates of their titles.
 pub const PAGING_ROWS: [(&str, &str); 2] = [("earlier", "row_earlier"), ("later", "row_later")];
+
+/// The paging rows of a list of days ("earlier days", "later days"): the same ids, their own titles.
+pub const PAGING_DAY_ROWS: [(&str, &str); 2] =
+    [("earlier", "row_earlier_days"), ("later", "row_later_days")];
+
+/// The paging rows a paged list of `source` adds.
+pub fn paging_rows(source: OptionSource) -> [(&'static str, &'static str); 2] {
+    match source {
+        OptionSource::Days => PAGING_DAY_ROWS,
+        _ => PAGING_ROWS,
+    }
+}
 
 /// What the loader needs to know about a vocabulary to report an unknown name.
 pub(super) trait Vocabulary: Copy + 'static {

@@ -21,6 +21,14 @@ pub struct Vars {
     pub deposit: String,
     /// How many hours before the appointment cancelling is still free.
     pub free_until_hours: String,
+    /// The salon's address.
+    pub address: String,
+    /// The opening hours, one line per run of days with the same hours.
+    pub opening_hours: String,
+    /// Prices and durations, one line per service (only those asked about, when some were).
+    pub price_list: String,
+    /// The services that ask for a deposit, with its amount, one per line.
+    pub deposit_list: String,
 }
 
 /// One field of [`Vars`], as a template names it.
@@ -34,11 +42,15 @@ pub(super) enum Var {
     Price,
     Deposit,
     FreeUntilHours,
+    Address,
+    OpeningHours,
+    PriceList,
+    DepositList,
 }
 
 impl Var {
     /// Every variable with its name, in the order of [`Vars`]' fields.
-    pub(super) const ALL: [(&'static str, Var); 8] = [
+    pub(super) const ALL: [(&'static str, Var); 12] = [
         ("salon", Var::Salon),
         ("service", Var::Service),
         ("staff", Var::Staff),
@@ -47,6 +59,10 @@ impl Var {
         ("price", Var::Price),
         ("deposit", Var::Deposit),
         ("free_until_hours", Var::FreeUntilHours),
+        ("address", Var::Address),
+        ("opening_hours", Var::OpeningHours),
+        ("price_list", Var::PriceList),
+        ("deposit_list", Var::DepositList),
     ];
 
     /// The variable a template calls `name`, if there is one.
@@ -68,6 +84,10 @@ impl Var {
             Var::Price => &vars.price,
             Var::Deposit => &vars.deposit,
             Var::FreeUntilHours => &vars.free_until_hours,
+            Var::Address => &vars.address,
+            Var::OpeningHours => &vars.opening_hours,
+            Var::PriceList => &vars.price_list,
+            Var::DepositList => &vars.deposit_list,
         }
     }
 }
@@ -87,6 +107,10 @@ mod tests {
             price: "price".into(),
             deposit: "deposit".into(),
             free_until_hours: "free_until_hours".into(),
+            address: "address".into(),
+            opening_hours: "opening_hours".into(),
+            price_list: "price_list".into(),
+            deposit_list: "deposit_list".into(),
         };
         for (name, var) in Var::ALL {
             assert_eq!(Var::named(name), Some(var));

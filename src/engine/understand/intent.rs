@@ -13,6 +13,7 @@
 //!   book, help, then yes/no. "Cancel my appointment" is `Cancel`, "confirmo mi cita" is `Yes`,
 //!   "sí, quiero una cita" is `Book`; yes together with no is `None`. Changing or rescheduling an
 //!   appointment ("cambiar la cita", "reschedule") is `MyAppointments`;
+//! - a cancel cue together with an appointment ("quiero cancelar la cita") is `CancelAppointment`;
 //! - a message of symbols only: "?" is `Help`, 👍 ✅ 👌 are `Yes`, 👎 ❌ are `No`.
 
 use super::MAX_WORDS;
@@ -98,6 +99,14 @@ pub fn intent(text: &str) -> Option<Intent> {
             Some(found) if Some(found) != hit.intent => return None,
             Some(_) => {}
         }
+    }
+    // "quiero cancelar la cita", "I need to cancel my appointment": cancelling an appointment, not
+    // what is under way.
+    let names_appointment = hits.iter().zip(&live).any(|(hit, live)| {
+        *live && matches!(hit.intent, Some(Intent::MyAppointments | Intent::Book))
+    });
+    if winner == Some(Intent::Cancel) && names_appointment {
+        return Some(Intent::CancelAppointment);
     }
     winner
 }
@@ -477,9 +486,12 @@ mod tests {
             ("quiero ver mis citas", Some(Intent::MyAppointments)),
             ("my appointments", Some(Intent::MyAppointments)),
             ("minhas marcações", Some(Intent::MyAppointments)),
-            ("cancelar mi cita", Some(Intent::Cancel)),
-            ("cancel my appointment", Some(Intent::Cancel)),
-            ("quero cancelar minha marcação", Some(Intent::Cancel)),
+            ("cancelar mi cita", Some(Intent::CancelAppointment)),
+            ("cancel my appointment", Some(Intent::CancelAppointment)),
+            (
+                "quero cancelar minha marcação",
+                Some(Intent::CancelAppointment),
+            ),
             ("confirmo mi cita", Some(Intent::Yes)),
             ("sí, confirmo la cita", Some(Intent::Yes)),
             ("confirm my appointment", Some(Intent::Yes)),
@@ -564,7 +576,7 @@ mod tests {
             ),
             (
                 "hi, something came up at work this week so I need to cancel my appointment on friday",
-                Some(Intent::Cancel),
+                Some(Intent::CancelAppointment),
             ),
             (
                 "olá bom dia gostaria de saber se posso ver as minhas marcações para a próxima semana",
