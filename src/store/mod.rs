@@ -30,6 +30,7 @@ pub mod appointments;
 pub mod audit;
 pub mod conversations;
 pub mod inbox;
+pub mod model_readings;
 pub mod outbox;
 mod postgres;
 mod sqlite;

@@ -1,6 +1,7 @@
 //! Background work off the request path, put together by [`pipeline`] for `serve` and `chat` alike:
 //! the inbox consumer and its handler ([`inbox`]), conversation turns ([`turn`], with the translation
-//! of an inbox event into the engine's input in [`input`]), the outbox dispatcher ([`outbox`]) with its
+//! of an inbox event into the engine's input in [`input`] and the optional language model's reading
+//! of free text in [`reading`]), the outbox dispatcher ([`outbox`]) with its
 //! pacing ([`pacing`]), WhatsApp's 24-hour window ([`window`]), when failures are tried again
 //! ([`retry`]), why they failed ([`error`]), and the periodic loops ([`housekeeping`]).
 
@@ -11,6 +12,7 @@ pub mod input;
 pub mod outbox;
 pub mod pacing;
 pub mod pipeline;
+pub mod reading;
 pub mod retry;
 pub mod turn;
 pub mod window;

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake_graph;
+mod fake_openai;
 mod helpers;
 mod proxy;
 
@@ -14,6 +15,7 @@ mod dispatcher;
 mod engine_properties;
 mod flows;
 mod health;
+mod language_model;
 mod outbox;
 mod statuses;
 mod storage_failures;
