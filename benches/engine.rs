@@ -1,4 +1,5 @@
-//! The pure parts of a turn, on their own: the engine's step over the shipped booking flow, the
+//! The pure parts of a turn, on their own: the engine's step over the shipped booking flow (tapped,
+//! and in free text), understanding one message by the rules (short and long, each language), the
 //! availability it asks for, and the webhook's signature check and parsing. The whole path (ingress,
 //! database, outbox) is measured by `examples/turns_bench.rs`; see docs/benchmarks.md.
 //!
@@ -17,6 +18,7 @@ use salonbot::booking::catalog::{self, Catalog, ServiceId, StaffId};
 use salonbot::engine::effect::ReplyUi;
 use salonbot::engine::input::Input;
 use salonbot::engine::state::Conversation;
+use salonbot::engine::understand::{Context, understand};
 use salonbot::engine::view::View;
 use salonbot::engine::{Flow, Templates, step};
 use salonbot::ingress::signature::{sign_sha256_header, verify_sha256_header};
@@ -130,6 +132,84 @@ fn bench_step(c: &mut Criterion) {
     group.finish();
 }
 
+/// Messages as customers write them: a short and a long one per language.
+const MESSAGES: [(&str, &str); 6] = [
+    ("es short", "mañana a las 5"),
+    (
+        "es long",
+        "hola buenas! queria pedir cita para cortarme el pelo con lucia el jueves q viene por la \
+         tarde, a partir de las 6 si puede ser, gracias",
+    ),
+    ("en short", "haircut tmrw at 5pm"),
+    (
+        "en long",
+        "hi there, could I book highlights with Lucia next saturday morning, anytime between 10 and \
+         12 would be great, thanks a lot",
+    ),
+    ("pt short", "amanhã às 17h"),
+    (
+        "pt long",
+        "olá bom dia, queria marcar umas madeixas com a lucia para sábado de manhã, depois das 10 \
+         se possível, obrigada",
+    ),
+];
+
+fn bench_understand(c: &mut Criterion) {
+    let catalog = catalog();
+    let context = Context {
+        catalog: &catalog,
+        now: now(),
+        language: None,
+    };
+    let mut group = c.benchmark_group("understand");
+    for (name, text) in MESSAGES {
+        let reading = understand(text, &context);
+        assert!(reading.carries_slots(), "{name}: {reading:?}");
+        group.bench_function(name, |b| b.iter(|| understand(black_box(text), &context)));
+    }
+    group.finish();
+}
+
+fn bench_step_free_text(c: &mut Criterion) {
+    let catalog = catalog();
+    let flow = flow();
+    let templates = templates();
+    let busy = busy(&catalog);
+    let view = View {
+        catalog: &catalog,
+        templates: &templates,
+        now: now(),
+        busy: &busy,
+        appointments: &[],
+        deposits: false,
+        phone: Some("+34600111222"),
+    };
+    // The booking path in free text: one message to the confirmation, then "sí".
+    let first = Input::Text("quiero un corte de hombre mañana a las 5".into());
+    let turn = step(&flow, &Conversation::default(), &first, &view);
+    assert_eq!(turn.state.state, "confirm", "{:?}", turn.replies);
+    let yes = Input::Text("sí".into());
+    let confirming = turn.state;
+    let mut group = c.benchmark_group("step free text");
+    group.bench_function("service, day and time in one message", |b| {
+        b.iter(|| {
+            step(
+                &flow,
+                black_box(&Conversation::default()),
+                black_box(&first),
+                &view,
+            )
+        })
+    });
+    group.bench_function("whole booking path (two messages)", |b| {
+        b.iter(|| {
+            black_box(step(&flow, &Conversation::default(), &first, &view));
+            black_box(step(&flow, &confirming, &yes, &view));
+        })
+    });
+    group.finish();
+}
+
 fn bench_availability(c: &mut Criterion) {
     let catalog = catalog();
     let busy = busy(&catalog);
@@ -200,5 +280,12 @@ fn bench_webhook(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_step, bench_availability, bench_webhook);
+criterion_group!(
+    benches,
+    bench_step,
+    bench_step_free_text,
+    bench_understand,
+    bench_availability,
+    bench_webhook
+);
 criterion_main!(benches);

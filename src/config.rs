@@ -174,6 +174,8 @@ pub struct OpenAiConfig {
     pub api_key: Option<Secret>,
     pub base_url: Option<String>,
     pub model: Option<String>,
+    /// `OPENAI_TIMEOUT_MS`: how long a turn waits for the model before going on with the rules.
+    pub timeout: Duration,
 }
 
 /// Request throttling per client address.
@@ -359,8 +361,16 @@ impl Config {
 
         let openai = OpenAiConfig {
             api_key: secret("OPENAI_API_KEY"),
-            base_url: get("OPENAI_BASE_URL"),
+            base_url: match get("OPENAI_BASE_URL") {
+                Some(url) => Some(http_url("OPENAI_BASE_URL", Some(url), "")?),
+                None => None,
+            },
             model: get("OPENAI_MODEL"),
+            timeout: Duration::from_millis(positive(
+                "OPENAI_TIMEOUT_MS",
+                get("OPENAI_TIMEOUT_MS"),
+                3000,
+            )?),
         };
 
         let trusted_proxies = match get("TRUSTED_PROXIES") {

@@ -34,6 +34,9 @@ pub mod event;
 pub mod health;
 /// Webhook ingress: limits, signatures, dedup, rate limits, audit, durable acknowledgement.
 pub mod ingress;
+/// The optional language model for free text the rules do not understand: asked by the worker
+/// outside the pure step, its answer validated against the catalog, recorded, and given to the turn.
+pub mod language_model;
 /// Persistence on PostgreSQL or SQLite behind one type, the only module that runs SQL: a file per
 /// table, the turn commit, the group-commit writer.
 pub mod store;

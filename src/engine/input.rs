@@ -7,12 +7,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::flow::SystemEvent;
+use super::understand::Understanding;
 
 /// One input to [`super::step`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     /// Typed text.
     Text(String),
+    /// Typed text with what the optional language model read in it (validated against the catalog,
+    /// recorded with the message): the step uses this reading instead of the rules'.
+    Understood {
+        text: String,
+        reading: Understanding,
+    },
     /// A reply button or list row the bot sent, by id (a template's quick reply by its payload).
     Choice { id: String, title: String },
     /// A message the bot cannot read: media, a location, a reaction, a contact card ...

@@ -120,17 +120,25 @@ impl Stepper<'_, '_> {
     fn run(&mut self, input: &Input) {
         let from_customer = matches!(
             input,
-            Input::Text(_) | Input::Choice { .. } | Input::Unsupported(_)
+            Input::Text(_)
+                | Input::Understood { .. }
+                | Input::Choice { .. }
+                | Input::Unsupported(_)
         );
+        // Free text is read once: by the rules, or as the language model read it (recorded).
+        let reading = match input {
+            Input::Text(text) => Some(self.read(text)),
+            Input::Understood { reading, .. } => Some(reading.clone()),
+            _ => None,
+        };
+        let reading = reading.as_ref();
         if self.conv.is_new() && !from_customer {
             // A timer or outside event for a conversation that never started: nothing to say.
             return;
         }
         if self.conv.language.is_none() {
-            self.conv.language = Some(self.choose_language(input));
-        } else if let Input::Text(text) = input
-            && let Some(said) = understand::language_of(text)
-        {
+            self.conv.language = Some(self.choose_language(reading));
+        } else if let Some(said) = reading.and_then(|r| r.language) {
             // Each message that tells its language sets it: a customer may switch.
             self.conv.language = Some(said);
         }
@@ -149,7 +157,7 @@ impl Stepper<'_, '_> {
             };
         }
         if self.conv.is_new() {
-            self.start(input);
+            self.start(input, reading);
             return;
         }
         if self.state().is_none() {
@@ -159,48 +167,48 @@ impl Stepper<'_, '_> {
         } else {
             self.conv.flow_version = self.flow.version;
         }
-        if self.conv.human && !self.is_way_back(input) {
+        if self.conv.human && !self.is_way_back(input, reading) {
             // A person has the conversation; only timers and outside events still count.
             match input {
                 Input::Timer(_) | Input::System(_) => {}
                 _ => return,
             }
         }
-        self.input(input);
+        self.input_read(input, reading);
     }
 
     /// First message, then the phone's country, then the salon's default.
-    fn choose_language(&self, input: &Input) -> Language {
-        let from_text = match input {
-            Input::Text(text) => understand::language_of(text),
-            _ => None,
-        };
-        from_text
+    fn choose_language(&self, reading: Option<&Understanding>) -> Language {
+        reading
+            .and_then(|r| r.language)
             .or_else(|| self.view.phone.and_then(understand::language_for_phone))
             .unwrap_or(self.view.catalog.salon().default_language)
     }
 
     /// A new conversation: greet, unless the first message already asks for something the entry
     /// state (or a global) answers.
-    fn start(&mut self, input: &Input) {
+    fn start(&mut self, input: &Input, reading: Option<&Understanding>) {
         self.conv.flow_version = self.flow.version;
         self.conv.state = self.flow.entry.name.clone();
         self.conv.entered_at = Some(self.now());
-        let asks = match input {
-            Input::Text(text) => understand::intent(text).filter(|intent| {
-                *intent != Intent::Menu && self.intent_transition(*intent).is_some()
-            }),
-            _ => None,
-        };
+        let asks = reading.and_then(|r| r.intent).filter(|intent| {
+            // Yes, no, book and hello give way to what the message names.
+            let moves_ahead = reading.is_some_and(Understanding::carries_slots)
+                && matches!(
+                    intent,
+                    Intent::Book | Intent::Yes | Intent::No | Intent::Greeting
+                );
+            *intent != Intent::Menu && !moves_ahead && self.intent_transition(*intent).is_some()
+        });
         if let Input::Unsupported(_) = input {
             self.conv.told_unsupported = true;
             self.say_template("unsupported");
         }
-        if let (Input::Text(text), None) = (input, asks) {
-            let reading = self.read(text);
-            if reading.carries_slots() && self.ahead(&reading) {
-                return;
-            }
+        if let (Some(reading), None) = (reading, asks)
+            && reading.carries_slots()
+            && self.ahead(reading)
+        {
+            return;
         }
         match asks {
             Some(intent) => {
@@ -238,17 +246,27 @@ impl Stepper<'_, '_> {
         }
     }
 
-    fn is_way_back(&self, input: &Input) -> bool {
+    fn is_way_back(&self, input: &Input, reading: Option<&Understanding>) -> bool {
         match input {
-            Input::Text(text) => understand::intent(text) == Some(Intent::Menu),
             Input::Choice { id, .. } => id == "intent:menu",
-            _ => false,
+            _ => reading.is_some_and(|r| r.intent == Some(Intent::Menu)),
         }
     }
 
     fn input(&mut self, input: &Input) {
+        self.input_read(input, None);
+    }
+
+    /// Handles an input, with the reading of its text when it is free text.
+    fn input_read(&mut self, input: &Input, reading: Option<&Understanding>) {
         match input {
-            Input::Text(text) => self.text(text),
+            Input::Text(text) | Input::Understood { text, .. } => match reading {
+                Some(reading) => self.text(text, reading),
+                None => {
+                    let reading = self.read(text);
+                    self.text(text, &reading)
+                }
+            },
             Input::Choice { id, title } => self.choice(id, title),
             Input::Unsupported(_) => {
                 if self.conv.told_unsupported {
@@ -343,8 +361,7 @@ impl Stepper<'_, '_> {
         understand::understand(text, &context)
     }
 
-    fn text(&mut self, text: &str) {
-        let reading = self.read(text);
+    fn text(&mut self, text: &str, reading: &Understanding) {
         self.about = reading.services.clone();
         let when = reading.date.is_some() || reading.time.is_some();
         // A number or the title of one of the state's buttons or rows.
@@ -367,7 +384,7 @@ impl Stepper<'_, '_> {
         {
             return;
         }
-        if reading.carries_slots() && self.ahead(&reading) {
+        if reading.carries_slots() && self.ahead(reading) {
             return;
         }
         if let Some(intent) = reading.intent
@@ -435,7 +452,8 @@ impl Stepper<'_, '_> {
             return;
         }
         // A button of an older message: read its title as if typed.
-        self.text(title);
+        let reading = self.read(title);
+        self.text(title, &reading);
     }
 
     fn reminder_answer(&self, id: &str) -> Option<(SystemEvent, i64)> {

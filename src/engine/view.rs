@@ -417,6 +417,10 @@ pub fn needs(
         appointments: true,
     };
     let fresh = conversation.is_new() || conversation.idle_at(now);
+    if let Input::Understood { .. } = input {
+        // The model's reading may ask for anything (it is rare: read everything).
+        return everything;
+    }
     // Free text naming a service, a day or a time (or a wish still pending) may move the
     // conversation ahead through the days and times (`[[ahead]]`).
     if !flow.ahead.is_empty() {
@@ -447,7 +451,7 @@ pub fn needs(
         return everything;
     };
     let (id, text) = match input {
-        Input::Text(text) => (None, text.as_str()),
+        Input::Text(text) | Input::Understood { text, .. } => (None, text.as_str()),
         Input::Choice { id, title } => {
             if id.starts_with(super::step::REMINDER_CONFIRM)
                 || id.starts_with(super::step::REMINDER_CANCEL)

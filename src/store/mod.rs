@@ -31,6 +31,7 @@ pub mod audit;
 pub mod backlog;
 pub mod conversations;
 pub mod inbox;
+pub mod model_readings;
 pub mod outbox;
 pub mod payments;
 mod postgres;

@@ -1,9 +1,10 @@
 //! Background work off the request path, put together by [`pipeline`] for `serve` and `chat` alike:
 //! the inbox consumer and its handler ([`inbox`]), conversation turns ([`turn`], with the translation
-//! of an inbox event into the engine's input in [`input`]), the outbox dispatcher ([`outbox`]) with its
-//! pacing ([`pacing`]), WhatsApp's 24-hour window ([`window`]), deposits ([`payments`]: Stripe's
-//! events led to their conversation), when failures are tried again ([`retry`]), why they failed
-//! ([`error`]), and the periodic loops ([`housekeeping`]).
+//! of an inbox event into the engine's input in [`input`] and the optional language model's reading
+//! of free text in [`reading`]), the outbox dispatcher ([`outbox`]) with its pacing ([`pacing`]),
+//! WhatsApp's 24-hour window ([`window`]), deposits ([`payments`]: Stripe's events led to their
+//! conversation), when failures are tried again ([`retry`]), why they failed ([`error`]), and the
+//! periodic loops ([`housekeeping`]).
 
 pub mod error;
 pub mod housekeeping;
@@ -13,6 +14,7 @@ pub mod outbox;
 pub mod pacing;
 pub mod payments;
 pub mod pipeline;
+pub mod reading;
 pub mod retry;
 pub mod turn;
 pub mod window;

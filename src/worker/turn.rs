@@ -58,6 +58,8 @@ pub struct TurnSettings {
     pub deposits: bool,
     /// The approved WhatsApp template for reminders, if any.
     pub reminder_template: Option<String>,
+    /// The optional language model for free text the rules do not understand.
+    pub model: Option<crate::language_model::ModelReader>,
 }
 
 /// What became of an event.
@@ -75,6 +77,7 @@ impl TurnSettings {
         Self {
             deposits: false,
             reminder_template: config.whatsapp.reminder_template.clone(),
+            model: crate::language_model::ModelReader::from_config(&config.openai),
         }
     }
 }
@@ -200,6 +203,20 @@ impl TurnRunner {
         let phone = match &recipient {
             Recipient::Phone(phone) => Some(phone.clone()),
             Recipient::BusinessScopedUser(_) => None,
+        };
+        let input = match &self.settings.model {
+            Some(model) => crate::worker::reading::with_model(
+                model,
+                &self.store,
+                &self.catalog,
+                event,
+                input,
+                conversation.language,
+                Utc::now(),
+            )
+            .await
+            .map_err(|e| Err(e.into()))?,
+            None => input,
         };
         let cx = TurnContext {
             event,

@@ -219,3 +219,29 @@ fn the_bot_says_the_templates_of_templates_dir_as_edited() {
         "{greeting}"
     );
 }
+
+/// The simulator understands customers writing freely: one line with the service, the day and the
+/// time reaches the confirmation; a question is answered from the catalog.
+#[test]
+fn the_simulator_takes_free_text_as_customers_write_it() {
+    use chrono::Datelike;
+    let dir = tempfile::tempdir().unwrap();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Madrid)
+        .date_naive();
+    // Next week's Thursday, when the salon is open until 20:30.
+    let ahead = 7 + (3 + 7 - today.weekday().num_days_from_monday()) % 7;
+    let thursday = today + chrono::Duration::days(i64::from(ahead));
+    let input = format!(
+        "quiero un corte de hombre el {}/{} a las 5\ncuanto cuesta el tinte?\n",
+        thursday.day(),
+        thursday.month()
+    );
+    let out = chat(dir.path(), &[], &input, &[]);
+    let stdout = stdout_of(&out);
+    let turns = turns(&stdout);
+    assert_eq!(turns.len(), 2, "{stdout}");
+    assert!(turns[0].1.contains("17:00"), "{stdout}");
+    assert!(turns[0].1.contains("Corte hombre"), "{stdout}");
+    assert!(turns[1].1.contains("Tinte de raíz: 45 €"), "{stdout}");
+}

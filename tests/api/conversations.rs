@@ -27,7 +27,7 @@ async fn app_with_graph(backend: Backend) -> (TestApp, FakeGraph) {
     (app, graph)
 }
 
-fn builder(backend: Backend, graph: &FakeGraph) -> AppBuilder {
+pub(crate) fn builder(backend: Backend, graph: &FakeGraph) -> AppBuilder {
     AppBuilder::new(backend)
         .var("WHATSAPP_ACCESS_TOKEN", crate::fake_graph::TOKEN)
         .var("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
@@ -37,7 +37,7 @@ fn builder(backend: Backend, graph: &FakeGraph) -> AppBuilder {
 }
 
 /// One customer on WhatsApp.
-struct Customer<'a> {
+pub(crate) struct Customer<'a> {
     app: &'a TestApp,
     graph: &'a FakeGraph,
     /// `wa_id`: digits only, as Meta sends it.
@@ -46,7 +46,7 @@ struct Customer<'a> {
 }
 
 impl<'a> Customer<'a> {
-    fn new(app: &'a TestApp, graph: &'a FakeGraph, wa_id: &str) -> Self {
+    pub(crate) fn new(app: &'a TestApp, graph: &'a FakeGraph, wa_id: &str) -> Self {
         Self {
             app,
             graph,
@@ -106,7 +106,7 @@ impl<'a> Customer<'a> {
         self.replies_to(&wamid).await
     }
 
-    async fn say(&mut self, text: &str) -> Vec<Value> {
+    pub(crate) async fn say(&mut self, text: &str) -> Vec<Value> {
         self.send(json!({"type": "text", "text": {"body": text}}))
             .await
     }
@@ -185,7 +185,7 @@ impl<'a> Customer<'a> {
     }
 }
 
-fn text_of(message: &Value) -> &str {
+pub(crate) fn text_of(message: &Value) -> &str {
     message["text"]["body"]
         .as_str()
         .or(message["interactive"]["body"]["text"].as_str())

@@ -3,6 +3,7 @@
 
 mod fake_graph;
 mod fake_stripe;
+mod fake_openai;
 mod helpers;
 mod proxy;
 
@@ -18,6 +19,7 @@ mod engine_properties;
 mod flows;
 mod health;
 mod operator;
+mod language_model;
 mod outbox;
 mod statuses;
 mod storage_failures;
