@@ -11,6 +11,7 @@ mod boundaries;
 mod chat;
 mod cli;
 mod conversations;
+mod deposits;
 mod dispatcher;
 mod engine_properties;
 mod flows;

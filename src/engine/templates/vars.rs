@@ -21,6 +21,8 @@ pub struct Vars {
     pub deposit: String,
     /// How many hours before the appointment cancelling is still free.
     pub free_until_hours: String,
+    /// The salon's address.
+    pub address: String,
 }
 
 /// One field of [`Vars`], as a template names it.
@@ -34,11 +36,12 @@ pub(super) enum Var {
     Price,
     Deposit,
     FreeUntilHours,
+    Address,
 }
 
 impl Var {
     /// Every variable with its name, in the order of [`Vars`]' fields.
-    pub(super) const ALL: [(&'static str, Var); 8] = [
+    pub(super) const ALL: [(&'static str, Var); 9] = [
         ("salon", Var::Salon),
         ("service", Var::Service),
         ("staff", Var::Staff),
@@ -47,6 +50,7 @@ impl Var {
         ("price", Var::Price),
         ("deposit", Var::Deposit),
         ("free_until_hours", Var::FreeUntilHours),
+        ("address", Var::Address),
     ];
 
     /// The variable a template calls `name`, if there is one.
@@ -68,6 +72,7 @@ impl Var {
             Var::Price => &vars.price,
             Var::Deposit => &vars.deposit,
             Var::FreeUntilHours => &vars.free_until_hours,
+            Var::Address => &vars.address,
         }
     }
 }
@@ -87,6 +92,7 @@ mod tests {
             price: "price".into(),
             deposit: "deposit".into(),
             free_until_hours: "free_until_hours".into(),
+            address: "address".into(),
         };
         for (name, var) in Var::ALL {
             assert_eq!(Var::named(name), Some(var));
