@@ -40,6 +40,14 @@ fn session_event(stripe: &FakeStripe, kind: &str, session: &str) -> Value {
     event
 }
 
+/// Messages the bot sends from `so_far` on, until one says `text`; all of them.
+async fn until_said(customer: &mut Customer<'_>, mut so_far: Vec<Value>, text: &str) -> Vec<Value> {
+    while !so_far.iter().any(|m| text_of(m).contains(text)) {
+        so_far.extend(customer.wait_for(1).await);
+    }
+    so_far
+}
+
 /// The customer's deposit appointment and its session at the fake, once the link is out.
 async fn book_until_the_link(
     ana: &mut Customer<'_>,
@@ -54,13 +62,17 @@ async fn book_until_the_link(
     assert_eq!(said.len(), 2, "{said:?}");
     assert!(text_of(&said[0]).contains("señal de 20 €"), "{}", said[0]);
     let link = said.remove(1);
-    let sessions = stripe.sessions();
-    assert_eq!(sessions.len(), 1, "one session");
-    let session = sessions[0].clone();
     let appointment = ana.appointments().await.remove(0);
+    let id = appointment.id.to_string();
+    let sessions: Vec<Value> = stripe
+        .sessions()
+        .into_iter()
+        .filter(|s| s["metadata"]["appointment_id"] == id.as_str())
+        .collect();
+    assert_eq!(sessions.len(), 1, "one session");
     (
         appointment,
-        session["id"].as_str().unwrap().to_owned(),
+        sessions[0]["id"].as_str().unwrap().to_owned(),
         link,
     )
 }
@@ -362,3 +374,318 @@ async fn without_stripe_a_deposit_service_books_without_one() {
     assert_eq!(booked.deposit_minor, 0);
     assert!(app.store.payment(booked.id).await.unwrap().is_none());
 }
+
+/// Waits until the inbox holds no open event of the conversation (its news applied) and no
+/// message or call of it is left to make.
+async fn settled(app: &TestApp, customer: &Customer<'_>) {
+    let key = customer.conversation_key();
+    wait_until(
+        Duration::from_secs(30),
+        "the conversation settled",
+        || async {
+            let events = app.store.conversation_events(&key).await.unwrap();
+            let open_events = events
+                .iter()
+                .any(|e| !matches!(e.status, InboxStatus::Done | InboxStatus::Dead));
+            let calls = app
+                .store
+                .outbox_for_recipient(&format!("stripe:{key}"))
+                .await
+                .unwrap();
+            let messages = app
+                .store
+                .outbox_for_recipient(&customer.phone())
+                .await
+                .unwrap();
+            let open_rows = calls
+                .iter()
+                .chain(&messages)
+                .any(|m| matches!(m.status, OutboundStatus::Pending | OutboundStatus::Sending));
+            (!open_events && !open_rows).then_some(())
+        },
+    )
+    .await;
+}
+
+/// Moves the check of the deposit's session to now, as if its time were up.
+async fn page_runs_out(app: &TestApp, customer: &Customer<'_>, appointment: i64) {
+    let key = format!(
+        "{}/payment_check:{appointment}",
+        customer.conversation_key()
+    );
+    let payment = app.store.payment(appointment).await.unwrap().unwrap();
+    app.store
+        .schedule_timer(
+            &salonbot::store::NewTimer {
+                key,
+                business_id: payment.business_id,
+                conversation_key: payment.conversation_key,
+                kind: "payment_check".into(),
+                payload: serde_json::json!({"timer": "payment_check", "appointment": appointment}),
+                due_at: Utc::now(),
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+}
+
+async fn an_expired_page_lets_the_time_go_and_offers_another(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222011");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    stripe.expire(&session);
+    let expired = session_event(&stripe, "checkout.session.expired", &session);
+    assert_eq!(post_event(&app, &expired).await.status(), 200);
+    let told = ana.wait_for(1).await.remove(0);
+    assert!(text_of(&told).contains("liberado la hora"), "{told}");
+    assert_eq!(button_ids(&told), ["again", "menu"]);
+    let after = ana.appointments().await.remove(0);
+    assert_eq!(
+        (after.id, after.status),
+        (held.id, AppointmentStatus::Expired)
+    );
+    let payment = app.store.payment(held.id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Expired);
+    // Offered to try again: service and staff are kept, the days are offered.
+    let days = ana.tap("again").await;
+    assert!(!crate::conversations::choices(&days).is_empty());
+}
+both_backends!(expired, an_expired_page_lets_the_time_go_and_offers_another);
+
+async fn a_slow_method_keeps_the_time_until_it_settles_either_way(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    // Settles: confirmed.
+    let mut ana = Customer::new(&app, &graph, "34600222012");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    let mut unpaid = session_event(&stripe, "checkout.session.completed", &session);
+    unpaid["data"]["object"]["status"] = "complete".into();
+    unpaid["data"]["object"]["payment_status"] = "unpaid".into();
+    assert_eq!(post_event(&app, &unpaid).await.status(), 200);
+    settled(&app, &ana).await;
+    assert_eq!(
+        ana.appointments().await[0].status,
+        AppointmentStatus::PendingPayment
+    );
+    assert_eq!(
+        app.store.payment(held.id).await.unwrap().unwrap().status,
+        PaymentStatus::Processing
+    );
+    stripe.pay(&session);
+    let succeeded = session_event(
+        &stripe,
+        "checkout.session.async_payment_succeeded",
+        &session,
+    );
+    assert_eq!(post_event(&app, &succeeded).await.status(), 200);
+    let told = ana.wait_for(1).await.remove(0);
+    assert!(text_of(&told).starts_with("¡Pago recibido"), "{told}");
+    assert_eq!(
+        ana.appointments().await[0].status,
+        AppointmentStatus::Confirmed
+    );
+
+    // Fails: the time is let go, the customer told.
+    let mut bea = Customer::new(&app, &graph, "34600222013");
+    let (held, session, _) = book_until_the_link(&mut bea, &stripe).await;
+    let mut failed = session_event(&stripe, "checkout.session.async_payment_failed", &session);
+    failed["data"]["object"]["status"] = "complete".into();
+    assert_eq!(post_event(&app, &failed).await.status(), 200);
+    let told = bea.wait_for(1).await.remove(0);
+    assert!(text_of(&told).contains("liberado la hora"), "{told}");
+    let after = bea.appointments().await.remove(0);
+    assert_eq!(
+        (after.id, after.status),
+        (held.id, AppointmentStatus::Expired)
+    );
+    assert_eq!(
+        app.store.payment(held.id).await.unwrap().unwrap().status,
+        PaymentStatus::Failed
+    );
+}
+both_backends!(
+    slow_method,
+    a_slow_method_keeps_the_time_until_it_settles_either_way
+);
+
+async fn a_held_time_given_up_has_its_page_closed_at_stripe(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222014");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    let menu = ana.say("menú").await;
+    assert!(
+        text_of(&menu[0]).contains("Peluquería Malasaña"),
+        "{}",
+        menu[0]
+    );
+    settled(&app, &ana).await;
+    assert_eq!(stripe.session(&session).unwrap()["status"], "expired");
+    let expire = stripe
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/expire"))
+        .expect("the session expired at Stripe");
+    assert!(
+        expire
+            .idempotency_key
+            .unwrap()
+            .starts_with(&format!("stripe.expire.{}.", held.id))
+    );
+    let after = ana.appointments().await.remove(0);
+    assert_eq!(after.status, AppointmentStatus::Cancelled);
+    assert_eq!(
+        app.store.payment(held.id).await.unwrap().unwrap().status,
+        PaymentStatus::Expired
+    );
+    assert!(
+        !graph
+            .delivered_to(&ana.phone())
+            .iter()
+            .any(|m| text_of(m).contains("liberado")),
+        "the customer chose to leave: nothing more is said"
+    );
+}
+both_backends!(given_up, a_held_time_given_up_has_its_page_closed_at_stripe);
+
+/// The customer paid, and then (before the news was applied) gave the time up: closing the page
+/// finds it paid, which is a payment; the time is still free, so the booking stands.
+async fn paid_just_before_giving_up_is_a_late_payment_that_confirms_while_free(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222015");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    let intent = stripe.pay(&session);
+    let menu = ana.say("menú").await;
+    let told = until_said(&mut ana, menu, "Pago recibido").await;
+    assert!(
+        text_of(told.last().unwrap()).starts_with("¡Pago recibido"),
+        "{told:?}"
+    );
+    let after = ana.appointments().await.remove(0);
+    assert_eq!(
+        (after.id, after.status),
+        (held.id, AppointmentStatus::Confirmed)
+    );
+    let payment = app.store.payment(held.id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Paid);
+    assert_eq!(payment.payment_intent.as_deref(), Some(intent.as_str()));
+    assert!(stripe.refunds().is_empty());
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"salonbot_payments_total{outcome="late_paid"} 1"#),
+        "{metrics}"
+    );
+}
+both_backends!(
+    late_free,
+    paid_just_before_giving_up_is_a_late_payment_that_confirms_while_free
+);
+
+/// Paid after the time was let go and someone else booked it: refunded exactly once, whatever
+/// Stripe repeats, and the nearest free times of that day offered.
+async fn paid_late_for_a_time_someone_took_is_refunded_once(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222016");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    ana.say("menú").await;
+    settled(&app, &ana).await;
+    // Bea takes the time Ana let go.
+    let mut bea = Customer::new(&app, &graph, "34600222017");
+    up_to_confirm(&mut bea, "highlights", "lucia", 2).await;
+    let bea_hold = bea.appointments().await.remove(0);
+    assert_eq!(bea_hold.starts_at, held.starts_at, "the same time");
+    // Ana's payment went through at the last moment; its news arrives now, twice.
+    stripe.pay(&session);
+    let completed = session_event(&stripe, "checkout.session.completed", &session);
+    assert_eq!(post_event(&app, &completed).await.status(), 200);
+    let succeeded = session_event(
+        &stripe,
+        "checkout.session.async_payment_succeeded",
+        &session,
+    );
+    assert_eq!(post_event(&app, &succeeded).await.status(), 200);
+    let told = ana.wait_for(2).await;
+    assert!(
+        text_of(&told[0]).contains("otra persona la ha reservado"),
+        "{}",
+        told[0]
+    );
+    assert_eq!(button_ids(&told[0]), ["again", "menu"]);
+    assert!(
+        text_of(&told[1]).contains("Te hemos devuelto la señal de 20 €"),
+        "{}",
+        told[1]
+    );
+    settled(&app, &ana).await;
+    // The nearest free times, from there.
+    let days = ana.tap("again").await;
+    assert!(!crate::conversations::choices(&days).is_empty(), "{days:?}");
+    assert_eq!(stripe.refunds().len(), 1, "exactly one refund");
+    let refund = &stripe.refunds()[0];
+    assert_eq!(refund["amount"], 2000);
+    let payment = app.store.payment(held.id).await.unwrap().unwrap();
+    assert_eq!(
+        refund["payment_intent"].as_str(),
+        payment.payment_intent.as_deref()
+    );
+    assert_eq!(
+        payment.refund_status,
+        Some(salonbot::booking::payment::RefundStatus::Succeeded)
+    );
+    let after = app.store.appointment(held.id).await.unwrap().unwrap();
+    assert_eq!(after.status, AppointmentStatus::Refunded);
+    assert_eq!(
+        app.store
+            .appointment(bea_hold.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        AppointmentStatus::Held,
+        "Bea keeps the time"
+    );
+}
+both_backends!(
+    late_taken,
+    paid_late_for_a_time_someone_took_is_refunded_once
+);
+
+/// When the page's time is up Stripe is asked before the time is let go: still open, it is closed
+/// and the time let go; paid meanwhile (its webhook lost), the booking is confirmed.
+async fn at_the_pages_end_stripe_is_asked_before_the_time_is_let_go(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222018");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    page_runs_out(&app, &ana, held.id).await;
+    let told = ana.wait_for(1).await.remove(0);
+    assert!(text_of(&told).contains("liberado la hora"), "{told}");
+    assert_eq!(stripe.session(&session).unwrap()["status"], "expired");
+    assert_eq!(
+        ana.appointments().await[0].status,
+        AppointmentStatus::Expired
+    );
+
+    let mut bea = Customer::new(&app, &graph, "34600222019");
+    let (held, session, _) = book_until_the_link(&mut bea, &stripe).await;
+    stripe.pay(&session);
+    // No webhook: Stripe's news of the payment was lost.
+    page_runs_out(&app, &bea, held.id).await;
+    let told = bea.wait_for(1).await.remove(0);
+    assert!(text_of(&told).starts_with("¡Pago recibido"), "{told}");
+    assert_eq!(
+        bea.appointments().await[0].status,
+        AppointmentStatus::Confirmed
+    );
+    let asked = stripe
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == format!("/v1/checkout/sessions/{session}"))
+        .count();
+    assert_eq!(
+        asked, 1,
+        "closing found it paid, and Stripe was asked what it is"
+    );
+}
+both_backends!(
+    page_end,
+    at_the_pages_end_stripe_is_asked_before_the_time_is_let_go
+);
