@@ -104,6 +104,7 @@ fn message(seq: u64, recipients: u64) -> NewOutbound {
     let recipient = format!("+3461{:07}", seq % recipients);
     NewOutbound {
         idempotency_key: format!("bench.{seq}"),
+        provider: salonbot::store::Provider::WhatsApp,
         business_id: "106540352242922".into(),
         conversation_key: format!("whatsapp:106540352242922:{recipient}"),
         recipient: recipient.clone(),

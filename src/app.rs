@@ -30,12 +30,11 @@ use crate::ingress::ratelimit::RateLimiter;
 use crate::store::writer::{InboxWriter, WriterOptions};
 use crate::store::{Store, StoreOptions};
 use crate::telemetry::Metrics;
-use crate::whatsapp::client::WhatsAppSender;
 use crate::worker::housekeeping;
 use crate::worker::inbox::WorkerOptions;
 use crate::worker::outbox::SendingState;
 use crate::worker::pacing::Pacer;
-use crate::worker::pipeline::{Pipeline, Setup};
+use crate::worker::pipeline::{Pipeline, Senders, Setup};
 use crate::{health, ingress};
 
 /// Everything a handler may need; cheap to clone. Handlers destructure what they use.
@@ -102,7 +101,7 @@ impl App {
         let inbox = InboxWriter::spawn(store.clone(), WriterOptions::default(), committed.clone());
         let (audit, audit_writer) = AuditSink::spawn(store.clone(), metrics.clone());
 
-        let sender = WhatsAppSender::from_config(&config.whatsapp, metrics.clone())?;
+        let senders = Senders::from_config(&config, &metrics)?;
         let pacer = Arc::new(Pacer::new(
             config
                 .whatsapp
@@ -113,7 +112,7 @@ impl App {
             config.whatsapp.recipient_gap,
             redis.clone(),
         ));
-        let pipeline = Pipeline::new(&setup, &config, store.clone(), sender, metrics.clone())
+        let pipeline = Pipeline::new(&setup, &config, store.clone(), senders, metrics.clone())
             .with_pacer(pacer);
         let (shutdown, shutdown_rx) = watch::channel(false);
         // Workers claim batches side by side (INBOX_WORKERS).

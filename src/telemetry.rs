@@ -80,6 +80,8 @@ const TURNS_TOTAL: &str = "salonbot_turns_total";
 const TURN_DURATION: &str = "salonbot_turn_duration_seconds";
 const APPOINTMENTS_TOTAL: &str = "salonbot_appointments_total";
 const STATUSES_UNMATCHED_TOTAL: &str = "salonbot_delivery_statuses_unmatched_total";
+const PAYMENTS_TOTAL: &str = "salonbot_payments_total";
+const REFUNDS_TOTAL: &str = "salonbot_refunds_total";
 const DEAD_LETTERS_TOTAL: &str = "salonbot_dead_letters_total";
 const INBOX_PENDING: &str = "salonbot_inbox_pending";
 const INBOX_OLDEST_PENDING: &str = "salonbot_inbox_oldest_pending_seconds";
@@ -114,6 +116,8 @@ pub const METRIC_NAMES: &[&str] = &[
     DATABASE_UP,
     REDIS_UP,
     SALON_OPEN,
+    PAYMENTS_TOTAL,
+    REFUNDS_TOTAL,
 ];
 
 static METADATA: Metadata<'static> =
@@ -239,6 +243,16 @@ impl Metrics {
             SALON_OPEN,
             None,
             "1 while the salon is open by its catalog's hours, in its time zone.",
+        );
+        describe(
+            PAYMENTS_TOTAL,
+            None,
+            "Deposits by what happened: requested, link, paid, late_paid, late_refunded, expired, failed, disputed.",
+        );
+        describe(
+            REFUNDS_TOTAL,
+            None,
+            "Deposit refunds by what happened: requested, succeeded, failed, by_salon, partial.",
         );
         recorder.describe_histogram(
             TURN_DURATION.into(),
@@ -387,6 +401,16 @@ impl Metrics {
     /// An appointment reached `status` (held, confirmed, cancelled ...).
     pub fn appointment(&self, status: &str) {
         self.counter(APPOINTMENTS_TOTAL, &[("status", status)], 1);
+    }
+
+    /// Something happened to a deposit (`outcome`: requested, link, paid, late_paid, ...).
+    pub fn payment(&self, outcome: &str) {
+        self.counter(PAYMENTS_TOTAL, &[("outcome", outcome)], 1);
+    }
+
+    /// Something happened to a deposit's refund (`outcome`: requested, succeeded, failed, ...).
+    pub fn refund(&self, outcome: &str) {
+        self.counter(REFUNDS_TOTAL, &[("outcome", outcome)], 1);
     }
 
     /// A delivery status matched no message the bot sent, and was let go.

@@ -33,12 +33,14 @@ use crate::config::{Config, DatabaseUrl};
 use crate::conversation::{ConversationKey, CustomerId, E164};
 use crate::engine::understand::language_for_phone;
 use crate::store::{InboxStatus, Outbound, OutboundStatus, Provider, Store, StoreOptions};
+use crate::stripe::StripeApi;
+use crate::stripe::client::Sandbox;
 use crate::telemetry::Metrics;
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::webhook::NotificationIn;
 use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
 use crate::worker::outbox::Dispatcher;
-use crate::worker::pipeline::{Pipeline, Setup};
+use crate::worker::pipeline::{Pipeline, Senders, Setup};
 
 mod inbound;
 
@@ -119,15 +121,15 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     store.migrate().await?;
 
     let salon = setup.catalog.salon().name.clone();
-    // Always the sandbox, whatever the environment holds: the simulated customer's phone is not
-    // someone to write to.
-    let pipeline = Pipeline::new(
-        &setup,
-        &config,
-        store.clone(),
-        WhatsAppSender::Sandbox,
-        Metrics::new(),
-    );
+    // Always the sandboxes, whatever the environment holds: the simulated customer's phone is not
+    // someone to write to, and no money changes hands (deposits are taken by the Stripe sandbox,
+    // which `/pay` pays).
+    let stripe = Sandbox::default();
+    let senders = Senders {
+        whatsapp: WhatsAppSender::Sandbox,
+        stripe: Some(StripeApi::Sandbox(stripe.clone())),
+    };
+    let pipeline = Pipeline::new(&setup, &config, store.clone(), senders, Metrics::new());
     let worker = pipeline.inbox_worker(Arc::new(Notify::new()), WorkerOptions::default());
     let dispatcher = pipeline.dispatcher();
     let mut chat = Chat::new(store, worker, dispatcher, phone);

@@ -1,5 +1,6 @@
 //! What reaches the engine: a customer's message reduced to what a flow can answer (text, a tapped
-//! button or row, or something it cannot read), a timer, or an event from outside the conversation.
+//! button or row, or something it cannot read), a timer, or an event from outside the conversation
+//! (a deposit's news arrives already decided: the engine only says it and moves on).
 //! The worker translates stored inbox events into these (`worker::input`), so the engine knows
 //! nothing of the inbox or of any provider's wire format.
 
@@ -26,8 +27,15 @@ pub enum Input {
     Unsupported(String),
     /// A timer of the conversation came due.
     Timer(Timer),
-    /// Something that happened outside the conversation (a payment, a reminder answer).
+    /// Something that happened outside the conversation (a reminder answer).
     System(SystemEvent),
+    /// News of the deposit of `appointment`, as `booking::payment` decided it is to be told
+    /// (`payment.link`, `payment.succeeded`, ...); `link` is the payment page, when there is one.
+    Payment {
+        event: SystemEvent,
+        appointment: i64,
+        link: Option<String>,
+    },
     /// The executor could not hold the chosen time: someone else took it a moment earlier.
     SlotTaken,
     /// The executor found the customer's hold gone (it ran out before they confirmed).

@@ -83,6 +83,10 @@ pub struct Slots {
     /// The payment link of a deposit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deposit_url: Option<String>,
+    /// A deposit was asked for the held time and is not settled yet: giving the time up must also
+    /// close its payment page (the worker reads this before a turn that lets a hold go).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deposit_pending: bool,
     /// Free text filled by `text` transitions, by slot name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub text: BTreeMap<String, String>,

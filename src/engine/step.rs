@@ -170,7 +170,7 @@ impl Stepper<'_, '_> {
         if self.conv.human && !self.is_way_back(input, reading) {
             // A person has the conversation; only timers and outside events still count.
             match input {
-                Input::Timer(_) | Input::System(_) => {}
+                Input::Timer(_) | Input::System(_) | Input::Payment { .. } => {}
                 _ => return,
             }
         }
@@ -286,6 +286,23 @@ impl Stepper<'_, '_> {
                 self.remind(*appointment, *start)
             }
             Input::System(event) => {
+                let found = self.find(|t| t.trigger == Trigger::Event(*event));
+                if let Some(transition) = found {
+                    self.take(&transition);
+                }
+            }
+            Input::Payment {
+                event,
+                appointment,
+                link,
+            } => {
+                // The news is about this appointment, whatever the conversation was doing.
+                self.conv.slots.appointment = Some(*appointment);
+                self.fill_from_appointment(*appointment);
+                if let Some(link) = link {
+                    self.conv.slots.deposit_url = Some(link.clone());
+                }
+                self.conv.slots.deposit_pending = *event == SystemEvent::PaymentLink;
                 let found = self.find(|t| t.trigger == Trigger::Event(*event));
                 if let Some(transition) = found {
                     self.take(&transition);
@@ -672,6 +689,7 @@ impl Stepper<'_, '_> {
         let salon = self.view.catalog.salon();
         match action {
             Action::Hold => {
+                self.conv.slots.deposit_pending = false;
                 if let Some(slot) = self.slot_request() {
                     let deposit = if self.view.deposits {
                         self.service().map_or(0, |s| s.deposit)
@@ -688,9 +706,15 @@ impl Stepper<'_, '_> {
                     }));
                 }
             }
-            Action::ReleaseHold => self.effects.push(Effect::ReleaseHold),
+            Action::ReleaseHold => {
+                self.conv.slots.deposit_pending = false;
+                self.effects.push(Effect::ReleaseHold);
+            }
             Action::Confirm => self.effects.push(Effect::Confirm),
-            Action::RequestDeposit => self.effects.push(Effect::RequestDeposit),
+            Action::RequestDeposit => {
+                self.conv.slots.deposit_pending = true;
+                self.effects.push(Effect::RequestDeposit);
+            }
             Action::Cancel => {
                 if let Some(id) = self.conv.slots.appointment {
                     self.effects.push(Effect::Cancel(id));
@@ -850,6 +874,7 @@ impl Stepper<'_, '_> {
                 .map(|s| locale::money(language, &salon.currency, s.deposit))
                 .unwrap_or_default(),
             free_until_hours: salon.cancellation.free_until_hours.to_string(),
+            address: salon.address.clone(),
             ..Vars::default()
         }
     }

@@ -15,7 +15,7 @@ use super::understand::{self, TimeWish};
 use crate::booking::appointment::Appointment;
 use crate::booking::appointment::AppointmentStatus;
 use crate::booking::availability::{self, Busy, Slot, StaffChoice};
-use crate::booking::catalog::{Catalog, Language, ServiceId, StaffId};
+use crate::booking::catalog::{Catalog, Language, LateDeposit, ServiceId, StaffId};
 
 /// How many days the day list offers per page at most (it pages through the booking horizon).
 pub const DAYS_LISTED: u32 = 10;
@@ -140,12 +140,16 @@ impl View<'_> {
                 .as_ref()
                 .and_then(|id| self.catalog.service(&ServiceId::new(id.clone())))
                 .is_some_and(|s| s.has_deposit());
+        // Whether cancelling now gives the deposit back: inside the free window, or later when the
+        // policy refunds late cancellations too (`late_deposit = "refund"`).
+        let policy = self.catalog.salon().cancellation;
         let free_cancel = slots
             .appointment
             .and_then(|id| self.upcoming_one(id))
             .map(|a| {
-                let hours = self.catalog.salon().cancellation.free_until_hours;
-                a.starts_at - self.now >= chrono::Duration::hours(i64::from(hours))
+                let hours = i64::from(policy.free_until_hours);
+                a.starts_at - self.now >= chrono::Duration::hours(hours)
+                    || policy.late_deposit == LateDeposit::Refund
             });
         match guard {
             Guard::DepositRequired => deposit_required,

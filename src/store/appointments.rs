@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::turn::TurnError;
 use super::{Store, StoreError, Time, Tx, named};
 pub use crate::booking::appointment::Appointment;
 use crate::booking::appointment::AppointmentStatus;
@@ -325,6 +326,67 @@ impl Tx<'_> {
             .bind(Time(now))
             .fetch_optional(&mut **tx)
             .await?))?)
+    }
+
+    /// Moves an appointment as a deposit's news decided (`booking::payment`): from `from`, the
+    /// status it was read in, to `to`, along an ordinary or a payment-only transition. A time let
+    /// go and confirmed again by a late payment is checked for overlaps as a new hold is
+    /// (`SlotTaken` when someone took it meanwhile). `HoldLost` when the appointment is no longer
+    /// in `from` (the turn is planned again from what it is now).
+    pub(super) async fn payment_move(
+        &mut self,
+        id: i64,
+        from: AppointmentStatus,
+        to: AppointmentStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), TurnError> {
+        if from == to {
+            return Ok(());
+        }
+        if !(from.can_become(to) || from.can_become_by_payment(to)) {
+            return Err(TurnError::Store(StoreError::Corrupt(format!(
+                "appointment {id} cannot go from {from} to {to}"
+            ))));
+        }
+        if to.is_live() && !from.is_live() {
+            let sql = format!("SELECT {COLUMNS} FROM appointments WHERE id = $1");
+            let row: Option<Row> = on!(Tx, self, |tx| sqlx::query_as(&sql)
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?);
+            let Some(found) = appointment(row)? else {
+                return Err(TurnError::HoldLost);
+            };
+            let again = NewHold {
+                business_id: found.business_id,
+                conversation_key: found.conversation_key,
+                service_id: found.service_id,
+                staff_id: found.staff_id,
+                starts_at: found.starts_at,
+                ends_at: found.ends_at,
+                occupied_until: found.occupied_until,
+                hold_expires_at: now,
+                deposit_minor: found.deposit_minor,
+            };
+            self.make_room(&again, Some(id), now).await?;
+        }
+        let moved = on!(Tx, self, |tx| sqlx::query(
+            "UPDATE appointments SET status = $3, updated_at = $4, \
+                 hold_expires_at = CASE WHEN $3 = 'pending_payment' THEN hold_expires_at END \
+             WHERE id = $1 AND status = $2",
+        )
+        .bind(id)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(Time(now))
+        .execute(&mut **tx)
+        .await
+        .map_err(BookingError::from)?
+        .rows_affected());
+        if moved == 0 {
+            return Err(TurnError::HoldLost);
+        }
+        Ok(())
     }
 
     /// Gives back the conversation's held or payment-pending time.

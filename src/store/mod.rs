@@ -49,8 +49,12 @@ pub use appointments::{Appointment, BookingError, BusyTime, NewHold};
 pub use audit::{AuditRecord, StoredAudit};
 pub use backlog::Backlog;
 pub use conversations::StoredConversation;
-pub use outbox::{CustomerMessage, DeliveryStatus, NewOutbound, Outbound, OutboundStatus, Settle};
-pub use payments::{NewPayment, PaymentKey, PaymentRoute, StoredPayment};
+pub use outbox::{
+    CustomerMessage, DeliveryStatus, NewOutbound, Outbound, OutboundStatus, Settle, provider_lane,
+};
+pub use payments::{
+    CallAnswer, CallOutcome, NewPayment, PaymentChange, PaymentKey, PaymentRoute, StoredPayment,
+};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use timers::NewTimer;

@@ -1,5 +1,9 @@
-//! The outbox: every message the bot sends, stored before it is sent, then settled by the dispatcher and
-//! by Meta's delivery statuses.
+//! The outbox: every effect the bot has a provider carry out (a WhatsApp message, a Stripe call),
+//! stored before it is made, then settled by the dispatcher and, for messages, by Meta's delivery
+//! statuses. `provider` says whose sender takes a row; `recipient` is its lane: a customer's phone
+//! (or user id) for WhatsApp messages, `<provider>:<conversation key>` for another provider's calls
+//! about that customer, so that those go in order among themselves, beside the customer's messages
+//! and never behind one that waits for the 24-hour window or a retry.
 //!
 //! Rows are written in the same transaction as the state change that caused them, with a stable
 //! idempotency key, so a crash can neither lose a reply nor write it twice. The dispatcher claims, per
@@ -16,7 +20,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{Store, StoreError, Time, Tx};
+use super::{Provider, Store, StoreError, Time, Tx, named};
 
 /// Where an outbound message is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,20 +92,30 @@ pub struct CustomerMessage {
     pub at: DateTime<Utc>,
 }
 
-/// A message to store for sending.
+/// A message (or another provider's call) to store for sending.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOutbound {
-    /// Stable for the same message: writing it twice stores it once.
+    /// Stable for the same message: writing it twice stores it once. Stripe receives it as the
+    /// call's `Idempotency-Key`.
     pub idempotency_key: String,
+    /// Whose sender carries it out.
+    pub provider: Provider,
     pub business_id: String,
     pub conversation_key: String,
-    /// E.164 phone or business-scoped user id.
+    /// The lane: E.164 phone or business-scoped user id for WhatsApp, else
+    /// [`provider_lane`]`(provider, conversation_key)`.
     pub recipient: String,
-    /// `text`, `template`, `buttons`, ... (metrics label).
+    /// `text`, `template`, `buttons`, ..., `stripe.session`, ... (metrics label).
     pub kind: String,
-    /// The Cloud API `/messages` request body.
+    /// WhatsApp: the Cloud API `/messages` request body; others: the call, as their sender reads it.
     pub payload: Value,
+    /// When it was written; also the earliest it is sent.
     pub created_at: DateTime<Utc>,
+}
+
+/// The outbox lane of `provider`'s calls about one conversation.
+pub fn provider_lane(provider: Provider, conversation_key: &str) -> String {
+    format!("{}:{conversation_key}", provider.as_str())
 }
 
 /// A stored outbound message.
@@ -109,6 +123,7 @@ pub struct NewOutbound {
 pub struct Outbound {
     pub id: i64,
     pub idempotency_key: String,
+    pub provider: Provider,
     pub business_id: String,
     pub conversation_key: String,
     pub recipient: String,
@@ -518,6 +533,53 @@ impl Tx<'_> {
         }
     }
 
+    /// Records a claimed call of another provider than WhatsApp as made (it has no `wamid`, and
+    /// no delivery statuses follow); `false` when the claim was lost.
+    pub(super) async fn call_sent(
+        &mut self,
+        (id, attempt): (i64, i32),
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = on!(Tx, self, |tx| {
+            sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = $3, status_at = $3, last_error = NULL, \
+                 error_code = NULL \
+             WHERE id = $1 AND attempts = $2 AND status = 'sending'",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(Time(now))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        });
+        Ok(done == 1)
+    }
+
+    /// Records a claimed call given up: `dead` after the retry budget, else `failed`; `false` when
+    /// the claim was lost.
+    pub(super) async fn call_failed(
+        &mut self,
+        (id, attempt): (i64, i32),
+        error: &str,
+        dead: bool,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = on!(Tx, self, |tx| sqlx::query(
+            "UPDATE outbox SET status = $3, last_error = $4, status_at = $5 \
+             WHERE id = $1 AND attempts = $2 AND status = 'sending'",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(if dead { "dead" } else { "failed" })
+        .bind(error)
+        .bind(Time(now))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
     /// Records one claimed message as accepted by Meta, with its `wamid`, or without one and the
     /// reason why; 1 if its claim held, else 0.
     async fn sent(
@@ -567,7 +629,7 @@ fn rank(col: &str) -> String {
     )
 }
 
-const COLUMNS: &str = "id, idempotency_key, business_id, conversation_key, recipient, kind, payload, \
+const COLUMNS: &str = "id, idempotency_key, provider, business_id, conversation_key, recipient, kind, payload, \
      status, attempts, next_attempt_at, last_error, error_code, wamid, created_at, \
      (SELECT c.last_inbound_at FROM conversations c \
       WHERE c.conversation_key = outbox.conversation_key) AS last_inbound_at";
@@ -576,6 +638,7 @@ const COLUMNS: &str = "id, idempotency_key, business_id, conversation_key, recip
 struct Row {
     id: i64,
     idempotency_key: String,
+    provider: String,
     business_id: String,
     conversation_key: String,
     recipient: String,
@@ -604,6 +667,7 @@ impl TryFrom<Row> for Outbound {
         Ok(Outbound {
             id: r.id,
             idempotency_key: r.idempotency_key,
+            provider: named(Provider::parse, "provider", &r.provider)?,
             business_id: r.business_id,
             conversation_key: r.conversation_key,
             recipient: r.recipient,
@@ -630,6 +694,7 @@ mod pg {
         messages: &[NewOutbound],
     ) -> Result<u64, StoreError> {
         let mut keys = Vec::new();
+        let mut providers = Vec::new();
         let mut businesses = Vec::new();
         let mut conversations = Vec::new();
         let mut recipients = Vec::new();
@@ -638,6 +703,7 @@ mod pg {
         let mut created = Vec::new();
         for m in messages {
             keys.push(m.idempotency_key.as_str());
+            providers.push(m.provider.as_str());
             businesses.push(m.business_id.as_str());
             conversations.push(m.conversation_key.as_str());
             recipients.push(m.recipient.as_str());
@@ -647,10 +713,10 @@ mod pg {
         }
         let done = sqlx::query(
             "INSERT INTO outbox (idempotency_key, business_id, conversation_key, recipient, kind, \
-                 payload, next_attempt_at, created_at) \
-             SELECT k, b, c, r, t, p::jsonb, at, at \
+                 payload, next_attempt_at, created_at, provider) \
+             SELECT k, b, c, r, t, p::jsonb, at, at, pr \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                         $7::timestamptz[]) AS m(k, b, c, r, t, p, at) \
+                         $7::timestamptz[], $8::text[]) AS m(k, b, c, r, t, p, at, pr) \
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(&keys)
@@ -660,6 +726,7 @@ mod pg {
         .bind(&kinds)
         .bind(&payloads)
         .bind(&created)
+        .bind(&providers)
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected())
@@ -786,7 +853,8 @@ mod lite {
         for m in messages {
             let done = sqlx::query(
                 "INSERT INTO outbox (idempotency_key, business_id, conversation_key, recipient, kind, \
-                     payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                     payload, next_attempt_at, created_at, provider) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
                  ON CONFLICT (idempotency_key) DO NOTHING",
             )
             .bind(&m.idempotency_key)
@@ -796,6 +864,7 @@ mod lite {
             .bind(&m.kind)
             .bind(Json(&m.payload))
             .bind(Time(m.created_at))
+            .bind(m.provider.as_str())
             .execute(&mut **tx)
             .await?;
             new += done.rows_affected();

@@ -9,8 +9,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, Time, Tx, named};
-use crate::booking::payment::{PaymentStatus, RefundStatus};
+use super::turn::TurnError;
+use super::{NewInboxEvent, Store, StoreError, Time, Tx, named};
+use crate::booking::appointment::AppointmentStatus;
+use crate::booking::payment::{Payment, PaymentStatus, RefundStatus};
 use crate::stripe::wire::Subject;
 
 /// A deposit to ask for, stored when its hold starts waiting for it.
@@ -46,6 +48,61 @@ pub struct StoredPayment {
     pub refund_attempts: i32,
     pub disputed: bool,
     pub last_error: Option<String>,
+}
+
+impl StoredPayment {
+    /// The deposit as `booking::payment::decide` sees it.
+    pub fn decision_state(&self) -> Payment {
+        let amount = |v: i64| u64::try_from(v).unwrap_or(0);
+        Payment {
+            status: self.status,
+            amount: amount(self.amount_minor),
+            refunded: amount(self.amount_refunded),
+            refund_requested: amount(self.refund_requested),
+            refund: self.refund_status,
+            refund_attempts: u32::try_from(self.refund_attempts).unwrap_or(0),
+            disputed: self.disputed,
+        }
+    }
+}
+
+/// What a turn changes of a deposit, as `booking::payment::decide` decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentChange {
+    pub appointment_id: i64,
+    /// The deposit's next state.
+    pub payment: Payment,
+    /// The PaymentIntent, once Stripe's news names it (kept once known).
+    pub payment_intent: Option<String>,
+    /// Why the last attempt or call failed, for operators (kept until another failure).
+    pub last_error: Option<String>,
+    /// The appointment's move: the status it was read in, and the one decided.
+    pub appointment: Option<(AppointmentStatus, AppointmentStatus)>,
+}
+
+/// How a claimed Stripe call ended, recorded with the call's settling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// Stripe answered; what it created is recorded on the deposit.
+    Made(CallAnswer),
+    /// Given up: `failed` (a refusal no retry changes), or `dead` after the retry budget.
+    Failed { error: String, dead: bool },
+}
+
+/// What Stripe answered to one of the bot's calls, recorded with the call's settling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallAnswer {
+    /// A Checkout Session was created: its id, link and expiry (the appointment's hold is extended
+    /// to it).
+    Session {
+        id: String,
+        url: Option<String>,
+        expires_at: DateTime<Utc>,
+    },
+    /// A refund was made: its id.
+    Refund { id: String },
+    /// Nothing to record beside the news.
+    Nothing,
 }
 
 /// Where a Stripe event belongs: the appointment and its conversation.
@@ -235,7 +292,127 @@ fn route((appointment_id, business_id, conversation_key): (i64, String, String))
     }
 }
 
+impl Store {
+    /// Settles a claimed Stripe call of the outbox: the row sent (or given up), what Stripe
+    /// created recorded on the deposit, and the news of it put in the conversation's lane, in one
+    /// transaction, so that a session or refund is known before anything can act on it and is
+    /// never created twice. `false` (and nothing written) when the claim was lost.
+    pub async fn settle_payment_call(
+        &self,
+        claim: (i64, i32),
+        appointment_id: i64,
+        outcome: &CallOutcome,
+        news: Option<&NewInboxEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let answer = match outcome {
+            CallOutcome::Made(answer) => {
+                if !tx.call_sent(claim, now).await? {
+                    return Ok(false);
+                }
+                answer
+            }
+            CallOutcome::Failed { error, dead } => {
+                if !tx.call_failed(claim, error, *dead, now).await? {
+                    return Ok(false);
+                }
+                &CallAnswer::Nothing
+            }
+        };
+        match answer {
+            CallAnswer::Session {
+                id,
+                url,
+                expires_at,
+            } => {
+                on!(Tx, &mut tx, |t| {
+                    sqlx::query(
+                    "UPDATE payments SET session_id = $2, session_url = $3, session_expires_at = $4, \
+                         updated_at = $5 WHERE appointment_id = $1",
+                )
+                .bind(appointment_id)
+                .bind(id)
+                .bind(url)
+                .bind(Time(*expires_at))
+                .bind(Time(now))
+                .execute(&mut **t)
+                .await?
+                .rows_affected()
+                });
+                // The hold lasts as long as its link can be paid.
+                on!(Tx, &mut tx, |t| sqlx::query(
+                    "UPDATE appointments SET hold_expires_at = $2, updated_at = $3 \
+                     WHERE id = $1 AND status = 'pending_payment'",
+                )
+                .bind(appointment_id)
+                .bind(Time(*expires_at))
+                .bind(Time(now))
+                .execute(&mut **t)
+                .await?
+                .rows_affected());
+            }
+            CallAnswer::Refund { id } => {
+                on!(Tx, &mut tx, |t| sqlx::query(
+                    "UPDATE payments SET refund_id = $2, updated_at = $3 WHERE appointment_id = $1",
+                )
+                .bind(appointment_id)
+                .bind(id)
+                .bind(Time(now))
+                .execute(&mut **t)
+                .await?
+                .rows_affected());
+            }
+            CallAnswer::Nothing => {}
+        }
+        if let Some(news) = news {
+            tx.insert_event(news).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
 impl Tx<'_> {
+    /// Applies what a turn decided of a deposit: its next state, and its appointment's move
+    /// (`HoldLost` when the appointment is no longer as it was read; `SlotTaken` when a late
+    /// payment would confirm a time someone else has taken meanwhile).
+    pub(super) async fn apply_payment(
+        &mut self,
+        change: &PaymentChange,
+        now: DateTime<Utc>,
+    ) -> Result<(), TurnError> {
+        let p = &change.payment;
+        let minor = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        on!(Tx, self, |tx| {
+            sqlx::query(
+            "UPDATE payments SET status = $2, amount_refunded = $3, refund_requested = $4, \
+                 refund_status = $5, refund_attempts = $6, disputed = $7, \
+                 payment_intent = COALESCE(payment_intent, $8), last_error = COALESCE($9, last_error), \
+                 updated_at = $10 \
+             WHERE appointment_id = $1",
+        )
+        .bind(change.appointment_id)
+        .bind(p.status.as_str())
+        .bind(minor(p.refunded))
+        .bind(minor(p.refund_requested))
+        .bind(p.refund.map(RefundStatus::as_str))
+        .bind(i32::try_from(p.refund_attempts).unwrap_or(i32::MAX))
+        .bind(p.disputed)
+        .bind(&change.payment_intent)
+        .bind(&change.last_error)
+        .bind(Time(now))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        });
+        if let Some((from, to)) = change.appointment {
+            self.payment_move(change.appointment_id, from, to, now)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Stores a deposit to ask for inside this transaction; `false` if the appointment had one.
     pub(super) async fn insert_payment(
         &mut self,

@@ -17,8 +17,9 @@ use serde_json::Value;
 
 use super::appointments::{BookingError, NewHold};
 use super::outbox::NewOutbound;
+use super::payments::{NewPayment, PaymentChange};
 use super::timers::NewTimer;
-use super::{Store, StoreError, Tx};
+use super::{Provider, Store, StoreError, Tx};
 use crate::booking::appointment::AppointmentStatus;
 
 /// A change to the customer's appointments, applied in the turn's transaction.
@@ -30,12 +31,14 @@ pub enum BookingOp {
     ReleaseHold,
     /// The conversation's hold becomes a confirmed booking; `HoldLost` if it ran out.
     Confirm,
-    /// The conversation's hold waits for its deposit; `HoldLost` if it ran out.
-    RequestDeposit,
+    /// The conversation's hold waits for its deposit, which is recorded (`payments`); `HoldLost`
+    /// if the hold ran out or is not the one the deposit is for.
+    RequestDeposit(NewPayment),
     /// Cancel a booking (nothing if it is no longer live).
     Cancel(i64),
-    /// Record a cancelled booking's deposit as given back.
-    Refund(i64),
+    /// A deposit's news applied: its next state and its appointment's move
+    /// (`booking::payment::decide`). `SlotTaken` when a late payment's time was taken meanwhile.
+    Payment(PaymentChange),
     /// Move a booking; `SlotTaken` if the new time overlaps another live appointment.
     Reschedule(i64, NewHold),
 }
@@ -228,18 +231,19 @@ async fn apply_turn(
                 let id = tx.settle_hold(&turn.conversation_key, AppointmentStatus::Confirmed, now);
                 committed.confirmed = Some(id.await?.ok_or(TurnError::HoldLost)?);
             }
-            BookingOp::RequestDeposit => {
+            BookingOp::RequestDeposit(deposit) => {
                 let to = AppointmentStatus::PendingPayment;
                 let id = tx.settle_hold(&turn.conversation_key, to, now).await?;
-                id.ok_or(TurnError::HoldLost)?;
+                if id != Some(deposit.appointment_id) {
+                    return Err(TurnError::HoldLost);
+                }
+                tx.insert_payment(deposit, now).await?;
             }
             BookingOp::Cancel(id) => {
                 tx.transition(*id, AppointmentStatus::Cancelled, now)
                     .await?;
             }
-            BookingOp::Refund(id) => {
-                tx.transition(*id, AppointmentStatus::Refunded, now).await?;
-            }
+            BookingOp::Payment(change) => tx.apply_payment(change, now).await?,
             BookingOp::Reschedule(id, to) => {
                 tx.reschedule(*id, to, now).await?;
             }
@@ -258,10 +262,12 @@ async fn apply_turn(
 }
 
 impl TurnCommit {
-    /// Changes no appointment but perhaps gives back the conversation's own hold: nothing the
-    /// database can refuse.
+    /// Changes no appointment but perhaps gives back the conversation's own hold, and writes only
+    /// WhatsApp messages: nothing the database can refuse, nothing the batch statement does not
+    /// write.
     fn is_plain(&self) -> bool {
         self.booking.iter().all(|op| *op == BookingOp::ReleaseHold)
+            && self.outbox.iter().all(|m| m.provider == Provider::WhatsApp)
     }
 
     /// The timers to drop: those set again by the same turn are replaced by their new setting.

@@ -56,7 +56,8 @@ pub trait EventHandler: Send + Sync + 'static {
 pub const STATUS_WAIT: Duration = Duration::from_secs(30);
 
 /// The product's handler: a customer's message reopens the 24-hour window and runs a conversation
-/// turn, a timer runs a turn, delivery statuses update the outbox, other events are logged.
+/// turn, a timer or a deposit's news runs a turn, delivery statuses update the outbox, other events
+/// are logged.
 pub struct InboxHandler {
     store: Store,
     window: Window,
@@ -200,8 +201,10 @@ impl EventHandler for InboxHandler {
     }
 
     /// Routes a batch by kind. Customers' messages are recorded together, in one transaction (the
-    /// 24-hour window), then go with the timers through the conversation engine, their turns
-    /// committed together; delivery statuses are applied together; other events are logged.
+    /// 24-hour window), then go with the timers and deposits' news through the conversation
+    /// engine, their turns committed together; a Stripe event not yet in its conversation's lane
+    /// is led there ([`payments::route`]); delivery statuses are applied together; other events
+    /// are logged.
     async fn handle_batch(&self, events: &[InboxEvent]) -> Vec<Outcome> {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
         let of_kind = |kind: EventKind| -> Vec<usize> {
@@ -234,10 +237,16 @@ impl EventHandler for InboxHandler {
                 outcomes[i] = Some(payments::route(&self.store, event).await);
             }
         }
-        // The turns: messages whose window was recorded, and timers.
+        // The turns: messages whose window was recorded, timers, and deposits' news in their
+        // conversation's lane.
         let turns: Vec<usize> = (0..events.len())
             .filter(|i| outcomes[*i].is_none())
-            .filter(|i| matches!(events[*i].kind, EventKind::Message | EventKind::Timer))
+            .filter(|i| {
+                matches!(
+                    events[*i].kind,
+                    EventKind::Message | EventKind::Timer | EventKind::Payment
+                )
+            })
             .collect();
         if !turns.is_empty() {
             let batch: Vec<&InboxEvent> = turns.iter().map(|i| &events[*i]).collect();

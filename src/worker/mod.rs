@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod input;
 pub mod outbox;
 pub mod pacing;
+pub mod payment_calls;
 pub mod payments;
 pub mod pipeline;
 pub mod reading;

@@ -25,11 +25,12 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 
 use crate::config::Reengagement;
-use crate::store::{NewOutbound, Outbound, Settle, Store, StoreError};
+use crate::store::{NewOutbound, Outbound, Provider, Settle, Store, StoreError};
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::error::{SendError, pair_rate_limit_delay};
 use crate::whatsapp::messages::{LimitViolation, OutboundMessage, Recipient};
 use crate::worker::pacing::Pacer;
+use crate::worker::payment_calls::PaymentSender;
 use crate::worker::retry::{RetryPolicy, after};
 use crate::worker::window::{self, Window};
 
@@ -106,6 +107,8 @@ pub struct Dispatcher {
     store: Store,
     window: Window,
     sender: WhatsAppSender,
+    /// Stripe's calls, when a sender for them is plugged in.
+    payments: Option<PaymentSender>,
     state: Arc<SendingState>,
     wake: Arc<Notify>,
     options: DispatchOptions,
@@ -136,6 +139,7 @@ impl Dispatcher {
             window: Window::new(store.clone(), options.reengagement.clone()),
             store,
             sender,
+            payments: None,
             state,
             wake,
             options,
@@ -149,24 +153,77 @@ impl Dispatcher {
         self
     }
 
-    /// Claims and sends one batch; returns how many messages it claimed. While paused it claims one,
-    /// as a probe.
+    /// Hands Stripe's rows to `payments`.
+    pub fn with_payments(mut self, payments: PaymentSender) -> Self {
+        self.payments = Some(payments);
+        self
+    }
+
+    /// Claims and sends one batch, each row by its provider's sender; returns how many rows it
+    /// took care of. While WhatsApp sending is paused only one WhatsApp message is tried, as a
+    /// probe, and the others are put back untouched (not counted); other providers' calls go on.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let limit = if self.state.paused().is_some() {
-            1
-        } else {
-            self.options.batch
-        };
         let now = Utc::now();
         let claimed = self
             .store
-            .claim_outbox(now, after(now, self.options.lease), limit)
+            .claim_outbox(now, after(now, self.options.lease), self.options.batch)
             .await?;
+        let (messages, calls): (Vec<&Outbound>, Vec<&Outbound>) = claimed
+            .iter()
+            .partition(|row| row.provider == Provider::WhatsApp);
+        let (put_back, ()) =
+            tokio::try_join!(self.send_messages(&messages, now), self.make_calls(&calls))?;
+        Ok(claimed.len() - put_back)
+    }
+
+    /// Makes other providers' calls, each by its sender.
+    async fn make_calls(&self, calls: &[&Outbound]) -> Result<(), StoreError> {
+        let results = futures_util::future::join_all(calls.iter().map(|row| async move {
+            match (row.provider, &self.payments) {
+                (Provider::Stripe, Some(payments)) => {
+                    payments
+                        .send(row, self.options.max_attempts, self.options.retry())
+                        .await
+                }
+                (provider, _) => {
+                    let error = format!("no sender for {provider} calls is configured");
+                    tracing::error!(id = row.id, %error, "outbox row given up");
+                    let settle = Settle::Fail {
+                        error: &error,
+                        code: None,
+                        dead: false,
+                    };
+                    self.store
+                        .settle_outbox(row.id, row.attempts, settle, Utc::now())
+                        .await
+                        .map(|_| ())
+                }
+            }
+        }))
+        .await;
+        results.into_iter().collect()
+    }
+
+    /// Sends claimed WhatsApp messages; returns how many were put back because sending is paused.
+    async fn send_messages(
+        &self,
+        claimed: &[&Outbound],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let paused = self.state.paused().is_some();
+        let mut put_back = 0;
         // Outside the customer's 24-hour window only templates may be sent: the others wait for the
         // customer to write again, and the re-engagement template goes out instead.
         let mut to_send = Vec::with_capacity(claimed.len());
-        for message in &claimed {
-            if message.kind != "template" && !window::is_open(message.last_inbound_at, now) {
+        for (i, &message) in claimed.iter().enumerate() {
+            if paused && i > 0 {
+                // Paused: one probe per round; the others back in line, untouched.
+                let at = after(now, self.options.probe_every);
+                self.store
+                    .settle_outbox(message.id, message.attempts, Settle::Release { at }, now)
+                    .await?;
+                put_back += 1;
+            } else if message.kind != "template" && !window::is_open(message.last_inbound_at, now) {
                 self.window
                     .park_claimed(message, "outside the 24-hour window")
                     .await?;
@@ -208,7 +265,7 @@ impl Dispatcher {
         for (message, err) in failed {
             self.settle_failure(message, err).await?;
         }
-        Ok(claimed.len())
+        Ok(put_back)
     }
 
     /// Records messages Meta accepted. While the store cannot take it, tries again (backing off) for
@@ -371,6 +428,7 @@ pub fn rows_for(
         .enumerate()
         .map(|(i, part)| NewOutbound {
             idempotency_key: format!("{key}.{i}"),
+            provider: crate::store::Provider::WhatsApp,
             business_id: business_id.to_owned(),
             conversation_key: conversation_key.to_owned(),
             recipient: match &part.to {

@@ -4,9 +4,11 @@
 //! [`Setup::load`] reads and checks what the salon configured (its catalog, message templates and
 //! conversation flow) and
 //! stops start-up with one clear error when something is wrong; [`Pipeline::new`] puts together the
-//! turn runner, the inbox handler and the dispatchers' parts over a store. The sender is the one
-//! difference between the two commands: the configured WhatsApp sender for `serve`, the sandbox for
-//! `chat`. Further senders (payments, the staff inbox) plug in here.
+//! turn runner, the inbox handler and the dispatchers' parts over a store. The [`Senders`] are the
+//! one difference between the two commands: the configured WhatsApp sender and Stripe for `serve`,
+//! the sandboxes of both for `chat`. A sender per provider: the dispatcher hands each outbox row to
+//! its provider's (a further one, the staff inbox, plugs in the same way: a field here, a
+//! `provider` of its rows, a branch in `Dispatcher::run_once`).
 
 use std::sync::Arc;
 
@@ -17,12 +19,14 @@ use crate::config::Config;
 use crate::engine::templates::Templates;
 use crate::engine::{self, ConversationFlow, Flow};
 use crate::store::Store;
+use crate::stripe::StripeApi;
 use crate::telemetry::Metrics;
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::messages::limits;
 use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
 use crate::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
 use crate::worker::pacing::Pacer;
+use crate::worker::payment_calls::PaymentSender;
 use crate::worker::turn::{TurnRunner, TurnSettings};
 use crate::worker::window::Window;
 
@@ -66,12 +70,31 @@ impl Setup {
 #[error("{0:#}")]
 pub struct SetupError(pub(crate) anyhow::Error);
 
+/// Who carries out the outbox's rows, one per provider.
+#[derive(Debug, Clone)]
+pub struct Senders {
+    pub whatsapp: WhatsAppSender,
+    /// Stripe, when deposits are taken; `None`: services with a deposit are booked without one.
+    pub stripe: Option<StripeApi>,
+}
+
+impl Senders {
+    /// The configured senders: WhatsApp live or sandbox, Stripe when `STRIPE_SECRET_KEY` is set.
+    pub fn from_config(config: &Config, metrics: &Metrics) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            whatsapp: WhatsAppSender::from_config(&config.whatsapp, metrics.clone())?,
+            stripe: StripeApi::from_config(&config.stripe, metrics.clone())?,
+        })
+    }
+}
+
 /// The path of an event after ingress: inbox handler (with the turn runner) and dispatchers.
 pub struct Pipeline {
     store: Store,
     metrics: Metrics,
     handler: Arc<InboxHandler>,
     sender: WhatsAppSender,
+    payments: PaymentSender,
     sending: Arc<SendingState>,
     /// Woken by a turn that wrote replies, so a dispatcher sends them at once.
     outbox_wake: Arc<Notify>,
@@ -84,7 +107,7 @@ impl Pipeline {
         setup: &Setup,
         config: &Config,
         store: Store,
-        sender: WhatsAppSender,
+        senders: Senders,
         metrics: Metrics,
     ) -> Self {
         let reengagement = config.whatsapp.reengagement.clone();
@@ -94,17 +117,18 @@ impl Pipeline {
             setup.flow.clone(),
             setup.templates.clone(),
             setup.catalog.clone(),
-            TurnSettings::from_config(config),
+            TurnSettings::from_config(config, &setup.catalog, senders.stripe.is_some()),
             metrics.clone(),
         )
         .with_outbox_wake(outbox_wake.clone());
         let window = Window::new(store.clone(), reengagement.clone());
         let handler = InboxHandler::new(store.clone(), window, Arc::new(turns), metrics.clone());
         Self {
+            payments: PaymentSender::new(store.clone(), senders.stripe),
             store,
             metrics,
             handler: Arc::new(handler),
-            sender,
+            sender: senders.whatsapp,
             sending: Arc::new(SendingState::default()),
             outbox_wake,
             dispatch: DispatchOptions {
@@ -141,6 +165,7 @@ impl Pipeline {
             self.dispatch.clone(),
         )
         .with_pacer(self.pacer.clone())
+        .with_payments(self.payments.clone())
     }
 
     /// Whether sending is paused, and why (for readiness).

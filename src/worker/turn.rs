@@ -5,6 +5,11 @@
 //! When the store refuses a booking change (the time was taken a moment earlier, or the hold ran
 //! out), nothing of the turn is written: the step runs again from the same state with that news and a
 //! fresh view, so the customer hears "that time was just taken" with other times, never an error.
+//!
+//! A deposit's news takes the same path: what it changes is decided first (`worker::payments`,
+//! `booking::payment`), and the engine is told only what the customer is to hear; the deposit
+//! effects of a step (asking for a deposit, a refund, a hold given up) are added to its commit the
+//! same way. A late payment whose time was taken meanwhile is planned again as refunded.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,6 +40,7 @@ use crate::whatsapp::messages::{
 use crate::worker::error::WorkerError;
 use crate::worker::input::{NoInput, input_of, timer_payload};
 use crate::worker::outbox::rows_for;
+use crate::worker::payments::{self, Deposits, PaymentCounts};
 
 /// Times a turn is planned again after the store refused a booking change.
 const REPLANS: usize = 3;
@@ -49,10 +55,11 @@ pub struct TurnRunner {
     metrics: Metrics,
     /// Woken when a turn wrote replies, so the dispatcher sends them at once rather than at its next poll.
     outbox_wake: Option<Arc<Notify>>,
+    deposits: Deposits,
 }
 
 /// What the operator configured for the turns.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TurnSettings {
     /// Deposits can be taken (a payment provider is configured).
     pub deposits: bool,
@@ -60,6 +67,19 @@ pub struct TurnSettings {
     pub reminder_template: Option<String>,
     /// The optional language model for free text the rules do not understand.
     pub model: Option<crate::language_model::ModelReader>,
+    /// Where Checkout sends the customer after paying, and after giving up.
+    pub return_urls: (String, String),
+}
+
+impl Default for TurnSettings {
+    fn default() -> Self {
+        Self {
+            deposits: false,
+            reminder_template: None,
+            return_urls: ("https://wa.me/".into(), "https://wa.me/".into()),
+            model: None,
+        }
+    }
 }
 
 /// What became of an event.
@@ -72,14 +92,22 @@ pub enum TurnOutcome {
 }
 
 impl TurnSettings {
-    /// What the configuration says. Deposits are off: no payment provider is configured.
-    pub fn from_config(config: &crate::config::Config) -> Self {
+    /// What the configuration says; `deposits` when a payment provider takes them (Stripe
+    /// configured, or its sandbox in the simulator).
+    pub fn from_config(config: &crate::config::Config, catalog: &Catalog, deposits: bool) -> Self {
         Self {
-            deposits: false,
+            deposits,
             reminder_template: config.whatsapp.reminder_template.clone(),
             model: crate::language_model::ModelReader::from_config(&config.openai),
+            return_urls: payments::return_urls(&config.stripe, catalog),
         }
     }
+}
+
+/// A turn planned: what to commit, and what to count once it is.
+struct Planned {
+    commit: TurnCommit,
+    counts: PaymentCounts,
 }
 
 impl TurnRunner {
@@ -91,6 +119,7 @@ impl TurnRunner {
         settings: TurnSettings,
         metrics: Metrics,
     ) -> Self {
+        let deposits = Deposits::new(store.clone(), catalog.clone(), settings.return_urls.clone());
         Self {
             store,
             flow,
@@ -99,6 +128,7 @@ impl TurnRunner {
             settings,
             metrics,
             outbox_wake: None,
+            deposits,
         }
     }
 
@@ -143,18 +173,20 @@ impl TurnRunner {
         let mut commits = Vec::new();
         for (i, plan) in planned.into_iter().enumerate() {
             match plan {
-                Ok((cx, commit)) => {
-                    turns.push((i, cx));
-                    commits.push(commit);
+                Ok((cx, planned)) => {
+                    turns.push((i, cx, planned.counts));
+                    commits.push(planned.commit);
                 }
                 Err(outcome) => outcomes[i] = Some(outcome),
             }
         }
         let results = self.store.commit_turns(&commits, Utc::now()).await;
         let mut again = Vec::new();
-        for (((i, cx), commit), result) in turns.into_iter().zip(&commits).zip(results) {
+        for (((i, cx, counts), commit), result) in turns.into_iter().zip(&commits).zip(results) {
             match result {
-                Ok(committed) => outcomes[i] = Some(Ok(self.committed(&cx, commit, &committed))),
+                Ok(committed) => {
+                    outcomes[i] = Some(Ok(self.committed(&cx, commit, &committed, &counts)))
+                }
                 Err(TurnError::SlotTaken) => again.push((i, cx, Input::SlotTaken)),
                 Err(TurnError::HoldLost) => again.push((i, cx, Input::HoldLost)),
                 Err(TurnError::Stale) => outcomes[i] = Some(Ok(TurnOutcome::Skipped)),
@@ -182,12 +214,18 @@ impl TurnRunner {
         &self,
         event: &'e InboxEvent,
         stored: Option<&StoredConversation>,
-    ) -> Result<(TurnContext<'e>, TurnCommit), Result<TurnOutcome, WorkerError>> {
+    ) -> Result<(TurnContext<'e>, Planned), Result<TurnOutcome, WorkerError>> {
         let started = Instant::now();
-        let input = match input_of(event) {
-            Ok(found) => found,
-            Err(NoInput::NotConversational) => return Err(Ok(TurnOutcome::Skipped)),
-            Err(err @ NoInput::Unreadable(_)) => return Err(Err(err.into())),
+        let payment = Deposits::is_news(event);
+        let input = if payment {
+            // Decided first, in `plan`: the engine hears only what the customer is told.
+            None
+        } else {
+            match input_of(event) {
+                Ok(found) => Some(found),
+                Err(NoInput::NotConversational) => return Err(Ok(TurnOutcome::Skipped)),
+                Err(err @ NoInput::Unreadable(_)) => return Err(Err(err.into())),
+            }
         };
         let Some(recipient) = Recipient::of_conversation(&event.conversation_key) else {
             tracing::warn!(conversation = %Masked(&event.conversation_key), "no one to answer: conversation key without a phone or user id");
@@ -204,19 +242,22 @@ impl TurnRunner {
             Recipient::Phone(phone) => Some(phone.clone()),
             Recipient::BusinessScopedUser(_) => None,
         };
-        let input = match &self.settings.model {
-            Some(model) => crate::worker::reading::with_model(
-                model,
-                &self.store,
-                &self.catalog,
-                event,
-                input,
-                conversation.language,
-                Utc::now(),
-            )
-            .await
-            .map_err(|e| Err(e.into()))?,
-            None => input,
+        // A deposit's news has no input of the customer's; their words may be read by the model.
+        let input = match (&self.settings.model, input) {
+            (Some(model), Some(input)) => Some(
+                crate::worker::reading::with_model(
+                    model,
+                    &self.store,
+                    &self.catalog,
+                    event,
+                    input,
+                    conversation.language,
+                    Utc::now(),
+                )
+                .await
+                .map_err(|e| Err(e.into()))?,
+            ),
+            (_, input) => input,
         };
         let cx = TurnContext {
             event,
@@ -224,47 +265,97 @@ impl TurnRunner {
             phone,
             conversation,
             started,
+            payment,
         };
-        let commit = self
-            .plan(&cx, &input, Utc::now())
-            .await
-            .map_err(|e| Err(e.into()))?;
-        Ok((cx, commit))
+        match self.plan(&cx, input.as_ref(), true, Utc::now()).await {
+            Ok(Some(planned)) => Ok((cx, planned)),
+            Ok(None) => Err(Ok(TurnOutcome::Skipped)),
+            Err(err) => Err(Err(err)),
+        }
     }
 
-    /// Reads what the step needs, runs it, and puts its outcome in the store's form.
+    /// Reads what the step needs, runs it, and puts its outcome in the store's form, with the
+    /// deposit side of the turn. A deposit's news is decided first (`slot_free`: whether a late
+    /// payment's time may still be free) and gives the step its input, or none when the customer
+    /// is told nothing; `None` when the news changes nothing at all.
     async fn plan(
         &self,
         cx: &TurnContext<'_>,
-        input: &Input,
+        input: Option<&Input>,
+        slot_free: bool,
         now: DateTime<Utc>,
-    ) -> Result<TurnCommit, StoreError> {
-        let reads = self.read(cx.event, &cx.conversation, input, now).await?;
-        let view = View {
-            catalog: &self.catalog,
-            templates: &self.templates,
-            now,
-            busy: &reads.busy,
-            appointments: &reads.appointments,
-            deposits: self.settings.deposits,
-            phone: cx.phone.as_deref(),
+    ) -> Result<Option<Planned>, WorkerError> {
+        let news = if cx.payment {
+            match self.deposits.plan_news(cx.event, slot_free, now).await? {
+                Some(news) => Some(news),
+                None => return Ok(None),
+            }
+        } else {
+            None
         };
-        let turn = step(&self.flow, &cx.conversation, input, &view);
-        Ok(self.commit_of(cx.event, &cx.recipient, &turn, now))
+        let input = news.as_ref().and_then(|n| n.input.as_ref()).or(input);
+        let turn = match input {
+            Some(input) => {
+                let reads = self.read(cx.event, &cx.conversation, input, now).await?;
+                let view = View {
+                    catalog: &self.catalog,
+                    templates: &self.templates,
+                    now,
+                    busy: &reads.busy,
+                    appointments: &reads.appointments,
+                    deposits: self.settings.deposits,
+                    phone: cx.phone.as_deref(),
+                };
+                step(&self.flow, &cx.conversation, input, &view)
+            }
+            // News the customer is not told of: the conversation stays as it is.
+            None => Turn {
+                state: cx.conversation.clone(),
+                replies: Vec::new(),
+                effects: Vec::new(),
+            },
+        };
+        let mut commit = self.commit_of(cx.event, &cx.recipient, &turn, now);
+        let effects = self
+            .deposits
+            .plan_effects(cx.event, &cx.conversation, &turn, now)
+            .await?;
+        let mut counts = PaymentCounts::default();
+        for plan in news.into_iter().chain([effects]) {
+            // The deposit's change first: the step's own (a reminder set, a hold let go) follow it.
+            let mut booking = plan.booking;
+            booking.append(&mut commit.booking);
+            commit.booking = booking;
+            commit.outbox.extend(plan.calls);
+            commit.timers.extend(plan.timers);
+            counts.payments.extend(plan.counts.payments);
+            counts.refunds.extend(plan.counts.refunds);
+        }
+        Ok(Some(Planned { commit, counts }))
     }
 
     /// Plans and commits a turn on its own after the store refused its booking change, with that
-    /// news and a fresh view, up to [`REPLANS`] times.
+    /// news and a fresh view, up to [`REPLANS`] times. A deposit's news whose late payment found
+    /// its time taken is planned again as such (refunded).
     async fn replan(
         &self,
         cx: &TurnContext<'_>,
         mut input: Input,
     ) -> Result<TurnOutcome, WorkerError> {
+        let mut slot_free = true;
         for _ in 0..REPLANS {
             let now = Utc::now();
-            let commit = self.plan(cx, &input, now).await?;
-            match self.store.commit_turn(&commit, now).await {
-                Ok(committed) => return Ok(self.committed(cx, &commit, &committed)),
+            if input == Input::SlotTaken {
+                slot_free = false;
+            }
+            let engine_input = (!cx.payment).then_some(&input);
+            let Some(planned) = self.plan(cx, engine_input, slot_free, now).await? else {
+                return Ok(TurnOutcome::Skipped);
+            };
+            match self.store.commit_turn(&planned.commit, now).await {
+                Ok(committed) => {
+                    return Ok(self.committed(cx, &planned.commit, &committed, &planned.counts));
+                }
                 Err(TurnError::SlotTaken) => input = Input::SlotTaken,
                 Err(TurnError::HoldLost) => input = Input::HoldLost,
                 Err(TurnError::Stale) => return Ok(TurnOutcome::Skipped),
@@ -274,18 +365,20 @@ impl TurnRunner {
         Err(WorkerError::BookingKeptChanging)
     }
 
-    /// Counts a committed turn, and wakes the dispatcher when it wrote replies.
+    /// Counts a committed turn, and wakes the dispatcher when it wrote replies or calls.
     fn committed(
         &self,
         cx: &TurnContext<'_>,
         commit: &TurnCommit,
         committed: &Committed,
+        counts: &PaymentCounts,
     ) -> TurnOutcome {
         if let (Some(wake), false) = (&self.outbox_wake, commit.outbox.is_empty()) {
             wake.notify_one();
         }
         self.metrics.turn(cx.started.elapsed());
         self.count_appointments(&commit.booking, committed.confirmed);
+        counts.count(&self.metrics);
         TurnOutcome::Committed
     }
 
@@ -357,9 +450,9 @@ impl TurnRunner {
                 })),
                 Effect::ReleaseHold => booking.push(BookingOp::ReleaseHold),
                 Effect::Confirm => booking.push(BookingOp::Confirm),
-                Effect::RequestDeposit => booking.push(BookingOp::RequestDeposit),
+                // The deposit effects need the store's word first (`Deposits::plan_effects`).
+                Effect::RequestDeposit | Effect::Refund(_) => {}
                 Effect::Cancel(id) => booking.push(BookingOp::Cancel(*id)),
-                Effect::Refund(id) => booking.push(BookingOp::Refund(*id)),
                 Effect::Reschedule { appointment, to } => {
                     booking.push(BookingOp::Reschedule(*appointment, new_hold(event, to)))
                 }
@@ -463,9 +556,12 @@ impl TurnRunner {
                 BookingOp::ReleaseHold => "released",
                 BookingOp::Confirm if confirmed.is_some() => "confirmed",
                 BookingOp::Confirm => continue,
-                BookingOp::RequestDeposit => "pending_payment",
+                BookingOp::RequestDeposit(_) => "pending_payment",
                 BookingOp::Cancel(_) => "cancelled",
-                BookingOp::Refund(_) => "refunded",
+                BookingOp::Payment(change) => match change.appointment {
+                    Some((_, to)) => to.as_str(),
+                    None => continue,
+                },
                 BookingOp::Reschedule(..) => "rescheduled",
             };
             self.metrics.appointment(status);
@@ -480,6 +576,8 @@ struct TurnContext<'e> {
     phone: Option<String>,
     conversation: Conversation,
     started: Instant,
+    /// The event is a deposit's news (decided before the step).
+    payment: bool,
 }
 
 /// The reads a step needed.

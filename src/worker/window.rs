@@ -148,6 +148,7 @@ pub fn reengagement_row(
     let since = waiting.last_inbound_at.map_or(0, |t| t.timestamp_millis());
     NewOutbound {
         idempotency_key: format!("reengage:{}:{since}", waiting.conversation_key),
+        provider: crate::store::Provider::WhatsApp,
         business_id: waiting.business_id.clone(),
         conversation_key: waiting.conversation_key.clone(),
         recipient: waiting.recipient.clone(),

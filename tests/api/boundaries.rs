@@ -14,7 +14,7 @@ const IO_CRATES: &[&str] = &["sqlx", "tokio", "reqwest"];
 
 /// The crate's modules that do I/O or speak a provider's wire format.
 const IO_MODULES: &[&str] = &[
-    "store", "whatsapp", "ingress", "worker", "app", "chat", "cli", "cache", "health",
+    "store", "whatsapp", "stripe", "ingress", "worker", "app", "chat", "cli", "cache", "health",
 ];
 
 fn root() -> PathBuf {

@@ -102,7 +102,7 @@ fn graph_prints_a_mermaid_state_diagram() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("awaiting_payment --> confirmed : event#58;payment.succeeded"),
+        stdout.contains("ANY --> paid : event#58;payment.succeeded"),
         "{stdout}"
     );
     assert!(

@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake_graph;
-mod fake_stripe;
 mod fake_openai;
+mod fake_stripe;
 mod helpers;
 mod proxy;
 
@@ -13,13 +13,14 @@ mod chat;
 mod cli;
 mod conversations;
 mod deploy;
+mod deposits;
 mod dispatcher;
 mod doctor;
 mod engine_properties;
 mod flows;
 mod health;
-mod operator;
 mod language_model;
+mod operator;
 mod outbox;
 mod statuses;
 mod storage_failures;

@@ -20,6 +20,7 @@ use crate::helpers::{AppBuilder, Backend, TestDb};
 pub(crate) fn message(key: &str, recipient: &str, text: &str, at: DateTime<Utc>) -> NewOutbound {
     NewOutbound {
         idempotency_key: key.to_owned(),
+        provider: salonbot::store::Provider::WhatsApp,
         business_id: PHONE_NUMBER_ID.to_owned(),
         conversation_key: format!("whatsapp:{PHONE_NUMBER_ID}:{recipient}"),
         recipient: recipient.to_owned(),

@@ -457,6 +457,7 @@ async fn acknowledged_events_turns_and_settles_are_written_by_sessions_that_wait
         booking: Vec::new(),
         outbox: vec![NewOutbound {
             idempotency_key: format!("turn:{}:0.0", claimed[n].id),
+            provider: salonbot::store::Provider::WhatsApp,
             business_id: "106540352242922".into(),
             conversation_key: claimed[n].conversation_key.clone(),
             recipient: format!("+3460000000{n}"),

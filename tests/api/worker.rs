@@ -357,7 +357,8 @@ async fn an_event_that_fails_once_is_retried_after_its_delay_and_done(backend: B
         WorkerOptions::default(),
     );
 
-    let before = Utc::now();
+    // SQLite keeps times to the millisecond: compare from the millisecond before.
+    let before = Utc::now() - chrono::Duration::milliseconds(1);
     assert_eq!(worker.run_once().await.unwrap(), 1);
     let failed = store
         .find_inbox_event(Provider::WhatsApp, "flaky")
@@ -394,6 +395,7 @@ async fn a_status_ahead_of_its_wamid_is_retried_and_applied_once_the_wamid_is_st
     let now = Utc::now();
     let reply = NewOutbound {
         idempotency_key: "turn:1:0.0".into(),
+        provider: salonbot::store::Provider::WhatsApp,
         business_id: "106540352242922".into(),
         conversation_key: "whatsapp:106540352242922:+34600000123".into(),
         recipient: "+34600000123".into(),
@@ -440,7 +442,8 @@ async fn a_status_ahead_of_its_wamid_is_retried_and_applied_once_the_wamid_is_st
         WorkerOptions::default(),
     );
 
-    let before = Utc::now();
+    // SQLite keeps times to the millisecond: compare from the millisecond before.
+    let before = Utc::now() - chrono::Duration::milliseconds(1);
     assert_eq!(worker.run_once().await.unwrap(), 1);
     let id = format!("{wamid}:delivered");
     let waiting = store

@@ -60,6 +60,10 @@ impl Checker<'_> {
         Ok(Salon {
             name: self.non_empty("salon.name", raw.name)?,
             address: self.non_empty("salon.address", raw.address)?,
+            phone: match raw.phone {
+                Some(phone) => Some(self.phone(phone)?),
+                None => None,
+            },
             time_zone: self.time_zone(raw.time_zone)?,
             currency: self.currency(raw.currency)?,
             default_language: raw.default_language,
@@ -82,6 +86,18 @@ impl Checker<'_> {
             return Err(self.invalid(field, Some(value.span()), Problem::Empty));
         }
         Ok(value.into_inner())
+    }
+
+    /// The salon's WhatsApp number, in E.164.
+    fn phone(&self, value: Spanned<String>) -> Checked<String> {
+        match crate::conversation::E164::parse(value.get_ref()) {
+            Some(phone) => Ok(phone.as_str().to_owned()),
+            None => Err(self.invalid(
+                "salon.phone",
+                Some(value.span()),
+                Problem::BadPhone(value.into_inner()),
+            )),
+        }
     }
 
     fn positive(&self, field: &str, value: Spanned<u32>) -> Checked<u32> {

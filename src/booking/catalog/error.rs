@@ -48,6 +48,8 @@ pub enum Problem {
     NotOffered,
     #[error("unknown time zone {0:?} (expected an IANA name such as \"Europe/Madrid\")")]
     UnknownTimeZone(String),
+    #[error("{0:?} is not a phone number in international form (such as \"+34910000000\")")]
+    BadPhone(String),
     #[error("{0:?} is not an ISO 4217 currency code (three capital letters, such as \"EUR\")")]
     BadCurrency(String),
     #[error("{0:?} is not a time range \"HH:MM-HH:MM\"")]

@@ -110,6 +110,9 @@ pub struct CancellationPolicy {
 pub struct Salon {
     pub name: String,
     pub address: String,
+    /// The salon's WhatsApp number in E.164 (`phone`, optional): where links back to the chat
+    /// point (`https://wa.me/<number>`), such as Checkout's return pages.
+    pub phone: Option<String>,
     /// The IANA time zone all hours and dates of the catalog are in.
     pub time_zone: Tz,
     /// ISO 4217 code of prices and deposits, such as `EUR`.

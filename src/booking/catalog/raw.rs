@@ -21,6 +21,8 @@ pub(super) struct RawCatalog {
 pub(super) struct RawSalon {
     pub(super) name: Spanned<String>,
     pub(super) address: Spanned<String>,
+    #[serde(default)]
+    pub(super) phone: Option<Spanned<String>>,
     pub(super) time_zone: Spanned<String>,
     pub(super) currency: Spanned<String>,
     pub(super) default_language: Language,

@@ -82,11 +82,12 @@ vocabulary! {
 }
 
 vocabulary! {
-    /// Events from outside the conversation (payments, reminders).
+    /// Events from outside the conversation (a deposit's news, reminders).
     SystemEvent, "event" {
-        PaymentSucceeded = "payment.succeeded", PaymentFailed = "payment.failed",
-        PaymentRefunded = "payment.refunded", ReminderConfirm = "reminder.confirm",
-        ReminderCancel = "reminder.cancel",
+        PaymentLink = "payment.link", PaymentSucceeded = "payment.succeeded",
+        PaymentFailed = "payment.failed", PaymentLate = "payment.late",
+        PaymentRefunded = "payment.refunded", PaymentCancelled = "payment.cancelled",
+        ReminderConfirm = "reminder.confirm", ReminderCancel = "reminder.cancel",
     }
 }
 

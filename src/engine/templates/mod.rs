@@ -104,6 +104,7 @@ mod tests {
             price: "65 €".into(),
             deposit: "15 €".into(),
             free_until_hours: "24".into(),
+            address: "Calle Mayor 1".into(),
             ..Vars::default()
         }
     }

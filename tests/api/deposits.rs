@@ -1,0 +1,691 @@
+//! Deposits end to end: signed WhatsApp webhooks into the real app, the Checkout Session created at
+//! the local fake of Stripe's API by the outbox, its link sent to the customer as a call-to-action
+//! button, Stripe's signed events through `/webhooks/stripe`, and what the customer hears and the
+//! appointment becomes.
+
+use std::time::Duration;
+
+use chrono::{Duration as Span, Utc};
+use salonbot::booking::appointment::AppointmentStatus;
+use salonbot::booking::payment::PaymentStatus;
+use salonbot::store::{Appointment, InboxStatus, NewHold, NewPayment, OutboundStatus, Provider};
+use serde_json::Value;
+
+use crate::both_backends;
+use crate::conversations::{Customer, builder, button_ids, text_of, up_to_confirm};
+use crate::fake_graph::FakeGraph;
+use crate::fake_stripe::{self, Answer, FakeStripe};
+use crate::helpers::{Backend, TestApp, wait_until};
+use crate::stripe_ingress::{WEBHOOK_SECRET, fixture, post_event};
+
+/// An app answering through the fake Graph API and taking deposits at the fake Stripe.
+async fn app(backend: Backend) -> (TestApp, FakeGraph, FakeStripe) {
+    let graph = FakeGraph::start().await;
+    let stripe = FakeStripe::start().await;
+    let app = builder(backend, &graph)
+        .var("STRIPE_SECRET_KEY", fake_stripe::KEY)
+        .var("STRIPE_API_BASE", &stripe.base())
+        .var("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .spawn()
+        .await;
+    (app, graph, stripe)
+}
+
+/// A Stripe event of type `kind` about the session as the fake has it now.
+fn session_event(stripe: &FakeStripe, kind: &str, session: &str) -> Value {
+    let mut event = fixture("checkout.session.completed");
+    event["id"] = Value::from(format!("evt_{}", uuid::Uuid::new_v4().simple()));
+    event["type"] = Value::from(kind);
+    event["data"]["object"] = stripe.session(session).expect("a session of the fake");
+    event
+}
+
+/// Messages the bot sends from `so_far` on, until one says `text`; all of them.
+async fn until_said(customer: &mut Customer<'_>, mut so_far: Vec<Value>, text: &str) -> Vec<Value> {
+    while !so_far.iter().any(|m| text_of(m).contains(text)) {
+        so_far.extend(customer.wait_for(1).await);
+    }
+    so_far
+}
+
+/// The customer's deposit appointment and its session at the fake, once the link is out.
+async fn book_until_the_link(
+    ana: &mut Customer<'_>,
+    stripe: &FakeStripe,
+) -> (Appointment, String, Value) {
+    up_to_confirm(ana, "highlights", "lucia", 2).await;
+    // "One moment", then the link (which may come before the first is acknowledged).
+    let mut said = ana.tap("yes").await;
+    while said.len() < 2 {
+        said.extend(ana.wait_for(1).await);
+    }
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(text_of(&said[0]).contains("señal de 20 €"), "{}", said[0]);
+    let link = said.remove(1);
+    let appointment = ana.appointments().await.remove(0);
+    let id = appointment.id.to_string();
+    let sessions: Vec<Value> = stripe
+        .sessions()
+        .into_iter()
+        .filter(|s| s["metadata"]["appointment_id"] == id.as_str())
+        .collect();
+    assert_eq!(sessions.len(), 1, "one session");
+    (
+        appointment,
+        sessions[0]["id"].as_str().unwrap().to_owned(),
+        link,
+    )
+}
+
+async fn books_pays_and_is_confirmed(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222001");
+    let (held, session_id, link) = book_until_the_link(&mut ana, &stripe).await;
+
+    // The hold waits for its deposit, as long as the payment page lasts.
+    assert_eq!(held.status, AppointmentStatus::PendingPayment);
+    assert_eq!(held.deposit_minor, 2000);
+    let session = stripe.session(&session_id).unwrap();
+    let expires_at = session["expires_at"].as_i64().unwrap();
+    assert!(expires_at >= Utc::now().timestamp() + 29 * 60, "{session}");
+    assert_eq!(
+        held.hold_expires_at.map(|t| t.timestamp()),
+        Some(expires_at)
+    );
+    // The session as the issue asks for it.
+    let create = stripe
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/checkout/sessions")
+        .unwrap();
+    let id = held.id.to_string();
+    for (key, value) in [
+        ("mode", "payment"),
+        ("line_items[0][price_data][currency]", "eur"),
+        ("line_items[0][price_data][unit_amount]", "2000"),
+        ("line_items[0][price_data][product_data][name]", "Mechas"),
+        ("metadata[appointment_id]", id.as_str()),
+        ("payment_intent_data[metadata][appointment_id]", id.as_str()),
+        ("client_reference_id", id.as_str()),
+        ("locale", "es"),
+        ("success_url", "https://wa.me/34910000000"),
+        ("cancel_url", "https://wa.me/34910000000"),
+    ] {
+        assert_eq!(create.field(key), Some(value), "{key}");
+    }
+    assert_eq!(create.idempotency_key, Some(format!("stripe.session.{id}")));
+    // The link reaches the customer as a call-to-action button.
+    assert_eq!(link["interactive"]["type"], "cta_url", "{link}");
+    assert_eq!(
+        link["interactive"]["action"]["parameters"]["url"], session["url"],
+        "{link}"
+    );
+    assert!(text_of(&link).contains("20 €"), "{link}");
+    // Stripe is asked again when the page runs out.
+    let check = format!("{}/payment_check:{}", ana.conversation_key(), held.id);
+    assert_eq!(
+        app.store
+            .timer_due(&check)
+            .await
+            .unwrap()
+            .map(|t| t.timestamp()),
+        Some(expires_at)
+    );
+
+    // The customer pays on Checkout; Stripe's signed event arrives.
+    let intent = stripe.pay(&session_id);
+    let completed = session_event(&stripe, "checkout.session.completed", &session_id);
+    assert_eq!(post_event(&app, &completed).await.status(), 200);
+    let confirmation = ana.wait_for(1).await.remove(0);
+    let text = text_of(&confirmation);
+    for expected in ["20 €", "Mechas", "Lucía", "Calle del Espíritu Santo 12"] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    let booked = ana.appointments().await.remove(0);
+    assert_eq!(
+        (booked.id, booked.status),
+        (held.id, AppointmentStatus::Confirmed)
+    );
+    let payment = app.store.payment(held.id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Paid);
+    assert_eq!(payment.payment_intent.as_deref(), Some(intent.as_str()));
+    assert_eq!(payment.session_id.as_deref(), Some(session_id.as_str()));
+    // The reminder is set, as for any booking.
+    let reminder = format!(
+        "{}/reminder:{}",
+        ana.conversation_key(),
+        booked.starts_at.timestamp()
+    );
+    assert_eq!(
+        app.store.timer_due(&reminder).await.unwrap(),
+        Some(booked.starts_at - Span::hours(24))
+    );
+    // The same news again, as another event: applied, and it changes nothing and says nothing.
+    let written = app
+        .store
+        .outbox_for_recipient(&ana.phone())
+        .await
+        .unwrap()
+        .len();
+    let again = session_event(
+        &stripe,
+        "checkout.session.async_payment_succeeded",
+        &session_id,
+    );
+    assert_eq!(post_event(&app, &again).await.status(), 200);
+    let id = again["id"].as_str().unwrap().to_owned();
+    wait_until(Duration::from_secs(10), "the news applied", || async {
+        app.store
+            .find_inbox_event(Provider::Stripe, &id)
+            .await
+            .unwrap()
+            .filter(|e| e.status == InboxStatus::Done)
+    })
+    .await;
+    assert_eq!(
+        ana.appointments().await[0].status,
+        AppointmentStatus::Confirmed
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"salonbot_payments_total{outcome="paid"} 1"#),
+        "{metrics}"
+    );
+    let now_written = app
+        .store
+        .outbox_for_recipient(&ana.phone())
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(now_written, written, "nothing more is said");
+}
+both_backends!(paid, books_pays_and_is_confirmed);
+
+async fn stripe_down_while_the_session_is_asked_for_creates_it_once_when_back(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    // Three answers of 500: the client's immediate retries are spent, the outbox tries again.
+    stripe.script([
+        Answer::server_error(),
+        Answer::server_error(),
+        Answer::server_error(),
+    ]);
+    let mut ana = Customer::new(&app, &graph, "34600222002");
+    let (held, session_id, _) = book_until_the_link(&mut ana, &stripe).await;
+    let creates: Vec<_> = stripe
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/checkout/sessions")
+        .collect();
+    assert!(creates.len() >= 4, "{} requests", creates.len());
+    let key = format!("stripe.session.{}", held.id);
+    assert!(
+        creates
+            .iter()
+            .all(|r| r.idempotency_key.as_deref() == Some(key.as_str()))
+    );
+    assert_eq!(stripe.sessions().len(), 1);
+    let payment = app.store.payment(held.id).await.unwrap().unwrap();
+    assert_eq!(payment.session_id.as_deref(), Some(session_id.as_str()));
+    assert_eq!(payment.status, PaymentStatus::Open);
+}
+both_backends!(
+    stripe_down,
+    stripe_down_while_the_session_is_asked_for_creates_it_once_when_back
+);
+
+/// A crash between Stripe's answer and the commit that records it: the call is made (its answer
+/// lost), and the row, whose claim then ends, is made again with the same key: Stripe answers
+/// with the same session, and no second one exists.
+async fn a_crash_between_the_call_and_its_settling_makes_no_second_session(backend: Backend) {
+    use salonbot::stripe::client::RetryBudget;
+    use salonbot::stripe::{StripeApi, StripeClient};
+    use salonbot::worker::payment_calls::{PaymentCall, PaymentSender};
+    use salonbot::worker::retry::RetryPolicy;
+
+    let db = crate::helpers::TestDb::new(backend).await;
+    let store = db.store().await;
+    let stripe = FakeStripe::start().await;
+    let now = Utc::now();
+    let key = "whatsapp:106540352242922:+34600222003";
+    let start = now + Span::days(3);
+    let held = store
+        .hold_slot(
+            &NewHold {
+                business_id: "106540352242922".into(),
+                conversation_key: key.into(),
+                service_id: "highlights".into(),
+                staff_id: "lucia".into(),
+                starts_at: start,
+                ends_at: start + Span::minutes(90),
+                occupied_until: start + Span::minutes(90),
+                hold_expires_at: now + Span::minutes(10),
+                deposit_minor: 2000,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .insert_payment(
+            &NewPayment {
+                appointment_id: held.id,
+                business_id: "106540352242922".into(),
+                conversation_key: key.into(),
+                amount_minor: 2000,
+                currency: "EUR".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let call = PaymentCall::CreateSession {
+        appointment_id: held.id,
+        amount: 2000,
+        currency: "eur".into(),
+        name: "Mechas".into(),
+        locale: Some("es".into()),
+        hold_until: now + Span::minutes(10),
+        success_url: "https://wa.me/34910000000".into(),
+        cancel_url: "https://wa.me/34910000000".into(),
+    };
+    let row_key = format!("stripe.session.{}", held.id);
+    store
+        .enqueue_outbox(&[call.row(row_key.clone(), "106540352242922", key, now)])
+        .await
+        .unwrap();
+    let lease = Span::minutes(2);
+    let claimed = store.claim_outbox(now, now + lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let client = StripeClient::new(
+        &stripe.base(),
+        salonbot::config::Secret::new(fake_stripe::KEY),
+        RetryBudget::default(),
+        salonbot::telemetry::Metrics::new(),
+    )
+    .unwrap();
+    // The first attempt: Stripe creates the session; the process dies before recording it.
+    let out = salonbot::stripe::wire::CheckoutSessionOut {
+        appointment_id: held.id,
+        amount: 2000,
+        currency: "eur".into(),
+        name: "Mechas".into(),
+        locale: Some("es".into()),
+        expires_at: (now + Span::minutes(31)).timestamp(),
+        success_url: "https://wa.me/34910000000".into(),
+        cancel_url: "https://wa.me/34910000000".into(),
+    };
+    let lost = client
+        .create_checkout_session(&out, &row_key)
+        .await
+        .unwrap();
+    // Its claim ends; another dispatcher takes the row and makes the call again.
+    let later = now + lease + Span::seconds(1);
+    let again = store.claim_outbox(later, later + lease, 10).await.unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "the row is claimed again once its lease ended"
+    );
+    let sender = PaymentSender::new(store.clone(), Some(StripeApi::Live(client)));
+    let policy = RetryPolicy {
+        base: Duration::from_secs(1),
+        max: Duration::from_secs(1),
+        jitter: 0.0,
+    };
+    sender.send(&again[0], 10, policy).await.unwrap();
+
+    assert_eq!(stripe.sessions().len(), 1, "no second session");
+    let payment = store.payment(held.id).await.unwrap().unwrap();
+    assert_eq!(payment.session_id.as_deref(), Some(lost.id.as_str()));
+    let row = store
+        .outbox_for_recipient(&format!("stripe:{key}"))
+        .await
+        .unwrap();
+    assert_eq!(row[0].status, OutboundStatus::Sent);
+    let news = store
+        .find_inbox_event(Provider::Stripe, &format!("salonbot:{row_key}"))
+        .await
+        .unwrap()
+        .expect("the session's news in the conversation's lane");
+    assert_eq!(news.conversation_key, key);
+    assert_eq!(news.status, InboxStatus::Pending);
+    assert_eq!(news.payload["data"]["object"]["id"], lost.id.as_str());
+}
+both_backends!(
+    crash,
+    a_crash_between_the_call_and_its_settling_makes_no_second_session
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_stripe_a_deposit_service_books_without_one() {
+    let graph = FakeGraph::start().await;
+    let app = builder(Backend::Sqlite, &graph).spawn().await;
+    let mut ana = Customer::new(&app, &graph, "34600222004");
+    up_to_confirm(&mut ana, "highlights", "lucia", 2).await;
+    let confirmed = ana.tap("yes").await;
+    assert!(
+        text_of(&confirmed[0]).starts_with("¡Listo!"),
+        "{}",
+        confirmed[0]
+    );
+    assert_eq!(button_ids(&confirmed[0]), Vec::<String>::new());
+    let booked = ana.appointments().await.remove(0);
+    assert_eq!(booked.status, AppointmentStatus::Confirmed);
+    assert_eq!(booked.deposit_minor, 0);
+    assert!(app.store.payment(booked.id).await.unwrap().is_none());
+}
+
+/// Waits until the inbox holds no open event of the conversation (its news applied) and no
+/// message or call of it is left to make.
+async fn settled(app: &TestApp, customer: &Customer<'_>) {
+    let key = customer.conversation_key();
+    wait_until(
+        Duration::from_secs(30),
+        "the conversation settled",
+        || async {
+            let events = app.store.conversation_events(&key).await.unwrap();
+            let open_events = events
+                .iter()
+                .any(|e| !matches!(e.status, InboxStatus::Done | InboxStatus::Dead));
+            let calls = app
+                .store
+                .outbox_for_recipient(&format!("stripe:{key}"))
+                .await
+                .unwrap();
+            let messages = app
+                .store
+                .outbox_for_recipient(&customer.phone())
+                .await
+                .unwrap();
+            let open_rows = calls
+                .iter()
+                .chain(&messages)
+                .any(|m| matches!(m.status, OutboundStatus::Pending | OutboundStatus::Sending));
+            (!open_events && !open_rows).then_some(())
+        },
+    )
+    .await;
+}
+
+/// Moves the check of the deposit's session to now, as if its time were up.
+async fn page_runs_out(app: &TestApp, customer: &Customer<'_>, appointment: i64) {
+    let key = format!(
+        "{}/payment_check:{appointment}",
+        customer.conversation_key()
+    );
+    let payment = app.store.payment(appointment).await.unwrap().unwrap();
+    app.store
+        .schedule_timer(
+            &salonbot::store::NewTimer {
+                key,
+                business_id: payment.business_id,
+                conversation_key: payment.conversation_key,
+                kind: "payment_check".into(),
+                payload: serde_json::json!({"timer": "payment_check", "appointment": appointment}),
+                due_at: Utc::now(),
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+}
+
+async fn an_expired_page_lets_the_time_go_and_offers_another(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222011");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    stripe.expire(&session);
+    let expired = session_event(&stripe, "checkout.session.expired", &session);
+    assert_eq!(post_event(&app, &expired).await.status(), 200);
+    let told = ana.wait_for(1).await.remove(0);
+    assert!(text_of(&told).contains("liberado la hora"), "{told}");
+    assert_eq!(button_ids(&told), ["again", "menu"]);
+    let after = ana.appointments().await.remove(0);
+    assert_eq!(
+        (after.id, after.status),
+        (held.id, AppointmentStatus::Expired)
+    );
+    let payment = app.store.payment(held.id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Expired);
+    // Offered to try again: service and staff are kept, the days are offered.
+    let days = ana.tap("again").await;
+    assert!(!crate::conversations::choices(&days).is_empty());
+}
+both_backends!(expired, an_expired_page_lets_the_time_go_and_offers_another);
+
+async fn a_slow_method_keeps_the_time_until_it_settles_either_way(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    // Settles: confirmed.
+    let mut ana = Customer::new(&app, &graph, "34600222012");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    let mut unpaid = session_event(&stripe, "checkout.session.completed", &session);
+    unpaid["data"]["object"]["status"] = "complete".into();
+    unpaid["data"]["object"]["payment_status"] = "unpaid".into();
+    assert_eq!(post_event(&app, &unpaid).await.status(), 200);
+    settled(&app, &ana).await;
+    assert_eq!(
+        ana.appointments().await[0].status,
+        AppointmentStatus::PendingPayment
+    );
+    assert_eq!(
+        app.store.payment(held.id).await.unwrap().unwrap().status,
+        PaymentStatus::Processing
+    );
+    stripe.pay(&session);
+    let succeeded = session_event(
+        &stripe,
+        "checkout.session.async_payment_succeeded",
+        &session,
+    );
+    assert_eq!(post_event(&app, &succeeded).await.status(), 200);
+    let told = ana.wait_for(1).await.remove(0);
+    assert!(text_of(&told).starts_with("¡Pago recibido"), "{told}");
+    assert_eq!(
+        ana.appointments().await[0].status,
+        AppointmentStatus::Confirmed
+    );
+
+    // Fails: the time is let go, the customer told.
+    let mut bea = Customer::new(&app, &graph, "34600222013");
+    let (held, session, _) = book_until_the_link(&mut bea, &stripe).await;
+    let mut failed = session_event(&stripe, "checkout.session.async_payment_failed", &session);
+    failed["data"]["object"]["status"] = "complete".into();
+    assert_eq!(post_event(&app, &failed).await.status(), 200);
+    let told = bea.wait_for(1).await.remove(0);
+    assert!(text_of(&told).contains("liberado la hora"), "{told}");
+    let after = bea.appointments().await.remove(0);
+    assert_eq!(
+        (after.id, after.status),
+        (held.id, AppointmentStatus::Expired)
+    );
+    assert_eq!(
+        app.store.payment(held.id).await.unwrap().unwrap().status,
+        PaymentStatus::Failed
+    );
+}
+both_backends!(
+    slow_method,
+    a_slow_method_keeps_the_time_until_it_settles_either_way
+);
+
+async fn a_held_time_given_up_has_its_page_closed_at_stripe(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222014");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    let menu = ana.say("menú").await;
+    assert!(
+        text_of(&menu[0]).contains("Peluquería Malasaña"),
+        "{}",
+        menu[0]
+    );
+    settled(&app, &ana).await;
+    assert_eq!(stripe.session(&session).unwrap()["status"], "expired");
+    let expire = stripe
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/expire"))
+        .expect("the session expired at Stripe");
+    assert!(
+        expire
+            .idempotency_key
+            .unwrap()
+            .starts_with(&format!("stripe.expire.{}.", held.id))
+    );
+    let after = ana.appointments().await.remove(0);
+    assert_eq!(after.status, AppointmentStatus::Cancelled);
+    assert_eq!(
+        app.store.payment(held.id).await.unwrap().unwrap().status,
+        PaymentStatus::Expired
+    );
+    assert!(
+        !graph
+            .delivered_to(&ana.phone())
+            .iter()
+            .any(|m| text_of(m).contains("liberado")),
+        "the customer chose to leave: nothing more is said"
+    );
+}
+both_backends!(given_up, a_held_time_given_up_has_its_page_closed_at_stripe);
+
+/// The customer paid, and then (before the news was applied) gave the time up: closing the page
+/// finds it paid, which is a payment; the time is still free, so the booking stands.
+async fn paid_just_before_giving_up_is_a_late_payment_that_confirms_while_free(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222015");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    let intent = stripe.pay(&session);
+    let menu = ana.say("menú").await;
+    let told = until_said(&mut ana, menu, "Pago recibido").await;
+    assert!(
+        text_of(told.last().unwrap()).starts_with("¡Pago recibido"),
+        "{told:?}"
+    );
+    let after = ana.appointments().await.remove(0);
+    assert_eq!(
+        (after.id, after.status),
+        (held.id, AppointmentStatus::Confirmed)
+    );
+    let payment = app.store.payment(held.id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Paid);
+    assert_eq!(payment.payment_intent.as_deref(), Some(intent.as_str()));
+    assert!(stripe.refunds().is_empty());
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"salonbot_payments_total{outcome="late_paid"} 1"#),
+        "{metrics}"
+    );
+}
+both_backends!(
+    late_free,
+    paid_just_before_giving_up_is_a_late_payment_that_confirms_while_free
+);
+
+/// Paid after the time was let go and someone else booked it: refunded exactly once, whatever
+/// Stripe repeats, and the nearest free times of that day offered.
+async fn paid_late_for_a_time_someone_took_is_refunded_once(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222016");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    ana.say("menú").await;
+    settled(&app, &ana).await;
+    // Bea takes the time Ana let go.
+    let mut bea = Customer::new(&app, &graph, "34600222017");
+    up_to_confirm(&mut bea, "highlights", "lucia", 2).await;
+    let bea_hold = bea.appointments().await.remove(0);
+    assert_eq!(bea_hold.starts_at, held.starts_at, "the same time");
+    // Ana's payment went through at the last moment; its news arrives now, twice.
+    stripe.pay(&session);
+    let completed = session_event(&stripe, "checkout.session.completed", &session);
+    assert_eq!(post_event(&app, &completed).await.status(), 200);
+    let succeeded = session_event(
+        &stripe,
+        "checkout.session.async_payment_succeeded",
+        &session,
+    );
+    assert_eq!(post_event(&app, &succeeded).await.status(), 200);
+    let told = ana.wait_for(2).await;
+    assert!(
+        text_of(&told[0]).contains("otra persona la ha reservado"),
+        "{}",
+        told[0]
+    );
+    assert_eq!(button_ids(&told[0]), ["again", "menu"]);
+    assert!(
+        text_of(&told[1]).contains("Te hemos devuelto la señal de 20 €"),
+        "{}",
+        told[1]
+    );
+    settled(&app, &ana).await;
+    // The nearest free times, from there.
+    let days = ana.tap("again").await;
+    assert!(!crate::conversations::choices(&days).is_empty(), "{days:?}");
+    assert_eq!(stripe.refunds().len(), 1, "exactly one refund");
+    let refund = &stripe.refunds()[0];
+    assert_eq!(refund["amount"], 2000);
+    let payment = app.store.payment(held.id).await.unwrap().unwrap();
+    assert_eq!(
+        refund["payment_intent"].as_str(),
+        payment.payment_intent.as_deref()
+    );
+    assert_eq!(
+        payment.refund_status,
+        Some(salonbot::booking::payment::RefundStatus::Succeeded)
+    );
+    let after = app.store.appointment(held.id).await.unwrap().unwrap();
+    assert_eq!(after.status, AppointmentStatus::Refunded);
+    assert_eq!(
+        app.store
+            .appointment(bea_hold.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        AppointmentStatus::Held,
+        "Bea keeps the time"
+    );
+}
+both_backends!(
+    late_taken,
+    paid_late_for_a_time_someone_took_is_refunded_once
+);
+
+/// When the page's time is up Stripe is asked before the time is let go: still open, it is closed
+/// and the time let go; paid meanwhile (its webhook lost), the booking is confirmed.
+async fn at_the_pages_end_stripe_is_asked_before_the_time_is_let_go(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222018");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    page_runs_out(&app, &ana, held.id).await;
+    let told = ana.wait_for(1).await.remove(0);
+    assert!(text_of(&told).contains("liberado la hora"), "{told}");
+    assert_eq!(stripe.session(&session).unwrap()["status"], "expired");
+    assert_eq!(
+        ana.appointments().await[0].status,
+        AppointmentStatus::Expired
+    );
+
+    let mut bea = Customer::new(&app, &graph, "34600222019");
+    let (held, session, _) = book_until_the_link(&mut bea, &stripe).await;
+    stripe.pay(&session);
+    // No webhook: Stripe's news of the payment was lost.
+    page_runs_out(&app, &bea, held.id).await;
+    let told = bea.wait_for(1).await.remove(0);
+    assert!(text_of(&told).starts_with("¡Pago recibido"), "{told}");
+    assert_eq!(
+        bea.appointments().await[0].status,
+        AppointmentStatus::Confirmed
+    );
+    let asked = stripe
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == format!("/v1/checkout/sessions/{session}"))
+        .count();
+    assert_eq!(
+        asked, 1,
+        "closing found it paid, and Stripe was asked what it is"
+    );
+}
+both_backends!(
+    page_end,
+    at_the_pages_end_stripe_is_asked_before_the_time_is_let_go
+);
