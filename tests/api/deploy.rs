@@ -82,6 +82,7 @@ fn every_promised_alert_is_shipped() {
         "SalonbotSendingPaused",
         "SalonbotDatabaseDown",
         "SalonbotRedisDown",
+        "SalonbotRefundsFailing",
         "SalonbotWebhookSlow",
     ] {
         assert!(
