@@ -156,6 +156,11 @@ impl App {
                     catalog: setup.catalog.clone(),
                     redis: redis.clone(),
                 },
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(housekeeping::prune_queues(
+                store.clone(),
+                config.queue_retention_days,
                 shutdown_rx,
             )),
             audit::spawn_pruner(store.clone(), config.audit_retention_days),

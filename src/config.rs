@@ -217,6 +217,9 @@ pub struct Config {
     pub store_timeout: Duration,
     pub dedup_ttl: Duration,
     pub audit_retention_days: u32,
+    /// `QUEUE_RETENTION_DAYS`: done inbox events and settled outbox messages older than this are
+    /// removed (their inbox ids kept for dedup).
+    pub queue_retention_days: u32,
     pub rate_limit: RateLimitConfig,
     pub log_format: Option<LogFormat>,
     /// `RUST_LOG`, or `LOG_LEVEL` when that is unset.
@@ -437,6 +440,11 @@ impl Config {
             audit_retention_days: positive(
                 "AUDIT_RETENTION_DAYS",
                 get("AUDIT_RETENTION_DAYS"),
+                30,
+            )?,
+            queue_retention_days: positive(
+                "QUEUE_RETENTION_DAYS",
+                get("QUEUE_RETENTION_DAYS"),
                 30,
             )?,
             rate_limit: RateLimitConfig {

@@ -19,10 +19,12 @@ use super::{
 const COLUMNS: &str = "id, provider, provider_event_id, business_id, conversation_key, kind, \
      payload, received_at, status, attempts, last_error, next_attempt_at";
 
-/// Stores one event unless its `(provider, provider_event_id)` is stored already.
+/// Stores one event unless its `(provider, provider_event_id)` is stored already, or was and has been
+/// removed by retention (`inbox_seen`).
 pub(super) const INSERT: &str = "INSERT INTO inbox_events (provider, provider_event_id, business_id, \
          conversation_key, kind, payload, received_at, next_attempt_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $7 \
+     WHERE NOT EXISTS (SELECT 1 FROM inbox_seen WHERE provider = $1 AND provider_event_id = $2) \
      ON CONFLICT (provider, provider_event_id) DO NOTHING";
 
 /// Marks event `$1` done, only while the claim `$2` holds.
@@ -311,6 +313,119 @@ impl Store {
     }
 }
 
+/// What one round of retention did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// Rows removed.
+    pub removed: u64,
+    /// Where the next round starts (the last id looked at), or `None` when this round reached rows
+    /// newer than the cut-off or the end of the table.
+    pub next: Option<i64>,
+}
+
+impl Store {
+    /// Retention of the inbox: of the `window` events after `after_id` (oldest first), removes those
+    /// handled (`done`) before `before`, keeping their provider ids in `inbox_seen` so that a
+    /// redelivery is still a duplicate. Open, failed and dead events stay. One short transaction per
+    /// round, so the hot path is never held up for long.
+    pub async fn prune_inbox(
+        &self,
+        after_id: i64,
+        window: u32,
+        before: DateTime<Utc>,
+    ) -> Result<Pruned, StoreError> {
+        let mut tx = self.begin().await?;
+        let Some(last) = tx
+            .window_end("inbox_events", "received_at", after_id, window, before)
+            .await?
+        else {
+            return Ok(Pruned {
+                removed: 0,
+                next: None,
+            });
+        };
+        let done = "id > $1 AND id <= $2 AND status = 'done' AND processed_at < $3";
+        let statements = [
+            format!(
+                "INSERT INTO inbox_seen (provider, provider_event_id) \
+                 SELECT provider, provider_event_id FROM inbox_events WHERE {done} \
+                 ON CONFLICT DO NOTHING"
+            ),
+            format!(
+                "DELETE FROM model_readings WHERE inbox_event_id IN (SELECT id FROM inbox_events WHERE {done})"
+            ),
+            format!("DELETE FROM inbox_events WHERE {done}"),
+        ];
+        let mut removed = 0;
+        for sql in &statements {
+            removed = tx.prune_step(sql, after_id, last.id, before).await?;
+        }
+        tx.commit().await?;
+        Ok(Pruned {
+            removed,
+            next: last.more.then_some(last.id),
+        })
+    }
+}
+
+/// The end of a retention round's window.
+pub(super) struct WindowEnd {
+    /// The last id of the window.
+    pub(super) id: i64,
+    /// Whether rows after it may be old enough too.
+    pub(super) more: bool,
+}
+
+impl Tx<'_> {
+    /// The window of a retention round: up to `window` rows of `table` after `after_id`; `None` when
+    /// there are none or even the first is newer than `before` (ids grow with time, so the rest are
+    /// newer too).
+    pub(super) async fn window_end(
+        &mut self,
+        table: &str,
+        time: &str,
+        after_id: i64,
+        window: u32,
+        before: DateTime<Utc>,
+    ) -> Result<Option<WindowEnd>, StoreError> {
+        let sql = format!(
+            "SELECT max(id), min({time}), count(*) FROM \
+             (SELECT id, {time} FROM {table} WHERE id > $1 ORDER BY id LIMIT $2) w"
+        );
+        let (last, first_time, rows): (Option<i64>, Option<Time>, i64) = on!(Tx, self, |tx| {
+            sqlx::query_as(&sql)
+                .bind(after_id)
+                .bind(i64::from(window))
+                .fetch_one(&mut **tx)
+                .await?
+        });
+        Ok(match (last, first_time) {
+            (Some(id), Some(first)) if first.0 < before => Some(WindowEnd {
+                id,
+                more: rows == i64::from(window),
+            }),
+            _ => None,
+        })
+    }
+
+    /// One statement of a retention round over ids `($1, $2]` and the cut-off `$3`; rows affected.
+    pub(super) async fn prune_step(
+        &mut self,
+        sql: &str,
+        after_id: i64,
+        last_id: i64,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(on!(Tx, self, |tx| sqlx::query(sql)
+            .bind(after_id)
+            .bind(last_id)
+            .bind(Time(before))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()))
+    }
+}
+
 impl Tx<'_> {
     /// Stores one event; `false` if it was stored already.
     pub(super) async fn insert_event(&mut self, e: &NewInboxEvent) -> Result<bool, StoreError> {
@@ -382,6 +497,8 @@ mod pg {
              SELECT p, e, b, c, k, pl::jsonb, r, r \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
                          $7::timestamptz[]) AS t(p, e, b, c, k, pl, r) \
+             WHERE NOT EXISTS (SELECT 1 FROM inbox_seen s \
+                               WHERE s.provider = t.p AND s.provider_event_id = t.e) \
              ON CONFLICT (provider, provider_event_id) DO NOTHING \
              RETURNING provider, provider_event_id",
         )

@@ -49,6 +49,7 @@ pub use appointments::{Appointment, BookingError, BusyTime, NewHold};
 pub use audit::{AuditRecord, StoredAudit};
 pub use backlog::Backlog;
 pub use conversations::StoredConversation;
+pub use inbox::Pruned;
 pub use outbox::{
     CustomerMessage, DeliveryStatus, NewOutbound, Outbound, OutboundStatus, Settle, provider_lane,
 };

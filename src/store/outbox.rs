@@ -506,6 +506,41 @@ impl Store {
         rows.into_iter().map(Outbound::try_from).collect()
     }
 
+    /// Retention of the outbox: of the `window` messages after `after_id` (oldest first), removes
+    /// those written before `before` that are settled (sent, delivered, read, failed, dead). Messages
+    /// still to send, or waiting for the customer's window, stay. One short transaction per round.
+    pub async fn prune_outbox(
+        &self,
+        after_id: i64,
+        window: u32,
+        before: DateTime<Utc>,
+    ) -> Result<super::inbox::Pruned, StoreError> {
+        let mut tx = self.begin().await?;
+        let Some(last) = tx
+            .window_end("outbox", "created_at", after_id, window, before)
+            .await?
+        else {
+            return Ok(super::inbox::Pruned {
+                removed: 0,
+                next: None,
+            });
+        };
+        let removed = tx
+            .prune_step(
+                "DELETE FROM outbox WHERE id > $1 AND id <= $2 AND created_at < $3 \
+                 AND status IN ('sent', 'delivered', 'read', 'failed', 'dead')",
+                after_id,
+                last.id,
+                before,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(super::inbox::Pruned {
+            removed,
+            next: last.more.then_some(last.id),
+        })
+    }
+
     /// Messages not yet handed to Meta (pending or being sent).
     pub async fn count_outbox_pending(&self) -> Result<i64, StoreError> {
         // Postgres counts them by its generated, indexed `queue` column; SQLite by `status`.

@@ -44,6 +44,53 @@ pub async fn sweep_holds(store: Store, shutdown: watch::Receiver<bool>) {
     .await;
 }
 
+/// Rows a retention round looks at.
+const PRUNE_WINDOW: u32 = 1000;
+/// The pause between two rounds: retention yields to the hot path.
+const PRUNE_PAUSE: Duration = Duration::from_millis(100);
+
+/// Every hour, removes done inbox events and settled outbox messages older than `retention_days`
+/// (`QUEUE_RETENTION_DAYS`), in small rounds with pauses between them, so that the tables (and
+/// their indexes, which every claim and commit touches) stop growing for ever.
+pub async fn prune_queues(store: Store, retention_days: u32, shutdown: watch::Receiver<bool>) {
+    let stop = shutdown.clone();
+    every(Duration::from_secs(3600), shutdown, || async {
+        let before = chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days));
+        let mut removed = (0, 0);
+        let mut cursor = Some(0);
+        while let Some(after) = cursor.filter(|_| !*stop.borrow()) {
+            match store.prune_inbox(after, PRUNE_WINDOW, before).await {
+                Ok(round) => (removed.0, cursor) = (removed.0 + round.removed, round.next),
+                Err(err) => {
+                    tracing::warn!(error = %err, "inbox retention failed");
+                    break;
+                }
+            }
+            tokio::time::sleep(PRUNE_PAUSE).await;
+        }
+        let mut cursor = Some(0);
+        while let Some(after) = cursor.filter(|_| !*stop.borrow()) {
+            match store.prune_outbox(after, PRUNE_WINDOW, before).await {
+                Ok(round) => (removed.1, cursor) = (removed.1 + round.removed, round.next),
+                Err(err) => {
+                    tracing::warn!(error = %err, "outbox retention failed");
+                    break;
+                }
+            }
+            tokio::time::sleep(PRUNE_PAUSE).await;
+        }
+        if removed != (0, 0) {
+            tracing::info!(
+                inbox = removed.0,
+                outbox = removed.1,
+                days = retention_days,
+                "queues pruned"
+            );
+        }
+    })
+    .await;
+}
+
 /// What the metrics loop looks at.
 pub struct Watched {
     pub store: Store,

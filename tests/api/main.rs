@@ -22,6 +22,7 @@ mod health;
 mod language_model;
 mod operator;
 mod outbox;
+mod retention;
 mod statuses;
 mod storage_failures;
 mod store_contract;
