@@ -395,12 +395,31 @@ fn object<T: Serialize>(value: &T) -> Value {
 /// The inbox event carrying a call's answer into the conversation's lane, shaped like a Stripe
 /// event; its id is the row's key, so it is stored once however often the row is settled.
 fn news(row: &Outbound, kind: &str, object: Value, now: DateTime<Utc>) -> NewInboxEvent {
-    let id = format!("salonbot:{}", row.idempotency_key);
+    news_event(
+        format!("salonbot:{}", row.idempotency_key),
+        &row.business_id,
+        &row.conversation_key,
+        kind,
+        object,
+        now,
+    )
+}
+
+/// A deposit's news (`kind`, one of the `salonbot.*` types above, about `object`) as an inbox
+/// event of the conversation's lane, stored once under `id`.
+pub fn news_event(
+    id: String,
+    business_id: &str,
+    conversation_key: &str,
+    kind: &str,
+    object: Value,
+    now: DateTime<Utc>,
+) -> NewInboxEvent {
     NewInboxEvent {
         provider: Provider::Stripe,
         provider_event_id: id.clone(),
-        business_id: row.business_id.clone(),
-        conversation_key: row.conversation_key.clone(),
+        business_id: business_id.to_owned(),
+        conversation_key: conversation_key.to_owned(),
         kind: EventKind::Payment,
         payload: json!({"id": id, "object": "event", "type": kind, "created": now.timestamp(),
                         "data": {"object": object}})

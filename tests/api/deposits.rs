@@ -1101,3 +1101,97 @@ async fn rescheduling_keeps_the_deposit(backend: Backend) {
     assert!(stripe.refunds().is_empty());
 }
 both_backends!(reschedule, rescheduling_keeps_the_deposit);
+
+/// `salonbot stripe reconcile` beside the running app, on its database and the fake Stripe.
+async fn reconcile(app: &TestApp, stripe: &FakeStripe) -> (std::process::Output, String) {
+    let database = app.database_url();
+    let base = stripe.base();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_salonbot"))
+            .args(["stripe", "reconcile"])
+            .env_clear()
+            .env(
+                "SALON_CONFIG",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/salon.toml"),
+            )
+            .env("FLOWS_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/flows"))
+            .env("DATABASE_URL", database)
+            .env("STRIPE_SECRET_KEY", fake_stripe::KEY)
+            .env("STRIPE_API_BASE", base)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out, stdout)
+    })
+    .await
+    .unwrap()
+}
+
+/// Stripe's webhooks never came (an endpoint misconfigured): reconciliation asks Stripe about
+/// every open session and the bot acts on what it says: a paid one confirms its booking, an
+/// expired one lets its time go, an open one is left alone; a second run finds nothing new.
+async fn a_lost_webhook_is_caught_by_reconciliation(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222041");
+    let (paid, paid_session, _) = book_until_the_link(&mut ana, &stripe).await;
+    let mut bea = Customer::new(&app, &graph, "34600222042");
+    let (open, open_session, _) = book_until_the_link(&mut bea, &stripe).await;
+    let mut carla = Customer::new(&app, &graph, "34600222043");
+    let (expired, expired_session, _) = book_until_the_link(&mut carla, &stripe).await;
+    let intent = stripe.pay(&paid_session);
+    stripe.expire(&expired_session);
+
+    let (out, stdout) = reconcile(&app, &stripe).await;
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (appointment, session, what) in [
+        (paid.id, &paid_session, "complete, paid: news put in"),
+        (open.id, &open_session, "still open until"),
+        (expired.id, &expired_session, "expired, unpaid: news put in"),
+    ] {
+        let line = format!("appointment {appointment}\t{session}\t{what}");
+        assert!(stdout.contains(&line), "{line}: {stdout}");
+    }
+    assert!(
+        stdout.contains("asked Stripe about 3 open session(s): 2 no longer open, 1 still open"),
+        "{stdout}"
+    );
+
+    let told = ana.wait_for(1).await.remove(0);
+    assert!(text_of(&told).starts_with("¡Pago recibido"), "{told}");
+    let payment = app.store.payment(paid.id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Paid);
+    assert_eq!(payment.payment_intent.as_deref(), Some(intent.as_str()));
+    assert_eq!(
+        ana.appointments().await[0].status,
+        AppointmentStatus::Confirmed
+    );
+    let told = carla.wait_for(1).await.remove(0);
+    assert!(text_of(&told).contains("liberado la hora"), "{told}");
+    assert_eq!(
+        carla.appointments().await[0].status,
+        AppointmentStatus::Expired
+    );
+    settled(&app, &bea).await;
+    assert_eq!(
+        bea.appointments().await[0].status,
+        AppointmentStatus::PendingPayment
+    );
+    assert_eq!(stripe.session(&open_session).unwrap()["status"], "open");
+
+    // Again: only the open one is asked about, and nothing more is said.
+    settled(&app, &ana).await;
+    let said = graph.delivered_to(&ana.phone()).len();
+    let (out, stdout) = reconcile(&app, &stripe).await;
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("asked Stripe about 1 open session(s): 0 no longer open, 1 still open"),
+        "{stdout}"
+    );
+    settled(&app, &ana).await;
+    assert_eq!(graph.delivered_to(&ana.phone()).len(), said);
+}
+both_backends!(reconciliation, a_lost_webhook_is_caught_by_reconciliation);
