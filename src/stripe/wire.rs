@@ -179,6 +179,15 @@ pub struct DisputeIn {
     pub status: Option<String>,
 }
 
+/// The account's balance (`GET /v1/balance`): read by `salonbot doctor` only to know the key
+/// works and in which mode.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct BalanceIn {
+    /// `false` in test mode.
+    #[serde(default)]
+    pub livemode: Option<bool>,
+}
+
 /// A PaymentIntent (`object: "payment_intent"`), as `payment_intent.payment_failed` carries it.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct PaymentIntentIn {
