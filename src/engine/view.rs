@@ -59,14 +59,13 @@ impl View<'_> {
         )
     }
 
-    /// The customer's appointments still to come that hold a time (booked, or waiting for payment).
+    /// The customer's booked appointments still to come. A time waiting for its deposit is not one
+    /// of them: it is the booking under way, which every way to the appointments gives up
+    /// (`release_hold`), so listing it would offer a time let go in the same step.
     pub fn upcoming(&self) -> impl Iterator<Item = &Appointment> {
-        self.appointments.iter().filter(|a| {
-            matches!(
-                a.status,
-                AppointmentStatus::Confirmed | AppointmentStatus::PendingPayment
-            ) && a.starts_at > self.now
-        })
+        self.appointments
+            .iter()
+            .filter(|a| a.status == AppointmentStatus::Confirmed && a.starts_at > self.now)
     }
 
     /// One of the customer's upcoming appointments.

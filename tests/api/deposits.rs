@@ -1195,3 +1195,38 @@ async fn a_lost_webhook_is_caught_by_reconciliation(backend: Backend) {
     assert_eq!(graph.delivered_to(&ana.phone()).len(), said);
 }
 both_backends!(reconciliation, a_lost_webhook_is_caught_by_reconciliation);
+
+/// Asking for one's appointments while the payment link is out gives the time up, as the menu
+/// does: its page is closed at Stripe, nothing is refunded, and the unpaid time is not listed as
+/// an appointment (it was let go in the same step).
+async fn asking_for_ones_appointments_before_paying_closes_the_page(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222037");
+    let (held, session, _) = book_until_the_link(&mut ana, &stripe).await;
+    let mine = ana.say("mis citas").await;
+    assert!(
+        text_of(&mine[0]).contains("no tienes ninguna cita"),
+        "{}",
+        mine[0]
+    );
+    settled(&app, &ana).await;
+    assert_eq!(stripe.session(&session).unwrap()["status"], "expired");
+    assert!(stripe.refunds().is_empty());
+    assert_eq!(
+        app.store
+            .appointment(held.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        AppointmentStatus::Cancelled
+    );
+    assert_eq!(
+        app.store.payment(held.id).await.unwrap().unwrap().status,
+        PaymentStatus::Expired
+    );
+}
+both_backends!(
+    mine_unpaid,
+    asking_for_ones_appointments_before_paying_closes_the_page
+);
