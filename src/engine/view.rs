@@ -139,8 +139,9 @@ impl View<'_> {
                 .as_ref()
                 .and_then(|id| self.catalog.service(&ServiceId::new(id.clone())))
                 .is_some_and(|s| s.has_deposit());
-        // Whether cancelling now gives the deposit back: inside the free window, or later when the
-        // policy refunds late cancellations too (`late_deposit = "refund"`).
+        // Whether cancelling now costs nothing: inside the free window, later when the policy
+        // refunds late cancellations too (`late_deposit = "refund"`), or any time for an
+        // appointment without a deposit (there is nothing to keep, nothing to warn about).
         let policy = self.catalog.salon().cancellation;
         let free_cancel = slots
             .appointment
@@ -149,6 +150,7 @@ impl View<'_> {
                 let hours = i64::from(policy.free_until_hours);
                 a.starts_at - self.now >= chrono::Duration::hours(hours)
                     || policy.late_deposit == LateDeposit::Refund
+                    || a.deposit_minor == 0
             });
         match guard {
             Guard::DepositRequired => deposit_required,
