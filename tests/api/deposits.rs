@@ -1230,3 +1230,107 @@ both_backends!(
     mine_unpaid,
     asking_for_ones_appointments_before_paying_closes_the_page
 );
+
+/// Stripe keeps no order: news of one deposit in either order, through the webhook, ends alike,
+/// and the customer's last message says where it ended. An expiry after the completion changes
+/// nothing; a completion after the expiry takes the (still free) time back. The salon's full
+/// refund arriving before the completion it refunds waits for it, then cancels, as it does after.
+async fn news_in_either_order_ends_alike_through_the_webhook(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ends = Vec::new();
+    for (phone, expiry_first) in [("34600222051", false), ("34600222052", true)] {
+        let mut customer = Customer::new(&app, &graph, phone);
+        let (held, session, _) = book_until_the_link(&mut customer, &stripe).await;
+        let mut expired = session_event(&stripe, "checkout.session.expired", &session);
+        expired["data"]["object"]["status"] = "expired".into();
+        stripe.pay(&session);
+        let completed = session_event(&stripe, "checkout.session.completed", &session);
+        let order = if expiry_first {
+            [&expired, &completed]
+        } else {
+            [&completed, &expired]
+        };
+        for event in order {
+            assert_eq!(post_event(&app, event).await.status(), 200);
+            settled(&app, &customer).await;
+        }
+        let said: Vec<String> = graph
+            .delivered_to(&customer.phone())
+            .iter()
+            .map(|m| text_of(m).to_owned())
+            .collect();
+        let last = said.last().unwrap();
+        assert!(last.starts_with("¡Pago recibido"), "{said:?}");
+        assert_eq!(
+            said.iter()
+                .filter(|t| t.starts_with("¡Pago recibido"))
+                .count(),
+            1,
+            "{said:?}"
+        );
+        let appointment = app.store.appointment(held.id).await.unwrap().unwrap();
+        let payment = app.store.payment(held.id).await.unwrap().unwrap();
+        ends.push((appointment.status, payment.status));
+    }
+    assert_eq!(ends[0], ends[1]);
+    assert_eq!(ends[0], (AppointmentStatus::Confirmed, PaymentStatus::Paid));
+
+    let mut ends = Vec::new();
+    for (phone, refund_first) in [("34600222053", false), ("34600222054", true)] {
+        let mut customer = Customer::new(&app, &graph, phone);
+        let (held, session, _) = book_until_the_link(&mut customer, &stripe).await;
+        let intent = stripe.pay(&session);
+        let completed = session_event(&stripe, "checkout.session.completed", &session);
+        let refunded = charge_event(
+            "charge.refunded",
+            &intent,
+            &[("amount_refunded", 2000.into()), ("refunded", true.into())],
+        );
+        let order = if refund_first {
+            [&refunded, &completed]
+        } else {
+            [&completed, &refunded]
+        };
+        for event in order {
+            assert_eq!(post_event(&app, event).await.status(), 200);
+        }
+        let id = refunded["id"].as_str().unwrap().to_owned();
+        wait_until(Duration::from_secs(60), "the refund applied", || async {
+            app.store
+                .find_inbox_event(Provider::Stripe, &format!("{id}@routed"))
+                .await
+                .unwrap()
+                .or(app
+                    .store
+                    .find_inbox_event(Provider::Stripe, &id)
+                    .await
+                    .unwrap())
+                .filter(|e| e.status == InboxStatus::Done)
+        })
+        .await;
+        settled(&app, &customer).await;
+        let said: Vec<String> = graph
+            .delivered_to(&customer.phone())
+            .iter()
+            .map(|m| text_of(m).to_owned())
+            .collect();
+        assert!(
+            said.last()
+                .unwrap()
+                .contains("El salón te ha devuelto la señal"),
+            "{said:?}"
+        );
+        let appointment = app.store.appointment(held.id).await.unwrap().unwrap();
+        let payment = app.store.payment(held.id).await.unwrap().unwrap();
+        ends.push((appointment.status, payment.status, payment.amount_refunded));
+    }
+    assert_eq!(ends[0], ends[1]);
+    assert_eq!(
+        ends[0],
+        (AppointmentStatus::Refunded, PaymentStatus::Paid, 2000)
+    );
+}
+both_backends!(
+    either_order,
+    news_in_either_order_ends_alike_through_the_webhook
+);
