@@ -26,7 +26,8 @@ use super::API_VERSION;
 use super::error::StripeError;
 use super::form::Form;
 use super::wire::{
-    APPOINTMENT_KEY, BalanceIn, CheckoutSessionIn, CheckoutSessionOut, RefundIn, RefundOut,
+    APPOINTMENT_KEY, ATTEMPT_KEY, BalanceIn, CheckoutSessionIn, CheckoutSessionOut, RefundIn,
+    RefundOut,
 };
 use crate::config::{Secret, StripeConfig};
 use crate::telemetry::Metrics;
@@ -466,10 +467,16 @@ impl Sandbox {
             payment_intent: Some(out.payment_intent.clone()),
             status: Some("succeeded".into()),
             failure_reason: None,
-            metadata: [(
-                APPOINTMENT_KEY.to_owned(),
-                serde_json::Value::String(out.appointment_id.to_string()),
-            )]
+            metadata: [
+                (
+                    APPOINTMENT_KEY.to_owned(),
+                    serde_json::Value::String(out.appointment_id.to_string()),
+                ),
+                (
+                    ATTEMPT_KEY.to_owned(),
+                    serde_json::Value::String(out.attempt.to_string()),
+                ),
+            ]
             .into(),
         };
         state.refunds.insert(key.to_owned(), refund.clone());

@@ -21,7 +21,7 @@ use crate::store::{
     CallAnswer, CallOutcome, NewOutbound, Outbound, Provider, Settle, Store, StoreError,
     StoredPayment, provider_lane,
 };
-use crate::stripe::wire::{APPOINTMENT_KEY, CheckoutSessionOut, RefundOut};
+use crate::stripe::wire::{APPOINTMENT_KEY, ATTEMPT_KEY, CheckoutSessionOut, RefundOut};
 use crate::stripe::{StripeApi, StripeError};
 use crate::worker::retry::RetryPolicy;
 
@@ -196,11 +196,14 @@ impl PaymentSender {
                 let error = err.to_string();
                 let news = match &call {
                     PaymentCall::CreateSession { .. } => refused(&call, &error),
-                    PaymentCall::Refund { amount, .. } => Some((
+                    PaymentCall::Refund {
+                        amount, attempt, ..
+                    } => Some((
                         REFUND_MADE,
                         json!({"id": "", "object": "refund", "amount": amount, "status": "failed",
                                "failure_reason": error, "payment_intent": payment.payment_intent,
-                               "metadata": {APPOINTMENT_KEY: appointment.to_string()}}),
+                               "metadata": {APPOINTMENT_KEY: appointment.to_string(),
+                                            ATTEMPT_KEY: attempt.to_string()}}),
                     )),
                     _ => None,
                 };
@@ -305,7 +308,7 @@ impl PaymentSender {
             PaymentCall::Refund {
                 appointment_id,
                 amount,
-                ..
+                attempt,
             } => {
                 let Some(intent) = &payment.payment_intent else {
                     return Ok(Made::given_up(
@@ -324,6 +327,7 @@ impl PaymentSender {
                     appointment_id: *appointment_id,
                     payment_intent: intent.clone(),
                     amount: *amount,
+                    attempt: *attempt,
                 };
                 let refund = api.create_refund(&out, key).await?;
                 let answer = CallAnswer::Refund {

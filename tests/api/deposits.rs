@@ -980,6 +980,91 @@ async fn a_failed_refund_stays_visible_and_is_asked_for_again(backend: Backend) 
         metrics.contains(r#"salonbot_refunds_total{outcome="failed"} 1"#),
         "{metrics}"
     );
+
+    // Time passes (each row claimed as a dispatcher would then): the second attempt fails too and
+    // a third is asked for, two hours later; that one goes through.
+    let client = salonbot::stripe::StripeClient::new(
+        &stripe.base(),
+        salonbot::config::Secret::new(fake_stripe::KEY),
+        salonbot::stripe::client::RetryBudget::default(),
+        salonbot::telemetry::Metrics::new(),
+    )
+    .unwrap();
+    let sender = salonbot::worker::payment_calls::PaymentSender::new(
+        app.store.clone(),
+        Some(salonbot::stripe::StripeApi::Live(client)),
+    );
+    let policy = salonbot::worker::retry::RetryPolicy {
+        base: Duration::from_secs(1),
+        max: Duration::from_secs(1),
+        jitter: 0.0,
+    };
+    for (attempt, after) in [(2, Span::minutes(61)), (3, Span::minutes(200))] {
+        if attempt == 3 {
+            stripe.refund_with("succeeded");
+        }
+        let later = Utc::now() + after;
+        let due = app
+            .store
+            .claim_outbox(later, later + Span::minutes(2), 10)
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 1, "{due:?}");
+        assert_eq!(
+            due[0].idempotency_key,
+            format!("stripe.refund.{}.{attempt}", booked.id)
+        );
+        sender.send(&due[0], 10, policy).await.unwrap();
+        if attempt == 2 {
+            wait_until(
+                Duration::from_secs(30),
+                "the third attempt asked for",
+                || async {
+                    app.store
+                        .payment(booked.id)
+                        .await
+                        .unwrap()
+                        .filter(|p| p.refund_attempts == 3)
+                },
+            )
+            .await;
+        }
+    }
+    let told = until_said(&mut ana, Vec::new(), "Te hemos devuelto la señal de 20 €").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    settled(&app, &ana).await;
+    let asked: Vec<_> = stripe
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/refunds")
+        .collect();
+    assert_eq!(asked.len(), 3);
+    for (n, request) in asked.iter().enumerate() {
+        let attempt = (n + 1).to_string();
+        assert_eq!(request.field("metadata[attempt]"), Some(attempt.as_str()));
+        assert_eq!(
+            request.idempotency_key,
+            Some(format!("stripe.refund.{}.{attempt}", booked.id))
+        );
+    }
+    assert_eq!(
+        app.store
+            .appointment(booked.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        AppointmentStatus::Refunded
+    );
+    assert_eq!(
+        app.store
+            .payment(booked.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .refund_status,
+        Some(salonbot::booking::payment::RefundStatus::Succeeded)
+    );
 }
 both_backends!(
     refund_failed,
