@@ -1419,3 +1419,44 @@ both_backends!(
     either_order,
     news_in_either_order_ends_alike_through_the_webhook
 );
+
+/// Cancelling in the customer's own words and language: "I need to cancel my appointment" lists
+/// it in English, the question says the deposit comes back, and it does.
+async fn cancelling_in_english_from_free_text_refunds_the_deposit(backend: Backend) {
+    let (app, graph, stripe) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600222038");
+    let (booked, intent) = book_and_pay(&app, &mut ana, &stripe).await;
+    let mine = ana.say("hi, I need to cancel my appointment").await;
+    let rows = crate::conversations::choices(&mine);
+    assert_eq!(rows, [format!("a{}", booked.id)]);
+    ana.choose(&rows[0]).await;
+    let ask = ana.tap("cancel").await.remove(0);
+    assert!(
+        text_of(&ask).contains("If you paid a deposit, we'll refund it"),
+        "{ask}"
+    );
+    let done = ana.tap("yes").await;
+    let told = until_said(&mut ana, done, "deposit has been refunded").await;
+    assert!(
+        text_of(&told[0]).contains("your appointment is cancelled"),
+        "{}",
+        told[0]
+    );
+    settled(&app, &ana).await;
+    let refunds = stripe.refunds();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0]["payment_intent"], intent.as_str());
+    assert_eq!(
+        app.store
+            .appointment(booked.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        AppointmentStatus::Refunded
+    );
+}
+both_backends!(
+    cancel_english,
+    cancelling_in_english_from_free_text_refunds_the_deposit
+);
