@@ -1,7 +1,7 @@
 //! The `salonbot` command line: `serve`, `migrate`, `config check`, `doctor`, `flows check`, `chat`,
-//! `inbox`, `outbox`, `send-test-webhook` and `understand`.
+//! `inbox`, `outbox`, `stripe reconcile`, `send-test-webhook` and `understand`.
 //!
-//! Operator commands (`inbox`, `outbox`) open the configured database as it is: they never create
+//! Operator commands (`inbox`, `outbox`, `stripe`) open the configured database as it is: they never create
 //! one (a mistyped path or an unset `DATABASE_URL` is refused) nor migrate it.
 
 use std::path::{Path, PathBuf};
@@ -65,6 +65,11 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Work with Stripe, which takes the deposits.
+    Stripe {
+        #[command(subcommand)]
+        command: StripeCommand,
+    },
     /// Check a deployment: configuration, database, Redis, the WhatsApp token, number and templates,
     /// and with --public-url the webhook handshake from outside. One line per check; exit 0 only
     /// when nothing failed.
@@ -122,6 +127,15 @@ pub enum OutboxCommand {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+}
+
+/// `salonbot stripe …`
+#[derive(Debug, Subcommand)]
+pub enum StripeCommand {
+    /// Ask Stripe about every deposit whose Checkout Session is still open here, and apply what it
+    /// says: a payment whose webhook never came confirms its booking, an expired page lets the time
+    /// go. The news joins each conversation's lane; the running bot applies it.
+    Reconcile,
 }
 
 /// `salonbot config …`
@@ -200,6 +214,9 @@ impl Cli {
             Command::Config {
                 command: ConfigCommand::Check,
             } => config_check(&config),
+            Command::Stripe {
+                command: StripeCommand::Reconcile,
+            } => stripe_reconcile(&config).await,
             Command::Doctor {
                 public_url,
                 timeout_seconds,
@@ -328,6 +345,63 @@ async fn outbox_list(config: Config, conversation: Option<&str>, limit: u32) -> 
             m.kind,
             render(&m.payload).one_line()
         );
+    }
+    Ok(())
+}
+
+/// `stripe reconcile`: one line per deposit asked about, then a summary; an error (exit 1) when
+/// Stripe could not answer for one of them.
+async fn stripe_reconcile(config: &Config) -> anyhow::Result<()> {
+    use crate::worker::reconcile::{Found, reconcile};
+
+    let api =
+        crate::stripe::StripeApi::from_config(&config.stripe, crate::telemetry::Metrics::new())?
+            .ok_or_else(|| {
+                crate::worker::pipeline::SetupError(anyhow::anyhow!(
+                    "STRIPE_SECRET_KEY is unset: there is no Stripe account to ask"
+                ))
+            })?;
+    let store = existing_store(config).await?;
+    let report = reconcile(&store, &api, chrono::Utc::now()).await?;
+    let (mut settled, mut open, mut failed) = (0, 0, 0);
+    for line in &report {
+        let what = match &line.found {
+            Found::Open { expires_at } => {
+                open += 1;
+                match expires_at {
+                    Some(at) => format!("still open until {}", at.to_rfc3339()),
+                    None => "still open".to_owned(),
+                }
+            }
+            Found::Settled {
+                status,
+                payment_status,
+                new,
+            } => {
+                settled += 1;
+                let applied = if *new {
+                    "news put in its conversation's lane"
+                } else {
+                    "known already"
+                };
+                format!("{status}, {payment_status}: {applied}")
+            }
+            Found::Failed(error) => {
+                failed += 1;
+                format!("Stripe did not answer: {error}")
+            }
+        };
+        println!(
+            "appointment {}\t{}\t{what}",
+            line.appointment_id, line.session_id
+        );
+    }
+    println!(
+        "asked Stripe about {} open session(s): {settled} no longer open, {open} still open, {failed} not answered",
+        report.len()
+    );
+    if failed > 0 {
+        anyhow::bail!("Stripe did not answer for {failed} session(s): run it again later");
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! to do about each problem. The configuration and the salon's files; the database (reachable,
 //! migrated, `btree_gist` on Postgres); Redis; WhatsApp (the secrets set, the token valid for the
 //! number, the named templates approved, and with `--public-url` the webhook handshake as Meta will
-//! call it). Every remote check has a short timeout and names the URL it called; no secret is printed.
+//! call it); Stripe (the key works, in test or live mode, and the webhook's signing secret is set).
+//! Every remote check has a short timeout and names the URL it called; no secret is printed.
 //! Exit 0 only when nothing failed.
 
 use std::fmt;
@@ -11,6 +12,8 @@ use std::time::Duration;
 use crate::cache::Redis;
 use crate::config::Config;
 use crate::store::{Store, StoreError, StoreOptions};
+use crate::stripe::StripeError;
+use crate::stripe::client::StripeClient;
 use crate::telemetry::Metrics;
 use crate::whatsapp::client::{RetryBudget, WhatsAppClient};
 use crate::whatsapp::error::SendError;
@@ -90,6 +93,7 @@ pub async fn run(config: &Config, options: &DoctorOptions) -> Vec<Check> {
     report.extend(database(config).await);
     report.extend(redis(config).await);
     report.extend(whatsapp(config, options).await);
+    report.extend(stripe(config, options.timeout).await);
     report
 }
 
@@ -386,4 +390,81 @@ async fn handshake(config: &Config, public: &str, timeout: Duration) -> Check {
             }
         }
     }
+}
+
+/// Stripe: the key answers (`GET /v1/balance`), in which mode, and whether Stripe's events can be
+/// verified. Nothing when neither the key nor a webhook secret is set (no deposits: a valid choice).
+async fn stripe(config: &Config, timeout: Duration) -> Vec<Check> {
+    let s = &config.stripe;
+    let webhook = |level, detail: &str| check(level, "stripe webhook", detail);
+    let Some(key) = &s.secret_key else {
+        if s.webhook_secrets.is_empty() {
+            return vec![check(
+                Level::Ok,
+                "stripe",
+                "not configured (STRIPE_SECRET_KEY unset): services with a deposit are booked without one",
+            )];
+        }
+        return vec![webhook(
+            Level::Warn,
+            "STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not: no deposits are taken",
+        )];
+    };
+    let name = "stripe";
+    let mut checks = vec![
+        match StripeClient::for_check(&s.api_base, key.clone(), timeout) {
+            Err(err) => check(Level::Fail, name, err.to_string()),
+            Ok(client) => {
+                let url = client.url("/v1/balance");
+                match client.balance().await {
+                    Ok(balance) => {
+                        let live = balance
+                            .livemode
+                            .unwrap_or_else(|| key.expose().contains("_live_"));
+                        let mode = if live {
+                            "live mode: customers pay real money"
+                        } else {
+                            "test mode: only Stripe's test cards pay, nothing is charged"
+                        };
+                        check(
+                            Level::Ok,
+                            name,
+                            format!("the key works, {mode} (GET {url})"),
+                        )
+                    }
+                    Err(err) => {
+                        let said = err.to_string().replace(key.expose(), "[the key]");
+                        let what = match &err {
+                            StripeError::Api { status: 401, .. } => format!(
+                                "{said}: STRIPE_SECRET_KEY is not a valid key; copy the secret key from Stripe's dashboard (Developers, API keys)"
+                            ),
+                            StripeError::Api { status: 403, .. } => format!(
+                                "{said}: the key may not read the balance; a restricted key needs Checkout Sessions and Refunds write, and Balance read for this check"
+                            ),
+                            StripeError::Network(_) => {
+                                format!("no answer within {timeout:?}: {said}")
+                            }
+                            _ => said,
+                        };
+                        check(Level::Fail, name, format!("{what} (GET {url})"))
+                    }
+                }
+            }
+        },
+    ];
+    checks.push(if s.webhook_secrets.is_empty() {
+        webhook(
+            Level::Fail,
+            "STRIPE_WEBHOOK_SECRET unset: Stripe's events are refused (503 not_configured) and a payment is only seen when its page runs out or by `salonbot stripe reconcile`; copy the endpoint's signing secret (whsec_...)",
+        )
+    } else {
+        webhook(
+            Level::Ok,
+            &format!(
+                "STRIPE_WEBHOOK_SECRET is set ({} secret(s)): events to /webhooks/stripe are verified",
+                s.webhook_secrets.len()
+            ),
+        )
+    });
+    checks
 }

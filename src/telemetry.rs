@@ -252,7 +252,7 @@ impl Metrics {
         describe(
             REFUNDS_TOTAL,
             None,
-            "Deposit refunds by what happened: requested, succeeded, failed, by_salon, partial.",
+            "Deposit refunds by what happened: requested, succeeded, failed, given_up (the last attempt failed too), by_salon, partial.",
         );
         recorder.describe_histogram(
             TURN_DURATION.into(),

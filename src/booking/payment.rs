@@ -122,7 +122,8 @@ pub struct Payment {
     /// What became of the refunds: the bot's, or one made by the salon in Stripe's dashboard.
     pub refund: Option<RefundStatus>,
     /// Refunds the bot asked for so far (a failed one is asked for again, up to
-    /// [`REFUND_ATTEMPTS`]).
+    /// [`REFUND_ATTEMPTS`]); one more once the last of them failed too and the bot gave up, so that
+    /// no news of an earlier attempt is taken for the latest's.
     pub refund_attempts: u32,
     pub disputed: bool,
 }
@@ -163,8 +164,13 @@ pub enum PaymentEvent {
     Expired,
     /// `charge.refunded`: refunded so far (cumulative) and whether that is all of it.
     ChargeRefunded { total: u64, full: bool },
-    /// News of one refund; `ours` when the bot asked for it (its metadata names the appointment).
-    Refund { status: RefundStatus, ours: bool },
+    /// News of one refund; `ours` when the bot asked for it (its metadata names the appointment),
+    /// `attempt` the bot's attempt it answers (its metadata's, when it says).
+    Refund {
+        status: RefundStatus,
+        ours: bool,
+        attempt: Option<u32>,
+    },
     /// The customer opened a dispute with their bank.
     Disputed,
     /// One attempt to pay was declined; the customer may try again on the same page.
@@ -259,10 +265,14 @@ pub fn decide(
             d.paid();
             d.refunded(*total, *full);
         }
-        PaymentEvent::Refund { status, ours } => {
+        PaymentEvent::Refund {
+            status,
+            ours,
+            attempt,
+        } => {
             d.paid();
             if *ours {
-                d.refund_news(*status);
+                d.refund_news(*status, *attempt);
             }
         }
         PaymentEvent::Disputed => {
@@ -398,7 +408,7 @@ impl Decider {
         let whole = full || p.refunded >= p.amount;
         if p.refund_requested > 0 {
             if p.refunded >= p.refund_requested {
-                self.refund_news(RefundStatus::Succeeded);
+                self.refund_news(RefundStatus::Succeeded, None);
             }
         } else if whole {
             // Refunded in full by the salon (the dashboard): the booking is off.
@@ -424,10 +434,16 @@ impl Decider {
         }
     }
 
-    fn refund_news(&mut self, status: RefundStatus) {
+    fn refund_news(&mut self, status: RefundStatus, attempt: Option<u32>) {
         let p = &mut self.decision.payment;
         let next = p.refund.max(Some(status));
-        if next == p.refund {
+        // The status only moves forward, so a failure after a failure is news only when it is the
+        // latest attempt's (asked for again after the first failed); one of an earlier attempt, or
+        // the same one again, is not.
+        let latest_failed = status == RefundStatus::Failed
+            && p.refund == Some(RefundStatus::Failed)
+            && attempt.is_some_and(|n| n == p.refund_attempts);
+        if next == p.refund && !latest_failed {
             return;
         }
         p.refund = next;
@@ -444,11 +460,15 @@ impl Decider {
             }
             RefundStatus::Failed => {
                 self.decision.refunds.push("failed");
-                if p.refund_attempts < REFUND_ATTEMPTS {
-                    p.refund_attempts += 1;
+                p.refund_attempts += 1;
+                if p.refund_attempts <= REFUND_ATTEMPTS {
                     let amount = p.refund_requested.saturating_sub(p.refunded);
                     let attempt = p.refund_attempts;
                     self.decision.calls.push(Call::Refund { amount, attempt });
+                } else {
+                    // Given up: the salon refunds by hand (the failure stays visible); no later
+                    // news of these attempts is taken for a new one.
+                    self.decision.refunds.push("given_up");
                 }
             }
             RefundStatus::Pending => {}
@@ -506,10 +526,12 @@ mod tests {
             Refund {
                 status: RefundStatus::Succeeded,
                 ours: false,
+                attempt: None,
             },
             Refund {
                 status: RefundStatus::Pending,
                 ours: false,
+                attempt: None,
             },
             Disputed,
             AttemptFailed,
@@ -691,6 +713,7 @@ mod tests {
             &PaymentEvent::Refund {
                 status: RefundStatus::Succeeded,
                 ours: true,
+                attempt: None,
             },
         );
         assert_eq!(d.appointment, Some(Refunded));
@@ -779,6 +802,7 @@ mod tests {
         let by_refund = PaymentEvent::Refund {
             status: RefundStatus::Succeeded,
             ours: true,
+            attempt: None,
         };
         for (first, second) in [(&by_charge, &by_refund), (&by_refund, &by_charge)] {
             let one = decide(&asked, Cancelled, true, first);
@@ -810,11 +834,12 @@ mod tests {
             &PaymentEvent::RefundAsked { amount: AMOUNT },
         )
         .payment;
-        let failed = PaymentEvent::Refund {
+        let failed = |attempt| PaymentEvent::Refund {
             status: RefundStatus::Failed,
             ours: true,
+            attempt: Some(attempt),
         };
-        let d = decide(&payment, Cancelled, true, &failed);
+        let d = decide(&payment, Cancelled, true, &failed(1));
         assert_eq!(d.payment.refund, Some(RefundStatus::Failed));
         assert_eq!(d.refunds, ["failed"]);
         assert_eq!(
@@ -824,21 +849,47 @@ mod tests {
                 attempt: 2
             }]
         );
-        // Each later failure of a new attempt is news again, until the attempts are spent.
+        // The first failure again (Stripe's webhook after the call's answer): nothing more.
+        let again = decide(&d.payment, Cancelled, true, &failed(1));
+        assert!(again.calls.is_empty() && again.refunds.is_empty());
+        // Each failure of the latest attempt is news, until the attempts are spent.
         payment = d.payment;
-        for attempt in 3..=REFUND_ATTEMPTS + 1 {
-            payment.refund = Some(RefundStatus::Pending);
-            let d = decide(&payment, Cancelled, true, &failed);
-            let expected: Vec<Call> = (attempt <= REFUND_ATTEMPTS)
+        for attempt in 2..=REFUND_ATTEMPTS {
+            let d = decide(&payment, Cancelled, true, &failed(attempt));
+            let expected: Vec<Call> = (attempt < REFUND_ATTEMPTS)
                 .then_some(Call::Refund {
                     amount: AMOUNT,
-                    attempt,
+                    attempt: attempt + 1,
                 })
                 .into_iter()
                 .collect();
             assert_eq!(d.calls, expected, "attempt {attempt}");
+            assert_eq!(d.refunds[0], "failed", "attempt {attempt}");
             payment = d.payment;
         }
+        assert_eq!(payment.refund_attempts, REFUND_ATTEMPTS + 1, "given up");
+        for attempt in 1..=REFUND_ATTEMPTS {
+            let late = decide(&payment, Cancelled, true, &failed(attempt));
+            assert!(
+                late.calls.is_empty() && late.refunds.is_empty(),
+                "attempt {attempt}"
+            );
+        }
+        // A later attempt that went through after all: refunded.
+        let d = decide(
+            &payment,
+            Cancelled,
+            true,
+            &PaymentEvent::Refund {
+                status: RefundStatus::Succeeded,
+                ours: true,
+                attempt: Some(REFUND_ATTEMPTS),
+            },
+        );
+        assert_eq!(
+            (d.appointment, d.notice),
+            (Some(Refunded), Some(Notice::Refunded))
+        );
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! the bot's last message sends what WhatsApp sends for a tap (`interactive` with a `button_reply` or a
 //! `list_reply`, or a template's quick-reply `button`); anything else is sent as text.
 //!
+//! Deposits are taken by Stripe's sandbox (`stripe::client::Sandbox`): the payment link is printed
+//! like any call-to-action, and `/pay` pays the conversation's open link as a customer paying on
+//! Checkout would; the sandbox is then asked about it as `salonbot stripe reconcile` asks Stripe
+//! (`worker::reconcile`), so the payment reaches the conversation as Stripe's news does.
+//!
 //! Storage is the embedded SQLite store in a throwaway file per session, or the database given with
 //! `--database-url` to keep the conversation across runs. Due timers (hold expiry, reminders) fire
 //! from a background tick every second, so a hold that runs out shows up while the prompt waits.
@@ -132,7 +137,7 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     let pipeline = Pipeline::new(&setup, &config, store.clone(), senders, Metrics::new());
     let worker = pipeline.inbox_worker(Arc::new(Notify::new()), WorkerOptions::default());
     let dispatcher = pipeline.dispatcher();
-    let mut chat = Chat::new(store, worker, dispatcher, phone);
+    let mut chat = Chat::new(store, worker, dispatcher, stripe, phone);
     chat.resume().await?;
 
     let storage = match &scratch {
@@ -229,6 +234,8 @@ struct Chat {
     store: Store,
     worker: InboxWorker<InboxHandler>,
     dispatcher: Dispatcher,
+    /// Stripe's stand-in, whose links `/pay` pays.
+    stripe: Sandbox,
     phone: E164,
     conversation_key: String,
     /// Outbox rows already printed (or there before the session began).
@@ -245,6 +252,7 @@ impl Chat {
         store: Store,
         worker: InboxWorker<InboxHandler>,
         dispatcher: Dispatcher,
+        stripe: Sandbox,
         phone: E164,
     ) -> Self {
         let conversation_key =
@@ -253,6 +261,7 @@ impl Chat {
             store,
             worker,
             dispatcher,
+            stripe,
             phone,
             conversation_key,
             printed: HashSet::new(),
@@ -357,6 +366,10 @@ impl Chat {
                 println!("{HELP}");
                 return Ok(true);
             }
+            "/pay" => {
+                self.pay().await?;
+                return Ok(true);
+            }
             "" => {
                 self.pump().await?;
                 return Ok(true);
@@ -408,18 +421,42 @@ impl Chat {
         Ok(true)
     }
 
-    /// Fires due timers, runs the inbox and the outbox until both are idle, and prints the replies
-    /// that went out. `true` if something was printed.
+    /// `/pay`: pays the conversation's open payment links in the sandbox, as the customer would on
+    /// Checkout, and lets the bot hear of it as it hears of Stripe's (reconciliation's news).
+    async fn pay(&mut self) -> anyhow::Result<()> {
+        // The link may still be on its way (the session's news not applied yet).
+        self.pump().await?;
+        let mut paid = 0;
+        for payment in self.store.unsettled_payments().await? {
+            if payment.conversation_key != self.conversation_key {
+                continue;
+            }
+            if let Some(session) = payment.session_id.as_deref()
+                && self.stripe.pay(session).is_some()
+            {
+                paid += 1;
+            }
+        }
+        if paid == 0 {
+            println!("(no payment link is open to pay)");
+            return Ok(());
+        }
+        println!("  (paid on the sandbox's Checkout)");
+        let api = StripeApi::Sandbox(self.stripe.clone());
+        crate::worker::reconcile::reconcile(&self.store, &api, Utc::now()).await?;
+        self.pump().await?;
+        Ok(())
+    }
+
+    /// Fires due timers, runs the inbox and the outbox until both are idle (what one makes, such
+    /// as a call's news or a reply, the other takes), and prints the replies that went out. `true`
+    /// if something was printed.
     async fn pump(&mut self) -> anyhow::Result<bool> {
         let mut moved = self.store.fire_due_timers(Utc::now(), 100).await? > 0;
         for _ in 0..MAX_ROUNDS {
-            if self.worker.run_once().await? == 0 {
-                break;
-            }
-            moved = true;
-        }
-        for _ in 0..MAX_ROUNDS {
-            if self.dispatcher.run_once().await? == 0 {
+            let handled = self.worker.run_once().await?;
+            let sent = self.dispatcher.run_once().await?;
+            if handled == 0 && sent == 0 {
                 break;
             }
             moved = true;
@@ -514,7 +551,8 @@ const HELP: &str = "\
 Type as a customer would: each line is sent to the bot as a WhatsApp message.
 A number taps that choice (button or list row) of the bot's last message; anything else is text.
 Timers (such as a hold running out) fire on their own while you wait.
-Commands: /help, /quit (or Ctrl-D).";
+A payment link (a deposit) is paid with /pay, as if on Stripe's page; nothing is charged.
+Commands: /help, /pay, /quit (or Ctrl-D).";
 
 /// The reply reached WhatsApp.
 fn delivered(status: OutboundStatus) -> bool {

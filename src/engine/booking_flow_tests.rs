@@ -185,7 +185,12 @@ fn world_for(guard: Option<Guard>, actions: &[Action]) -> World {
         Some(Guard::LateCancel) => Duration::hours(5),
         _ => Duration::days(3),
     };
-    let deposit = if refunds { 2000 } else { 0 };
+    // A late cancellation is one that costs the deposit: there is one.
+    let deposit = if refunds || guard == Some(Guard::LateCancel) {
+        2000
+    } else {
+        0
+    };
     world.appointments.push(appointment(
         7,
         starts_in,
@@ -867,7 +872,7 @@ fn rescheduling_moves_the_same_appointment_and_its_own_time_is_not_in_the_way() 
 fn a_reminder_names_its_appointment_and_its_buttons_answer() {
     let flow = flow();
     let mut world = World::new();
-    let booked = appointment(7, Duration::hours(20), AppointmentStatus::Confirmed, 0);
+    let booked = appointment(7, Duration::hours(20), AppointmentStatus::Confirmed, 2000);
     world.appointments.push(booked.clone());
     let conversation = in_state("confirmed");
     let turn = world.step(
@@ -904,6 +909,16 @@ fn a_reminder_names_its_appointment_and_its_buttons_answer() {
         cancel.state.state, "cancel_late",
         "20 h before: inside the 24 h of the policy"
     );
+    // Without a deposit, nothing is lost by cancelling late: nothing to warn about.
+    let mut free = World::new();
+    free.appointments.push(appointment(
+        7,
+        Duration::hours(20),
+        AppointmentStatus::Confirmed,
+        0,
+    ));
+    let cancel = free.step(&flow, &conversation, tap(&format!("{REMINDER_CANCEL}7")));
+    assert_eq!(cancel.state.state, "cancel_free");
 
     // Moved or cancelled since: the old reminder says nothing.
     let moved = Input::Timer(Timer::Reminder {

@@ -59,14 +59,13 @@ impl View<'_> {
         )
     }
 
-    /// The customer's appointments still to come that hold a time (booked, or waiting for payment).
+    /// The customer's booked appointments still to come. A time waiting for its deposit is not one
+    /// of them: it is the booking under way, which every way to the appointments gives up
+    /// (`release_hold`), so listing it would offer a time let go in the same step.
     pub fn upcoming(&self) -> impl Iterator<Item = &Appointment> {
-        self.appointments.iter().filter(|a| {
-            matches!(
-                a.status,
-                AppointmentStatus::Confirmed | AppointmentStatus::PendingPayment
-            ) && a.starts_at > self.now
-        })
+        self.appointments
+            .iter()
+            .filter(|a| a.status == AppointmentStatus::Confirmed && a.starts_at > self.now)
     }
 
     /// One of the customer's upcoming appointments.
@@ -140,8 +139,9 @@ impl View<'_> {
                 .as_ref()
                 .and_then(|id| self.catalog.service(&ServiceId::new(id.clone())))
                 .is_some_and(|s| s.has_deposit());
-        // Whether cancelling now gives the deposit back: inside the free window, or later when the
-        // policy refunds late cancellations too (`late_deposit = "refund"`).
+        // Whether cancelling now costs nothing: inside the free window, later when the policy
+        // refunds late cancellations too (`late_deposit = "refund"`), or any time for an
+        // appointment without a deposit (there is nothing to keep, nothing to warn about).
         let policy = self.catalog.salon().cancellation;
         let free_cancel = slots
             .appointment
@@ -150,6 +150,7 @@ impl View<'_> {
                 let hours = i64::from(policy.free_until_hours);
                 a.starts_at - self.now >= chrono::Duration::hours(hours)
                     || policy.late_deposit == LateDeposit::Refund
+                    || a.deposit_minor == 0
             });
         match guard {
             Guard::DepositRequired => deposit_required,

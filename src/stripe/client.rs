@@ -1,5 +1,6 @@
 //! The Stripe API client: `POST /v1/checkout/sessions`, `POST /v1/checkout/sessions/{id}/expire`,
-//! `GET /v1/checkout/sessions/{id}` and `POST /v1/refunds`, against `STRIPE_API_BASE`.
+//! `GET /v1/checkout/sessions/{id}` and `POST /v1/refunds`, against `STRIPE_API_BASE` (and
+//! `GET /v1/balance`, for `salonbot doctor` to check the key).
 //!
 //! Each request carries `Authorization: Bearer <STRIPE_SECRET_KEY>` and the pinned `Stripe-Version`;
 //! each POST an `Idempotency-Key` the caller derives from its outbox row, so that a retry (here, or
@@ -24,7 +25,10 @@ use serde::de::DeserializeOwned;
 use super::API_VERSION;
 use super::error::StripeError;
 use super::form::Form;
-use super::wire::{APPOINTMENT_KEY, CheckoutSessionIn, CheckoutSessionOut, RefundIn, RefundOut};
+use super::wire::{
+    APPOINTMENT_KEY, ATTEMPT_KEY, BalanceIn, CheckoutSessionIn, CheckoutSessionOut, RefundIn,
+    RefundOut,
+};
 use crate::config::{Secret, StripeConfig};
 use crate::telemetry::Metrics;
 
@@ -93,9 +97,29 @@ impl StripeClient {
         retry: RetryBudget,
         metrics: Metrics,
     ) -> Result<Self, reqwest::Error> {
+        Self::build(base, key, retry, metrics, TIMEOUT)
+    }
+
+    /// A client for one quick check (`salonbot doctor`): each request given up after `timeout`,
+    /// never retried.
+    pub fn for_check(base: &str, key: Secret, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let retry = RetryBudget {
+            retries: 0,
+            ..RetryBudget::default()
+        };
+        Self::build(base, key, retry, Metrics::new(), timeout)
+    }
+
+    fn build(
+        base: &str,
+        key: Secret,
+        retry: RetryBudget,
+        metrics: Metrics,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(Duration::from_secs(10))
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("salonbot/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -149,6 +173,17 @@ impl StripeClient {
         let path = format!("/v1/checkout/sessions/{}", path_id(id)?);
         self.call("stripe_session_retrieve", Method::GET, &path, None)
             .await
+    }
+
+    /// The account's balance: whether the key works, and in which mode.
+    pub async fn balance(&self) -> Result<BalanceIn, StripeError> {
+        self.call("stripe_balance", Method::GET, "/v1/balance", None)
+            .await
+    }
+
+    /// The full URL of `path` (`/v1/...`), as requests are sent to it.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
     }
 
     /// Refunds (part of) a payment.
@@ -432,10 +467,16 @@ impl Sandbox {
             payment_intent: Some(out.payment_intent.clone()),
             status: Some("succeeded".into()),
             failure_reason: None,
-            metadata: [(
-                APPOINTMENT_KEY.to_owned(),
-                serde_json::Value::String(out.appointment_id.to_string()),
-            )]
+            metadata: [
+                (
+                    APPOINTMENT_KEY.to_owned(),
+                    serde_json::Value::String(out.appointment_id.to_string()),
+                ),
+                (
+                    ATTEMPT_KEY.to_owned(),
+                    serde_json::Value::String(out.attempt.to_string()),
+                ),
+            ]
             .into(),
         };
         state.refunds.insert(key.to_owned(), refund.clone());

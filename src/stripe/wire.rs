@@ -67,6 +67,8 @@ pub struct RefundOut {
     pub payment_intent: String,
     /// In minor units; at most what is left of the payment.
     pub amount: u64,
+    /// The bot's attempt (1, 2, ...): sent as metadata, so that news of the refund says which.
+    pub attempt: u32,
 }
 
 impl RefundOut {
@@ -76,6 +78,19 @@ impl RefundOut {
             .field("amount", self.amount)
             .field("reason", "requested_by_customer")
             .field(format!("metadata[{APPOINTMENT_KEY}]"), self.appointment_id)
+            .field(format!("metadata[{ATTEMPT_KEY}]"), self.attempt)
+    }
+}
+
+/// The metadata key naming the bot's attempt at a refund.
+pub const ATTEMPT_KEY: &str = "attempt";
+
+/// The attempt named by a refund's `metadata`, if any.
+pub fn attempt_in(metadata: &Metadata) -> Option<u32> {
+    match metadata.get(ATTEMPT_KEY)? {
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        _ => None,
     }
 }
 
@@ -177,6 +192,15 @@ pub struct DisputeIn {
     pub reason: Option<String>,
     #[serde(default)]
     pub status: Option<String>,
+}
+
+/// The account's balance (`GET /v1/balance`): read by `salonbot doctor` only to know the key
+/// works and in which mode.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct BalanceIn {
+    /// `false` in test mode.
+    #[serde(default)]
+    pub livemode: Option<bool>,
 }
 
 /// A PaymentIntent (`object: "payment_intent"`), as `payment_intent.payment_failed` carries it.

@@ -3,8 +3,8 @@
 //! of an inbox event into the engine's input in [`input`] and the optional language model's reading
 //! of free text in [`reading`]), the outbox dispatcher ([`outbox`]) with its pacing ([`pacing`]),
 //! WhatsApp's 24-hour window ([`window`]), deposits ([`payments`]: Stripe's events led to their
-//! conversation), when failures are tried again ([`retry`]), why they failed ([`error`]), and the
-//! periodic loops ([`housekeeping`]).
+//! conversation; [`reconcile`]: Stripe asked about every open session), when failures are tried
+//! again ([`retry`]), why they failed ([`error`]), and the periodic loops ([`housekeeping`]).
 
 pub mod error;
 pub mod housekeeping;
@@ -16,6 +16,7 @@ pub mod payment_calls;
 pub mod payments;
 pub mod pipeline;
 pub mod reading;
+pub mod reconcile;
 pub mod retry;
 pub mod turn;
 pub mod window;

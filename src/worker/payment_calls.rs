@@ -21,7 +21,7 @@ use crate::store::{
     CallAnswer, CallOutcome, NewOutbound, Outbound, Provider, Settle, Store, StoreError,
     StoredPayment, provider_lane,
 };
-use crate::stripe::wire::{APPOINTMENT_KEY, CheckoutSessionOut, RefundOut};
+use crate::stripe::wire::{APPOINTMENT_KEY, ATTEMPT_KEY, CheckoutSessionOut, RefundOut};
 use crate::stripe::{StripeApi, StripeError};
 use crate::worker::retry::RetryPolicy;
 
@@ -196,11 +196,14 @@ impl PaymentSender {
                 let error = err.to_string();
                 let news = match &call {
                     PaymentCall::CreateSession { .. } => refused(&call, &error),
-                    PaymentCall::Refund { amount, .. } => Some((
+                    PaymentCall::Refund {
+                        amount, attempt, ..
+                    } => Some((
                         REFUND_MADE,
                         json!({"id": "", "object": "refund", "amount": amount, "status": "failed",
                                "failure_reason": error, "payment_intent": payment.payment_intent,
-                               "metadata": {APPOINTMENT_KEY: appointment.to_string()}}),
+                               "metadata": {APPOINTMENT_KEY: appointment.to_string(),
+                                            ATTEMPT_KEY: attempt.to_string()}}),
                     )),
                     _ => None,
                 };
@@ -305,7 +308,7 @@ impl PaymentSender {
             PaymentCall::Refund {
                 appointment_id,
                 amount,
-                ..
+                attempt,
             } => {
                 let Some(intent) = &payment.payment_intent else {
                     return Ok(Made::given_up(
@@ -324,6 +327,7 @@ impl PaymentSender {
                     appointment_id: *appointment_id,
                     payment_intent: intent.clone(),
                     amount: *amount,
+                    attempt: *attempt,
                 };
                 let refund = api.create_refund(&out, key).await?;
                 let answer = CallAnswer::Refund {
@@ -395,12 +399,31 @@ fn object<T: Serialize>(value: &T) -> Value {
 /// The inbox event carrying a call's answer into the conversation's lane, shaped like a Stripe
 /// event; its id is the row's key, so it is stored once however often the row is settled.
 fn news(row: &Outbound, kind: &str, object: Value, now: DateTime<Utc>) -> NewInboxEvent {
-    let id = format!("salonbot:{}", row.idempotency_key);
+    news_event(
+        format!("salonbot:{}", row.idempotency_key),
+        &row.business_id,
+        &row.conversation_key,
+        kind,
+        object,
+        now,
+    )
+}
+
+/// A deposit's news (`kind`, one of the `salonbot.*` types above, about `object`) as an inbox
+/// event of the conversation's lane, stored once under `id`.
+pub fn news_event(
+    id: String,
+    business_id: &str,
+    conversation_key: &str,
+    kind: &str,
+    object: Value,
+    now: DateTime<Utc>,
+) -> NewInboxEvent {
     NewInboxEvent {
         provider: Provider::Stripe,
         provider_event_id: id.clone(),
-        business_id: row.business_id.clone(),
-        conversation_key: row.conversation_key.clone(),
+        business_id: business_id.to_owned(),
+        conversation_key: conversation_key.to_owned(),
         kind: EventKind::Payment,
         payload: json!({"id": id, "object": "event", "type": kind, "created": now.timestamp(),
                         "data": {"object": object}})

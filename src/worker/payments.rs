@@ -38,6 +38,7 @@ use crate::store::{
 };
 use crate::stripe::wire::{
     ChargeIn, CheckoutSessionIn, EventIn, PaymentIntentIn, RefundIn, Subject, appointment_in,
+    attempt_in,
 };
 use crate::telemetry::Metrics;
 use crate::worker::error::WorkerError;
@@ -617,6 +618,7 @@ fn read_event(
             let fact = PaymentEvent::Refund {
                 status: refund_status(refund.status.as_deref()),
                 ours,
+                attempt: attempt_in(&refund.metadata),
             };
             (fact, refund.payment_intent, refund.failure_reason, None)
         }
@@ -666,6 +668,7 @@ fn read_event(
             let fact = PaymentEvent::Refund {
                 status: refund_status(refund.status.as_deref()),
                 ours: true,
+                attempt: attempt_in(&refund.metadata),
             };
             let appointment = appointment_in(&refund.metadata);
             (

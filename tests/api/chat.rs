@@ -245,3 +245,44 @@ fn the_simulator_takes_free_text_as_customers_write_it() {
     assert!(turns[0].1.contains("Corte hombre"), "{stdout}");
     assert!(turns[1].1.contains("Tinte de raíz: 45 €"), "{stdout}");
 }
+
+#[test]
+fn the_payment_link_is_shown_and_pay_marks_it_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    // Tinte de raíz (a deposit of 10 €), anyone, the first day and time, yes; then pay, twice.
+    let out = chat(
+        dir.path(),
+        &[],
+        "hola\n1\n3\n1\n1\n1\n1\n/pay\n/pay\n/quit\n",
+        &[],
+    );
+    let stdout = stdout_of(&out);
+    let turns = turns(&stdout);
+    let typed: Vec<&str> = turns.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        typed,
+        [
+            "hola", "1", "3", "1", "1", "1", "1", "/pay", "/pay", "/quit"
+        ]
+    );
+    assert!(turns[2].1.contains("(tap: Tinte de raíz)"), "{stdout}");
+    let confirmed = &turns[6].1;
+    assert!(
+        confirmed.contains("señal de 10 €: un momento"),
+        "{confirmed}"
+    );
+    assert!(
+        confirmed.contains("[Pagar señal] https://sandbox.salonbot.invalid/pay/cs_sandbox_"),
+        "the link, shown: {confirmed}"
+    );
+    let paid = &turns[7].1;
+    assert!(paid.contains("(paid on the sandbox's Checkout)"), "{paid}");
+    assert!(
+        paid.contains("bot: ¡Pago recibido, gracias!") && paid.contains("Tinte de raíz"),
+        "{paid}"
+    );
+    assert!(
+        turns[8].1.contains("(no payment link is open to pay)"),
+        "{stdout}"
+    );
+}

@@ -227,3 +227,126 @@ async fn a_graph_api_that_hangs_fails_within_the_timeout() {
         "the check gave up on its own"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_is_checked_with_the_key_and_its_mode_said_plainly() {
+    use crate::fake_stripe::{FakeStripe, KEY};
+
+    let stripe = FakeStripe::start().await;
+    let base = stripe.base();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = tokio::task::spawn_blocking(move || {
+        doctor(
+            dir.path(),
+            &[],
+            &[
+                ("STRIPE_SECRET_KEY", KEY),
+                ("STRIPE_API_BASE", &base),
+                ("STRIPE_WEBHOOK_SECRET", "whsec_doctor_one,whsec_doctor_two"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let key = line(&report, "stripe");
+    assert!(key.starts_with("ok"), "{report}");
+    assert!(key.contains("the key works, test mode"), "{report}");
+    assert!(
+        key.contains(&format!("GET {}/v1/balance", stripe.base())),
+        "names the URL it called: {report}"
+    );
+    let webhook = line(&report, "stripe webhook");
+    assert!(
+        webhook.starts_with("ok") && webhook.contains("2 secret(s)"),
+        "{report}"
+    );
+    let asked = stripe.requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        (asked[0].method.as_str(), asked[0].path.as_str()),
+        ("GET", "/v1/balance")
+    );
+    for secret in [KEY, "whsec_doctor_one", "whsec_doctor_two"] {
+        assert!(!report.contains(secret), "a secret printed: {report}");
+    }
+
+    // A key Stripe does not know (401), and no webhook secret: both fail, saying what to do.
+    let dir = tempfile::tempdir().unwrap();
+    let base = stripe.base();
+    let (out, report) = tokio::task::spawn_blocking(move || {
+        doctor(
+            dir.path(),
+            &[],
+            &[
+                ("STRIPE_SECRET_KEY", "sk_test_revoked_key"),
+                ("STRIPE_API_BASE", &base),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let key = line(&report, "stripe");
+    assert!(
+        key.starts_with("FAIL") && key.contains("401") && key.contains("not a valid key"),
+        "{report}"
+    );
+    let webhook = line(&report, "stripe webhook");
+    assert!(
+        webhook.starts_with("FAIL") && webhook.contains("STRIPE_WEBHOOK_SECRET unset"),
+        "{report}"
+    );
+    assert!(!report.contains("sk_test_revoked_key"), "{report}");
+
+    // No Stripe at all: deposits off, said as such.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, report) = tokio::task::spawn_blocking(move || doctor(dir.path(), &[], &[]))
+        .await
+        .unwrap();
+    let off = line(&report, "stripe");
+    assert!(
+        off.starts_with("ok") && off.contains("STRIPE_SECRET_KEY unset"),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stripe_api_that_hangs_fails_within_the_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let base = format!("http://{addr}");
+    let started = std::time::Instant::now();
+    let (out, report) = tokio::task::spawn_blocking(move || {
+        doctor(
+            dir.path(),
+            &["--timeout-seconds", "1"],
+            &[
+                ("STRIPE_SECRET_KEY", crate::fake_stripe::KEY),
+                ("STRIPE_API_BASE", &base),
+                ("STRIPE_WEBHOOK_SECRET", "whsec_doctor"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    held.abort();
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    let stripe = line(&report, "stripe");
+    assert!(stripe.starts_with("FAIL"), "{report}");
+    assert!(stripe.contains("no answer within 1s"), "{report}");
+    assert!(
+        stripe.contains(&format!("GET http://{addr}/v1/balance")),
+        "names the URL it called: {report}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the check gave up on its own"
+    );
+}

@@ -96,6 +96,7 @@ impl FakeStripe {
             .route("/v1/checkout/sessions/{id}", get(retrieve_session))
             .route("/v1/checkout/sessions/{id}/expire", post(expire_session))
             .route("/v1/refunds", post(create_refund))
+            .route("/v1/balance", get(balance))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -527,4 +528,19 @@ async fn create_refund(
         refund
     };
     answer(&inner, index, 200, refund)
+}
+
+/// `GET /v1/balance`, shaped as `fixtures3.json`'s balance object, in test mode.
+async fn balance(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
+    let (_, index) = match admit(&inner, Method::GET, "/v1/balance".into(), &headers, &[]) {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let body = json!({
+        "object": "balance",
+        "available": [{"amount": 0, "currency": "eur", "source_types": {"card": 0}}],
+        "livemode": false,
+        "pending": [{"amount": 0, "currency": "eur", "source_types": {"card": 0}}]
+    });
+    answer(&inner, index, 200, body)
 }

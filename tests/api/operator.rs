@@ -196,3 +196,28 @@ fn chat_refuses_the_servers_database_named_in_dot_env() {
     );
     assert!(!dir.path().join("server.db").exists());
 }
+
+#[test]
+fn stripe_reconcile_needs_a_key_and_an_existing_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["stripe", "reconcile"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("STRIPE_SECRET_KEY is unset"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        dir.path(),
+        &["stripe", "reconcile"],
+        &[("STRIPE_SECRET_KEY", "sk_test_never_called")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no database at data/salonbot.db"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("data").exists(), "a database was created");
+    assert!(!stderr(&out).contains("sk_test_never_called"));
+}

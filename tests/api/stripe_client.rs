@@ -229,6 +229,7 @@ async fn sessions_are_retrieved_and_expired_and_refunds_made() {
                 appointment_id: 10,
                 payment_intent: intent.clone(),
                 amount: 1500,
+                attempt: 1,
             },
             "stripe.refund.10",
         )
