@@ -117,6 +117,10 @@ struct Args {
     /// Longest wait for one turn's answer, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// The app's `QUEUE_RETENTION_DAYS`. The default keeps all seeded history (at most 31 days
+    /// old); a smaller number has the retention job remove the older part while the turns run.
+    #[arg(long, default_value_t = 3650)]
+    queue_retention_days: u32,
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -833,6 +837,7 @@ async fn main() -> anyhow::Result<()> {
         ("WHATSAPP_RECIPIENT_GAP_MS", "0".to_owned()),
         ("SALON_CONFIG", format!("{root}/salon.toml")),
         ("FLOWS_DIR", format!("{root}/flows")),
+        ("QUEUE_RETENTION_DAYS", args.queue_retention_days.to_string()),
     ]);
     if !args.no_redis {
         vars.insert("REDIS_URL", args.redis_url.clone());
