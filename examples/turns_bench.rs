@@ -477,10 +477,11 @@ async fn seed(
     sqlx::query("SET synchronous_commit = off")
         .execute(&mut *conn)
         .await?;
-    // History spread over the last 30 days; event e = (c - 1) * h + j is message j of conversation c.
+    // History spread over the last 30 days, older for lower ids as in a database that grew with it;
+    // event e = (c - 1) * h + j is message j of conversation c.
     let rows = "FROM (SELECT e, (e - 1) / $2 + 1 AS c, (e - 1) % $2 + 1 AS j FROM generate_series(1, $1 * $2) e) s, \
          LATERAL (SELECT $3 || lpad(c::text, 8, '0') AS phone, \
-             now() - interval '1 day' - make_interval(mins => (c % 43200)::int) \
+             now() - interval '1 day' - make_interval(mins => ((($1 - c) * 43200) / $1)::int) \
                  + make_interval(mins => j::int) AS t) x";
     let inbox = format!(
         "INSERT INTO inbox_events (id, provider, provider_event_id, business_id, conversation_key, kind, \
@@ -533,7 +534,7 @@ async fn seed(
              'es', false, c * $2, $2 \
          FROM generate_series(1, $1) c, \
          LATERAL (SELECT $4 || lpad(c::text, 8, '0') AS phone, \
-             now() - interval '1 day' - make_interval(mins => (c % 43200)::int) + make_interval(mins => $2::int) AS t) x",
+             now() - interval '1 day' - make_interval(mins => ((($1 - c) * 43200) / $1)::int) + make_interval(mins => $2::int) AS t) x",
     )
     .bind(n)
     .bind(h)
@@ -837,7 +838,10 @@ async fn main() -> anyhow::Result<()> {
         ("WHATSAPP_RECIPIENT_GAP_MS", "0".to_owned()),
         ("SALON_CONFIG", format!("{root}/salon.toml")),
         ("FLOWS_DIR", format!("{root}/flows")),
-        ("QUEUE_RETENTION_DAYS", args.queue_retention_days.to_string()),
+        (
+            "QUEUE_RETENTION_DAYS",
+            args.queue_retention_days.to_string(),
+        ),
     ]);
     if !args.no_redis {
         vars.insert("REDIS_URL", args.redis_url.clone());

@@ -8,7 +8,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::booking::catalog::Catalog;
 use crate::cache::Redis;
-use crate::store::Store;
+use crate::store::{Pruned, Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::worker::outbox::SendingState;
 
@@ -45,9 +45,15 @@ pub async fn sweep_holds(store: Store, shutdown: watch::Receiver<bool>) {
 }
 
 /// Rows a retention round looks at.
-const PRUNE_WINDOW: u32 = 1000;
-/// The pause between two rounds: retention yields to the hot path.
-const PRUNE_PAUSE: Duration = Duration::from_millis(100);
+const PRUNE_WINDOW: u32 = 500;
+/// The shortest pause between two rounds.
+const PRUNE_PAUSE: Duration = Duration::from_millis(200);
+/// The pause after a round is this many times the round's own time (within `PRUNE_PAUSE` and
+/// `PRUNE_PAUSE_MAX`): the job keeps the database busy a tenth of the time at most, and slows down
+/// by itself when the database is slow.
+const PRUNE_YIELD: u32 = 9;
+/// The longest pause (so a stop is never held up for long).
+const PRUNE_PAUSE_MAX: Duration = Duration::from_secs(2);
 
 /// Every hour, removes done inbox events and settled outbox messages older than `retention_days`
 /// (`QUEUE_RETENTION_DAYS`), in small rounds with pauses between them, so that the tables (and
@@ -56,39 +62,43 @@ pub async fn prune_queues(store: Store, retention_days: u32, shutdown: watch::Re
     let stop = shutdown.clone();
     every(Duration::from_secs(3600), shutdown, || async {
         let before = chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days));
-        let mut removed = (0, 0);
-        let mut cursor = Some(0);
-        while let Some(after) = cursor.filter(|_| !*stop.borrow()) {
-            match store.prune_inbox(after, PRUNE_WINDOW, before).await {
-                Ok(round) => (removed.0, cursor) = (removed.0 + round.removed, round.next),
-                Err(err) => {
-                    tracing::warn!(error = %err, "inbox retention failed");
-                    break;
-                }
-            }
-            tokio::time::sleep(PRUNE_PAUSE).await;
-        }
-        let mut cursor = Some(0);
-        while let Some(after) = cursor.filter(|_| !*stop.borrow()) {
-            match store.prune_outbox(after, PRUNE_WINDOW, before).await {
-                Ok(round) => (removed.1, cursor) = (removed.1 + round.removed, round.next),
-                Err(err) => {
-                    tracing::warn!(error = %err, "outbox retention failed");
-                    break;
-                }
-            }
-            tokio::time::sleep(PRUNE_PAUSE).await;
-        }
-        if removed != (0, 0) {
-            tracing::info!(
-                inbox = removed.0,
-                outbox = removed.1,
-                days = retention_days,
-                "queues pruned"
-            );
+        let inbox = prune_rounds("inbox", &stop, |after| {
+            store.prune_inbox(after, PRUNE_WINDOW, before)
+        })
+        .await;
+        let outbox = prune_rounds("outbox", &stop, |after| {
+            store.prune_outbox(after, PRUNE_WINDOW, before)
+        })
+        .await;
+        if inbox + outbox > 0 {
+            tracing::info!(inbox, outbox, days = retention_days, "queues pruned");
         }
     })
     .await;
+}
+
+/// Runs retention rounds over one table from its first id until a round says it is done, an error
+/// (logged; the next hour tries again) or `stop`; the rows removed.
+async fn prune_rounds<F, Fut>(table: &str, stop: &watch::Receiver<bool>, mut round: F) -> u64
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Pruned, StoreError>>,
+{
+    let mut removed = 0;
+    let mut cursor = Some(0);
+    while let Some(after) = cursor.filter(|_| !*stop.borrow()) {
+        let started = std::time::Instant::now();
+        match round(after).await {
+            Ok(done) => (removed, cursor) = (removed + done.removed, done.next),
+            Err(err) => {
+                tracing::warn!(error = %err, table, "retention failed");
+                break;
+            }
+        }
+        let pause = (started.elapsed() * PRUNE_YIELD).clamp(PRUNE_PAUSE, PRUNE_PAUSE_MAX);
+        tokio::time::sleep(pause).await;
+    }
+    removed
 }
 
 /// What the metrics loop looks at.
