@@ -10,6 +10,7 @@ mod proxy;
 mod appointments;
 mod boundaries;
 mod chat;
+mod chatwoot_ingress;
 mod cli;
 mod conversations;
 mod deploy;
