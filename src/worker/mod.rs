@@ -17,6 +17,7 @@ pub mod payments;
 pub mod pipeline;
 pub mod reading;
 pub mod retry;
+pub mod staff;
 pub mod turn;
 pub mod window;
 

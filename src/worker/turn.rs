@@ -28,19 +28,21 @@ use crate::engine::state::Conversation;
 use crate::engine::step::step;
 use crate::engine::view::{self, View};
 use crate::engine::{Flow, Templates};
+use crate::event::{EventKind, Provider};
 use crate::store::{
     Appointment, BookingOp, Committed, InboxEvent, NewHold, NewOutbound, NewTimer, Store,
     StoreError, StoredConversation, TurnCommit, TurnError, TurnTimer,
 };
 use crate::telemetry::Metrics;
 use crate::whatsapp::messages::{
-    ListRow, ListSection, MessageBody, OutboundMessage, Recipient, ReplyButton, TemplateComponent,
-    TemplateParameter,
+    ListRow, ListSection, MediaSource, MessageBody, OutboundMessage, Recipient, ReplyButton,
+    TemplateComponent, TemplateParameter,
 };
 use crate::worker::error::WorkerError;
 use crate::worker::input::{NoInput, input_of, timer_payload};
 use crate::worker::outbox::rows_for;
 use crate::worker::payments::{self, Deposits, PaymentCounts};
+use crate::worker::staff::{self, ChatwootCall, HUMAN_IDLE, StaffSettings};
 
 /// Times a turn is planned again after the store refused a booking change.
 const REPLANS: usize = 3;
@@ -69,6 +71,8 @@ pub struct TurnSettings {
     pub model: Option<crate::language_model::ModelReader>,
     /// Where Checkout sends the customer after paying, and after giving up.
     pub return_urls: (String, String),
+    /// The staff inbox (Chatwoot): agents' replies to send, the mirror, the idle time of human mode.
+    pub staff: Option<StaffSettings>,
 }
 
 impl Default for TurnSettings {
@@ -78,6 +82,7 @@ impl Default for TurnSettings {
             reminder_template: None,
             return_urls: ("https://wa.me/".into(), "https://wa.me/".into()),
             model: None,
+            staff: None,
         }
     }
 }
@@ -93,13 +98,19 @@ pub enum TurnOutcome {
 
 impl TurnSettings {
     /// What the configuration says; `deposits` when a payment provider takes them (Stripe
-    /// configured, or its sandbox in the simulator).
-    pub fn from_config(config: &crate::config::Config, catalog: &Catalog, deposits: bool) -> Self {
+    /// configured, or its sandbox in the simulator), `staff` when a staff inbox is plugged in.
+    pub fn from_config(
+        config: &crate::config::Config,
+        catalog: &Catalog,
+        deposits: bool,
+        staff: Option<StaffSettings>,
+    ) -> Self {
         Self {
             deposits,
             reminder_template: config.whatsapp.reminder_template.clone(),
             model: crate::language_model::ModelReader::from_config(&config.openai),
             return_urls: payments::return_urls(&config.stripe, catalog),
+            staff,
         }
     }
 }
@@ -316,6 +327,10 @@ impl TurnRunner {
             },
         };
         let mut commit = self.commit_of(cx.event, &cx.recipient, &turn, now);
+        if let Some(staff) = self.settings.staff {
+            self.staff_side(cx, input, &turn, &mut commit, staff, now)
+                .await?;
+        }
         let effects = self
             .deposits
             .plan_effects(cx.event, &cx.conversation, &turn, now)
@@ -332,6 +347,124 @@ impl TurnRunner {
             counts.refunds.extend(plan.counts.refunds);
         }
         Ok(Some(Planned { commit, counts }))
+    }
+
+    /// The staff inbox's side of a turn: an agent's reply goes to the customer; in mirror mode the
+    /// customer's message, the bot's replies and a hand-off (with its note) become Chatwoot rows, in
+    /// that order; human mode (re)started sets its idle timer.
+    async fn staff_side(
+        &self,
+        cx: &TurnContext<'_>,
+        input: Option<&Input>,
+        turn: &Turn,
+        commit: &mut TurnCommit,
+        staff: StaffSettings,
+        now: DateTime<Utc>,
+    ) -> Result<(), WorkerError> {
+        let event = cx.event;
+        let key = &event.conversation_key;
+        if event.kind == EventKind::Staff
+            && let Ok(parsed) = crate::chatwoot::wire::EventIn::deserialize(&event.payload)
+            && let Some((text, attachments)) = staff::agent_reply(&parsed)
+        {
+            let mut bodies = Vec::new();
+            if !text.trim().is_empty() {
+                bodies.push(MessageBody::text(text));
+            }
+            for (kind, url) in attachments {
+                let media = MediaSource::Link(url);
+                bodies.push(match kind.as_str() {
+                    "image" => MessageBody::Image {
+                        media,
+                        caption: None,
+                    },
+                    _ => MessageBody::Document {
+                        media,
+                        caption: None,
+                        filename: None,
+                    },
+                });
+            }
+            for (i, body) in bodies.into_iter().enumerate() {
+                let message = OutboundMessage::new(cx.recipient.clone(), body);
+                let (rows, _) = rows_for(
+                    message,
+                    &format!("staff:{}:{i}", event.id),
+                    &event.business_id,
+                    key,
+                    now,
+                );
+                commit.outbox.extend(rows);
+            }
+        }
+        if staff.mirror {
+            let row = |call: ChatwootCall, local: String| {
+                call.row(
+                    format!("chatwoot:{}:{local}", event.id),
+                    &event.business_id,
+                    key,
+                    now,
+                )
+            };
+            if event.provider == Provider::WhatsApp
+                && event.kind == EventKind::Message
+                && let Some(input) = input
+            {
+                let content = staff::customer_text(input);
+                commit.outbox.push(row(
+                    ChatwootCall::Mirror {
+                        incoming: true,
+                        content,
+                    },
+                    "in".into(),
+                ));
+            }
+            for (i, reply) in turn.replies.iter().enumerate() {
+                commit.outbox.push(row(
+                    ChatwootCall::Mirror {
+                        incoming: false,
+                        content: staff::reply_text(reply),
+                    },
+                    format!("out:{i}"),
+                ));
+            }
+            if turn.effects.contains(&Effect::Handoff) {
+                let mut appointments = Vec::new();
+                for appointment in self.store.conversation_appointments(key).await? {
+                    if !appointment.status.is_live() {
+                        continue;
+                    }
+                    let payment = if appointment.deposit_minor > 0 {
+                        self.store.payment(appointment.id).await?
+                    } else {
+                        None
+                    };
+                    appointments.push((appointment, payment));
+                }
+                let said = input.map(staff::customer_text).unwrap_or_default();
+                let note = staff::handoff_note(&self.catalog, &turn.state, &said, &appointments);
+                commit
+                    .outbox
+                    .push(row(ChatwootCall::Handoff { note }, "handoff".into()));
+            }
+        }
+        if turn.state.human
+            && turn.state.human_since != cx.conversation.human_since
+            && let Some(since) = turn.state.human_since
+        {
+            commit.timers.push(TurnTimer {
+                timer: NewTimer {
+                    key: format!("{key}/{}", staff::HUMAN_IDLE),
+                    business_id: event.business_id.clone(),
+                    conversation_key: key.clone(),
+                    kind: staff::HUMAN_IDLE.to_owned(),
+                    payload: timer_payload(&crate::engine::input::Timer::HumanIdle { since }),
+                    due_at: since + staff.human_idle,
+                },
+                of_confirmed: false,
+            });
+        }
+        Ok(())
     }
 
     /// Plans and commits a turn on its own after the store refused its booking change, with that
@@ -605,6 +738,7 @@ fn timer_kind(timer: &crate::engine::input::Timer) -> &'static str {
     match timer {
         crate::engine::input::Timer::StateTimeout { .. } => "state_timeout",
         crate::engine::input::Timer::Reminder { .. } => "reminder",
+        crate::engine::input::Timer::HumanIdle { .. } => HUMAN_IDLE,
     }
 }
 
