@@ -510,6 +510,9 @@ impl TurnRunner {
             wake.notify_one();
         }
         self.metrics.turn(cx.started.elapsed());
+        if let Some(reason) = human_mode_change(cx, commit.human) {
+            self.metrics.human_mode(reason);
+        }
         self.count_appointments(&commit.booking, committed.confirmed);
         counts.count(&self.metrics);
         TurnOutcome::Committed
@@ -711,6 +714,26 @@ struct TurnContext<'e> {
     started: Instant,
     /// The event is a deposit's news (decided before the step).
     payment: bool,
+}
+
+/// Why a turn put its conversation in human mode or took it out, if it did.
+fn human_mode_change(cx: &TurnContext<'_>, human: bool) -> Option<&'static str> {
+    let staff = cx.event.kind == EventKind::Staff;
+    match (cx.conversation.human, human) {
+        (false, true) if staff => Some("agent_reply"),
+        (false, true) => Some("handoff"),
+        (true, false) if staff => Some(
+            match crate::chatwoot::wire::EventIn::deserialize(&cx.event.payload)
+                .map(|e| e.meaning(true))
+            {
+                Ok(crate::chatwoot::wire::Meaning::HandBack { why }) => why,
+                _ => "resolved",
+            },
+        ),
+        (true, false) if cx.event.kind == EventKind::Timer => Some("idle"),
+        (true, false) => Some("customer"),
+        _ => None,
+    }
 }
 
 /// The reads a step needed.

@@ -273,6 +273,13 @@ async fn resolving_or_the_bot_note_gives_the_conversation_back(backend: Backend)
     chatwoot.note(cw, "/bot").await;
     webhooks_settled(&app, &chatwoot).await;
     assert!(!ana.say("quiero reservar").await.is_empty());
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for reason in ["agent_reply", "resolved", "note"] {
+        assert!(
+            metrics.contains(&format!("salonbot_human_mode_total{{reason=\"{reason}\"}}")),
+            "{reason}: {metrics}"
+        );
+    }
     // A note other than `/bot` never reaches the customer.
     let before = graph.delivered_to(&ana.phone()).len();
     chatwoot.note(cw, "clienta habitual").await;
