@@ -80,6 +80,9 @@ pub struct Senders {
     pub stripe: Option<StripeApi>,
     /// Chatwoot, the staff inbox, when configured.
     pub chatwoot: Option<ChatwootApi>,
+    /// What the turns do for the staff inbox (agents' replies, the mirror, the idle time); `None`
+    /// without one.
+    pub staff: Option<StaffSettings>,
 }
 
 impl Senders {
@@ -89,6 +92,7 @@ impl Senders {
             whatsapp: WhatsAppSender::from_config(&config.whatsapp, metrics.clone())?,
             stripe: StripeApi::from_config(&config.stripe, metrics.clone())?,
             chatwoot: ChatwootApi::from_config(&config.chatwoot, metrics.clone())?,
+            staff: StaffSettings::from_config(&config.chatwoot),
         })
     }
 }
@@ -127,10 +131,7 @@ impl Pipeline {
                 config,
                 &setup.catalog,
                 senders.stripe.is_some(),
-                senders
-                    .chatwoot
-                    .as_ref()
-                    .and(StaffSettings::from_config(&config.chatwoot)),
+                senders.staff,
             ),
             metrics.clone(),
         )
