@@ -136,6 +136,7 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
         chatwoot: None,
         staff: Some(StaffSettings {
             mirror: false,
+            channel: false,
             human_idle: chrono::Duration::from_std(config.chatwoot.human_idle)
                 .unwrap_or(chrono::Duration::hours(12)),
         }),

@@ -72,6 +72,9 @@ pub struct EventIn {
 pub struct ConversationFields {
     #[serde(default)]
     pub status: Option<String>,
+    /// The inbox's channel: `Channel::Api` (mirror mode), `Channel::Whatsapp` ...
+    #[serde(default)]
+    pub channel: Option<String>,
     #[serde(default)]
     pub inbox_id: Option<i64>,
     #[serde(default)]
@@ -301,10 +304,10 @@ impl EventIn {
             || self.sender.as_ref().map(SenderIn::role) == Some(SenderRole::Bot)
     }
 
-    /// What the event means to the bot in `channel` mode or not.
-    pub fn meaning(&self, channel: bool) -> Meaning {
+    /// What the event means to the bot, read as `reading` says.
+    pub fn meaning(&self, reading: Reading) -> Meaning {
         match self.event.as_str() {
-            "message_created" => self.message_meaning(channel),
+            "message_created" => self.message_meaning(reading),
             "message_updated" => Meaning::Ignore("message_updated is not acted on"),
             "conversation_status_changed" | "conversation_resolved" => {
                 if self.status() == Some("resolved") {
@@ -320,7 +323,7 @@ impl EventIn {
         }
     }
 
-    fn message_meaning(&self, channel: bool) -> Meaning {
+    fn message_meaning(&self, reading: Reading) -> Meaning {
         if self.is_own() {
             return Meaning::Ignore("the bot's own message, echoed");
         }
@@ -332,6 +335,10 @@ impl EventIn {
                 } else {
                     Meaning::Ignore("private note")
                 }
+            }
+            // Channel mode: Chatwoot sends an agent's reply to WhatsApp itself.
+            Some(MessageType::Outgoing) if reading == Reading::Channel => {
+                Meaning::Ignore("an agent's reply, sent by Chatwoot")
             }
             Some(MessageType::Outgoing) => {
                 if self.sender.as_ref().map(SenderIn::role) != Some(SenderRole::Agent) {
@@ -347,14 +354,36 @@ impl EventIn {
                 }
                 Meaning::AgentReplied { text, attachments }
             }
-            Some(MessageType::Incoming) if channel && self.private != Some(true) => {
-                Meaning::CustomerWrote { text }
+            Some(MessageType::Incoming) if self.private == Some(true) => {
+                Meaning::Ignore("private incoming message")
             }
             // Mirror mode: the customer's messages reach the bot from WhatsApp; these are its mirror.
-            Some(MessageType::Incoming) => Meaning::Ignore("incoming message mirrored by the bot"),
+            Some(MessageType::Incoming) if reading == Reading::Mirror => {
+                Meaning::Ignore("incoming message mirrored by the bot")
+            }
+            // Channel mode: Chatwoot keeps sending the bot webhooks of conversations a person has
+            // (`open`); the bot acts only on `pending` ones.
+            Some(MessageType::Incoming)
+                if reading == Reading::Channel && self.status() != Some("pending") =>
+            {
+                Meaning::Ignore("conversation not pending: a person has it")
+            }
+            Some(MessageType::Incoming) if text.trim().is_empty() => {
+                Meaning::Ignore("incoming message without text")
+            }
+            Some(MessageType::Incoming) => Meaning::CustomerWrote { text },
             _ => Meaning::Ignore("message type not used"),
         }
     }
+}
+
+/// How an event is read: by ingress in one mode or the other, or by the worker from the inbox, where
+/// ingress let through only what its mode acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    Mirror,
+    Channel,
+    Stored,
 }
 
 fn body_digest(body: &[u8]) -> String {

@@ -22,7 +22,7 @@ use chrono::Utc;
 
 use super::{Accepted, WebhookRequest, client, ingest, signature};
 use crate::app::AppState;
-use crate::chatwoot::wire::{EventIn, Meaning};
+use crate::chatwoot::wire::{EventIn, Meaning, Reading};
 use crate::config::ChatwootMode;
 use crate::conversation::{ConversationKey, CustomerId, E164, Masked};
 use crate::error::AppError;
@@ -67,8 +67,10 @@ async fn receive_event(
     let payload =
         String::from_utf8(body.to_vec()).map_err(|e| AppError::Malformed(e.to_string()))?;
     let id = event.dedup_id(&body);
-    let channel = state.config.chatwoot.mode == ChatwootMode::Channel;
-    let meaning = event.meaning(channel);
+    let meaning = event.meaning(match state.config.chatwoot.mode {
+        ChatwootMode::Mirror => Reading::Mirror,
+        ChatwootMode::Channel => Reading::Channel,
+    });
     let lane = match &meaning {
         Meaning::Ignore(_) => None,
         _ => route(state, &event).await?,
@@ -186,8 +188,15 @@ async fn route(state: &AppState, event: &EventIn) -> Result<Option<(String, Stri
             return Ok(Some((route.business_id, route.conversation_key)));
         }
     }
-    let Some(business) = state.config.whatsapp.phone_number_id.clone() else {
-        return Ok(None);
+    // Channel mode may run without a WhatsApp number of the bot's own: the account stands for it.
+    let business = match (
+        &state.config.whatsapp.phone_number_id,
+        state.config.chatwoot.mode,
+        &state.config.chatwoot.account_id,
+    ) {
+        (Some(number), ..) => number.clone(),
+        (None, ChatwootMode::Channel, Some(account)) => format!("chatwoot-{account}"),
+        (None, ..) => return Ok(None),
     };
     let Some(phone) = event.phone().and_then(|p| E164::parse(&p)) else {
         return Ok(None);

@@ -77,4 +77,30 @@ impl Store {
             .await?
             .unwrap_or(chatwoot_conversation_id))
     }
+
+    /// Points a customer conversation at a Chatwoot conversation (channel mode, where Chatwoot opens
+    /// a new conversation when a resolved one is written to again): the latest wins.
+    pub async fn set_chatwoot_conversation(
+        &self,
+        conversation_key: &str,
+        business_id: &str,
+        chatwoot_conversation_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on!(Store, self, |s| sqlx::query(
+            "INSERT INTO chatwoot_conversations \
+             (conversation_key, business_id, chatwoot_conversation_id, contact_id, created_at) \
+             VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (conversation_key) DO UPDATE \
+             SET chatwoot_conversation_id = EXCLUDED.chatwoot_conversation_id, \
+                 created_at = EXCLUDED.created_at",
+        )
+        .bind(conversation_key)
+        .bind(business_id)
+        .bind(chatwoot_conversation_id)
+        .bind(Time(now))
+        .execute(s.write())
+        .await
+        .map(|_| ())?);
+        Ok(())
+    }
 }

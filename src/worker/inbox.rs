@@ -189,7 +189,13 @@ impl InboxHandler {
     /// Settles a Chatwoot event ingress found nothing to do with, keeping the reason.
     async fn chatwoot_ignored(&self, event: &InboxEvent) -> Outcome {
         let reason = match crate::chatwoot::wire::EventIn::deserialize(&event.payload) {
-            Ok(parsed) => match parsed.meaning(false) {
+            Ok(parsed) => match parsed.meaning(
+                // Mirror mode writes to an API inbox; channel mode is any other channel.
+                match parsed.fields().channel.as_deref() {
+                    Some("Channel::Api") | None => crate::chatwoot::wire::Reading::Mirror,
+                    Some(_) => crate::chatwoot::wire::Reading::Channel,
+                },
+            ) {
                 crate::chatwoot::wire::Meaning::Ignore(why) => format!("{}: {why}", parsed.event),
                 _ => format!("{}: no customer conversation to lead it to", parsed.event),
             },

@@ -21,7 +21,8 @@ use serde_json::Value;
 
 use crate::booking::catalog::{Catalog, Language, ServiceId, StaffId};
 use crate::chatwoot::wire::{
-    ContactOut, ConversationOut, EventIn, HANDOFF_LABEL, Meaning, MessageOut, SOURCE_PREFIX,
+    ContactOut, ConversationOut, EventIn, HANDOFF_LABEL, Meaning, MessageOut, Reading,
+    SOURCE_PREFIX,
 };
 use crate::chatwoot::{ChatwootApi, ChatwootError};
 use crate::config::ChatwootMode;
@@ -44,8 +45,16 @@ pub const HUMAN_IDLE: &str = "human_idle";
 pub enum ChatwootCall {
     /// Mirror a message: the customer's (`incoming`) or the bot's (`outgoing`).
     Mirror { incoming: bool, content: String },
-    /// A hand-off: the conversation opened, labelled `bot-handoff`, and a private note for the agent.
+    /// A hand-off: the conversation opened, labelled `bot-handoff` (mirror mode), and a private note
+    /// for the agent.
     Handoff { note: String },
+    /// Channel mode: a bot reply posted into the customer's Chatwoot conversation, its choices as an
+    /// `input_select` (`(title, value)`; Chatwoot shows them as WhatsApp buttons or a list, and a tap
+    /// comes back as the title).
+    Reply {
+        content: String,
+        items: Vec<(String, String)>,
+    },
 }
 
 impl ChatwootCall {
@@ -57,6 +66,7 @@ impl ChatwootCall {
                 incoming: false, ..
             } => "chatwoot.outgoing",
             ChatwootCall::Handoff { .. } => "chatwoot.handoff",
+            ChatwootCall::Reply { .. } => "chatwoot.reply",
         }
     }
 
@@ -86,6 +96,8 @@ impl ChatwootCall {
 pub struct StaffSettings {
     /// Mirror every message into Chatwoot (mirror mode).
     pub mirror: bool,
+    /// Chatwoot is the channel: replies are posted into its conversations (channel mode).
+    pub channel: bool,
     /// After this long without a person's message the bot takes the conversation back.
     pub human_idle: chrono::Duration,
 }
@@ -95,6 +107,7 @@ impl StaffSettings {
     pub fn from_config(config: &crate::config::ChatwootConfig) -> Option<Self> {
         config.enabled().then(|| Self {
             mirror: config.mode == ChatwootMode::Mirror,
+            channel: config.mode == ChatwootMode::Channel,
             human_idle: chrono::Duration::from_std(config.human_idle)
                 .unwrap_or(chrono::Duration::hours(12)),
         })
@@ -104,7 +117,7 @@ impl StaffSettings {
 /// The engine's input of a staff event: a person's reply, the conversation handed back, or (channel
 /// mode) the customer's words.
 pub fn staff_input(event: &EventIn) -> Option<Input> {
-    match event.meaning(true) {
+    match event.meaning(Reading::Stored) {
         Meaning::AgentReplied { .. } => Some(Input::Staff(crate::engine::input::Staff::Replied)),
         Meaning::HandBack { .. } => Some(Input::Staff(crate::engine::input::Staff::HandBack)),
         Meaning::CustomerWrote { text } => Some(Input::Text(text)),
@@ -114,10 +127,32 @@ pub fn staff_input(event: &EventIn) -> Option<Input> {
 
 /// What an agent wrote, to go to the customer: the text and the files by link.
 pub fn agent_reply(event: &EventIn) -> Option<(String, Vec<(String, String)>)> {
-    match event.meaning(true) {
+    match event.meaning(Reading::Stored) {
         Meaning::AgentReplied { text, attachments } => Some((text, attachments)),
         _ => None,
     }
+}
+
+/// A bot reply as channel mode posts it: its text, and its choices as `(title, value)` items (a
+/// link is written out, Chatwoot having no button for it).
+pub fn channel_reply(reply: &Reply) -> ChatwootCall {
+    let mut content = reply.text.clone();
+    let items = match &reply.ui {
+        ReplyUi::None => Vec::new(),
+        ReplyUi::Buttons(buttons) => buttons
+            .iter()
+            .map(|(id, title)| (title.clone(), id.clone()))
+            .collect(),
+        ReplyUi::List { rows, .. } => rows
+            .iter()
+            .map(|r| (r.title.clone(), r.id.clone()))
+            .collect(),
+        ReplyUi::Cta { label, url } => {
+            content.push_str(&format!("\n\n{label}: {url}"));
+            Vec::new()
+        }
+    };
+    ChatwootCall::Reply { content, items }
 }
 
 /// A customer's message as it is mirrored.
@@ -313,6 +348,9 @@ impl StaffSender {
     ) -> Result<String, Failure> {
         let conversation = self.conversation(api, row, now).await?;
         let marker = format!("{SOURCE_PREFIX}{}", row.id);
+        if api.mode() == ChatwootMode::Channel {
+            return self.make_in_channel(api, row, call, conversation).await;
+        }
         match call {
             ChatwootCall::Mirror { incoming, content } => {
                 let message = MessageOut {
@@ -342,6 +380,57 @@ impl StaffSender {
                     source_id: Some(marker),
                 };
                 self.post_once(api, row, conversation, &message).await
+            }
+            ChatwootCall::Reply { .. } => Err(Failure::Final(
+                "a channel-mode reply in mirror mode (CHATWOOT_MODE changed meanwhile)".into(),
+            )),
+        }
+    }
+
+    /// Channel mode, with the agent bot's token: replies without `source_id` (Chatwoot would not
+    /// deliver an outgoing message that has one), and a hand-off is `toggle_status` to `open`, which
+    /// Chatwoot counts as the bot's hand-off, with a private note (labels refuse bot tokens).
+    async fn make_in_channel(
+        &self,
+        api: &ChatwootApi,
+        row: &Outbound,
+        call: &ChatwootCall,
+        conversation: i64,
+    ) -> Result<String, Failure> {
+        match call {
+            ChatwootCall::Reply { content, items } => {
+                let message = MessageOut {
+                    content: content.clone(),
+                    message_type: "outgoing".to_owned(),
+                    private: false,
+                    content_type: (!items.is_empty()).then(|| "input_select".to_owned()),
+                    content_attributes: (!items.is_empty()).then(|| {
+                        serde_json::json!({"items": items
+                            .iter()
+                            .map(|(title, value)| serde_json::json!({"title": title, "value": value}))
+                            .collect::<Vec<_>>()})
+                    }),
+                    source_id: None,
+                };
+                let posted = api.post_message(conversation, &message).await?;
+                Ok(format!("chatwoot:{}", posted.id))
+            }
+            ChatwootCall::Handoff { note } => {
+                let message = MessageOut {
+                    content: note.clone(),
+                    message_type: "outgoing".to_owned(),
+                    private: true,
+                    content_type: None,
+                    content_attributes: None,
+                    source_id: None,
+                };
+                let posted = api.post_message(conversation, &message).await?;
+                api.toggle_status(conversation, "open").await?;
+                Ok(format!("chatwoot:{}", posted.id))
+            }
+            ChatwootCall::Mirror { .. } => {
+                tracing::info!(id = row.id, "mirror row in channel mode: nothing to mirror");
+                Ok(format!("chatwoot:skipped:{}", row.id))
             }
         }
     }

@@ -363,10 +363,13 @@ impl TurnRunner {
     ) -> Result<(), WorkerError> {
         let event = cx.event;
         let key = &event.conversation_key;
-        if event.kind == EventKind::Staff
-            && let Ok(parsed) = crate::chatwoot::wire::EventIn::deserialize(&event.payload)
-            && let Some((text, attachments)) = staff::agent_reply(&parsed)
-        {
+        let parsed = (event.kind == EventKind::Staff)
+            .then(|| crate::chatwoot::wire::EventIn::deserialize(&event.payload).ok())
+            .flatten();
+        if staff.channel {
+            self.channel_side(cx, input, parsed.as_ref(), turn, commit, now)
+                .await?;
+        } else if let Some((text, attachments)) = parsed.as_ref().and_then(staff::agent_reply) {
             let mut bodies = Vec::new();
             if !text.trim().is_empty() {
                 bodies.push(MessageBody::text(text));
@@ -429,20 +432,7 @@ impl TurnRunner {
                 ));
             }
             if turn.effects.contains(&Effect::Handoff) {
-                let mut appointments = Vec::new();
-                for appointment in self.store.conversation_appointments(key).await? {
-                    if !appointment.status.is_live() {
-                        continue;
-                    }
-                    let payment = if appointment.deposit_minor > 0 {
-                        self.store.payment(appointment.id).await?
-                    } else {
-                        None
-                    };
-                    appointments.push((appointment, payment));
-                }
-                let said = input.map(staff::customer_text).unwrap_or_default();
-                let note = staff::handoff_note(&self.catalog, &turn.state, &said, &appointments);
+                let note = self.handoff_note(key, input, turn).await?;
                 commit
                     .outbox
                     .push(row(ChatwootCall::Handoff { note }, "handoff".into()));
@@ -465,6 +455,78 @@ impl TurnRunner {
             });
         }
         Ok(())
+    }
+
+    /// Channel mode: the customer's Chatwoot conversation remembered (Chatwoot opens a new one when a
+    /// resolved one is written to again), the replies posted into it instead of sent to WhatsApp, and
+    /// a hand-off made there.
+    async fn channel_side(
+        &self,
+        cx: &TurnContext<'_>,
+        input: Option<&Input>,
+        parsed: Option<&crate::chatwoot::wire::EventIn>,
+        turn: &Turn,
+        commit: &mut TurnCommit,
+        now: DateTime<Utc>,
+    ) -> Result<(), WorkerError> {
+        let event = cx.event;
+        let key = &event.conversation_key;
+        if let Some(id) = parsed.and_then(|p| p.conversation_id()) {
+            self.store
+                .set_chatwoot_conversation(key, &event.business_id, id, now)
+                .await?;
+        }
+        commit
+            .outbox
+            .retain(|row| row.provider != Provider::WhatsApp);
+        let row = |call: ChatwootCall, local: String| {
+            call.row(
+                format!("chatwoot:{}:{local}", event.id),
+                &event.business_id,
+                key,
+                now,
+            )
+        };
+        for (i, reply) in turn.replies.iter().enumerate() {
+            commit
+                .outbox
+                .push(row(staff::channel_reply(reply), format!("reply:{i}")));
+        }
+        if turn.effects.contains(&Effect::Handoff) {
+            let note = self.handoff_note(key, input, turn).await?;
+            commit
+                .outbox
+                .push(row(ChatwootCall::Handoff { note }, "handoff".into()));
+        }
+        Ok(())
+    }
+
+    /// The hand-off's private note, with the conversation's live appointments and their deposits.
+    async fn handoff_note(
+        &self,
+        key: &str,
+        input: Option<&Input>,
+        turn: &Turn,
+    ) -> Result<String, WorkerError> {
+        let mut appointments = Vec::new();
+        for appointment in self.store.conversation_appointments(key).await? {
+            if !appointment.status.is_live() {
+                continue;
+            }
+            let payment = if appointment.deposit_minor > 0 {
+                self.store.payment(appointment.id).await?
+            } else {
+                None
+            };
+            appointments.push((appointment, payment));
+        }
+        let said = input.map(staff::customer_text).unwrap_or_default();
+        Ok(staff::handoff_note(
+            &self.catalog,
+            &turn.state,
+            &said,
+            &appointments,
+        ))
     }
 
     /// Plans and commits a turn on its own after the store refused its booking change, with that
@@ -724,7 +786,7 @@ fn human_mode_change(cx: &TurnContext<'_>, human: bool) -> Option<&'static str> 
         (false, true) => Some("handoff"),
         (true, false) if staff => Some(
             match crate::chatwoot::wire::EventIn::deserialize(&cx.event.payload)
-                .map(|e| e.meaning(true))
+                .map(|e| e.meaning(crate::chatwoot::wire::Reading::Stored))
             {
                 Ok(crate::chatwoot::wire::Meaning::HandBack { why }) => why,
                 _ => "resolved",

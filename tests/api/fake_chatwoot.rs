@@ -51,6 +51,28 @@ pub struct Message {
     pub source_id: Option<String>,
     /// `user`, `agent_bot` or `contact`.
     pub sender: String,
+    pub content_type: Option<String>,
+    pub content_attributes: Value,
+}
+
+impl Message {
+    /// The `(title, value)` items of an `input_select`.
+    pub fn items(&self) -> Vec<(String, String)> {
+        self.content_attributes["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|i| {
+                        (
+                            i["title"].as_str().unwrap_or_default().to_owned(),
+                            i["value"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +81,8 @@ pub struct Conversation {
     pub contact: i64,
     pub status: String,
     pub labels: Vec<String>,
+    /// `Channel::Api` (the bot's mirror) or `Channel::Whatsapp` (Chatwoot owns the number).
+    pub channel: String,
 }
 
 #[derive(Default)]
@@ -174,6 +198,8 @@ impl FakeChatwoot {
                 private,
                 source_id: None,
                 sender: "user".into(),
+                content_type: None,
+                content_attributes: Value::Null,
             };
             inner.messages.push(message.clone());
             (message, inner.webhook.clone())
@@ -188,6 +214,60 @@ impl FakeChatwoot {
 
     pub async fn note(&self, conversation: i64, content: &str) {
         self.agent_writes(conversation, content, true).await;
+    }
+
+    /// Channel mode: the customer writes on WhatsApp to the inbox Chatwoot owns. The first message
+    /// opens a conversation in `pending` (the inbox has an active agent bot); returns its id.
+    pub async fn customer_says(&self, phone: &str, content: &str) -> i64 {
+        let (event, webhook, conversation) = {
+            let mut inner = self.inner.lock().unwrap();
+            let contact = match inner.contacts.iter().find(|(_, p)| p == phone) {
+                Some((id, _)) => *id,
+                None => {
+                    let id = next_id(&mut inner);
+                    inner.contacts.push((id, phone.to_owned()));
+                    id
+                }
+            };
+            let open = inner
+                .conversations
+                .iter()
+                .find(|c| c.contact == contact && c.status != "resolved")
+                .map(|c| c.id);
+            let conversation = match open {
+                Some(id) => id,
+                None => {
+                    let id = next_id(&mut inner);
+                    inner.conversations.push(Conversation {
+                        id,
+                        contact,
+                        status: "pending".into(),
+                        labels: Vec::new(),
+                        channel: "Channel::Whatsapp".into(),
+                    });
+                    id
+                }
+            };
+            let message = Message {
+                id: next_id(&mut inner),
+                conversation,
+                content: content.to_owned(),
+                message_type: "incoming".into(),
+                private: false,
+                source_id: Some(format!("wamid.fake{}", inner.next)),
+                sender: "contact".into(),
+                content_type: Some("text".into()),
+                content_attributes: json!({}),
+            };
+            inner.messages.push(message.clone());
+            (
+                message_event(&inner, &message),
+                inner.webhook.clone(),
+                conversation,
+            )
+        };
+        deliver(webhook, event).await;
+        conversation
     }
 
     /// An agent resolves the conversation: `conversation_status_changed` (and `conversation_updated`,
@@ -238,10 +318,15 @@ fn phone_of(inner: &Inner, contact: i64) -> String {
 
 /// `Conversations::EventDataPresenter#webhook_data`, with the fields the bot reads.
 fn conversation_json(c: &Conversation, phone: &str) -> Value {
+    let source_id = if c.channel == "Channel::Whatsapp" {
+        phone.trim_start_matches('+').to_owned()
+    } else {
+        format!("src-{}", c.contact)
+    };
     json!({
-        "id": c.id, "inbox_id": INBOX, "status": c.status, "channel": "Channel::Api",
+        "id": c.id, "inbox_id": INBOX, "status": c.status, "channel": c.channel,
         "labels": c.labels, "can_reply": true,
-        "contact_inbox": {"contact_id": c.contact, "inbox_id": INBOX, "source_id": format!("src-{}", c.contact)},
+        "contact_inbox": {"contact_id": c.contact, "inbox_id": INBOX, "source_id": source_id},
         "meta": {"sender": {"id": c.contact, "name": phone, "phone_number": phone, "type": "contact"},
                  "assignee": null},
         "messages": [],
@@ -460,6 +545,7 @@ async fn create_conversation(
         contact,
         status: body["status"].as_str().unwrap_or("open").to_owned(),
         labels: vec![STAFF_LABEL.to_owned()],
+        channel: "Channel::Api".into(),
     });
     axum::Json(json!({"id": id, "inbox_id": INBOX, "status": "open"})).into_response()
 }
@@ -538,6 +624,8 @@ async fn create_message(
             private: body["private"].as_bool().unwrap_or(false),
             source_id: body["source_id"].as_str().map(str::to_owned),
             sender: sender.into(),
+            content_type: body["content_type"].as_str().map(str::to_owned),
+            content_attributes: body["content_attributes"].clone(),
         };
         inner.messages.push(message.clone());
         let event = message_event(&inner, &message);

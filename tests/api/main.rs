@@ -11,6 +11,7 @@ mod proxy;
 mod appointments;
 mod boundaries;
 mod chat;
+mod chatwoot_channel;
 mod chatwoot_ingress;
 mod chatwoot_mirror;
 mod cli;
