@@ -248,6 +248,90 @@ async fn asking_for_a_person_hands_off_in_each_language(backend: Backend) {
 }
 both_backends!(handoff, asking_for_a_person_hands_off_in_each_language);
 
+async fn the_menus_option_and_three_misunderstandings_hand_off_too(backend: Backend) {
+    let (app, graph, chatwoot) = app(backend).await;
+    // The greeting's "talk to us" option.
+    let mut ana = Customer::new(&app, &graph, "34600121212");
+    ana.say("hola").await;
+    let told = ana.tap("human").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    // Three messages the bot does not understand, then the person it offers.
+    let mut bea = Customer::new(&app, &graph, "34600131313");
+    bea.say("hola").await;
+    let mut offered = Vec::new();
+    for _ in 0..3 {
+        offered = bea.say("xqzt wmbl").await;
+    }
+    assert!(
+        crate::conversations::button_ids(offered.last().unwrap())
+            .contains(&"intent:human".to_owned()),
+        "{offered:?}"
+    );
+    bea.tap("intent:human").await;
+    for customer in [&ana, &bea] {
+        let cw = chatwoot_conversation(&app, customer).await;
+        let note = wait_until(Duration::from_secs(30), "the hand-off note", || async {
+            chatwoot.messages(cw).into_iter().find(|m| m.private)
+        })
+        .await;
+        assert!(
+            note.content.contains("waiting for a person"),
+            "{}",
+            note.content
+        );
+        let labels = chatwoot
+            .conversations()
+            .into_iter()
+            .find(|c| c.id == cw)
+            .unwrap()
+            .labels;
+        assert!(labels.contains(&"bot-handoff".to_owned()), "{labels:?}");
+    }
+    webhooks_settled(&app, &chatwoot).await;
+}
+both_backends!(
+    handoff_by_menu_and_misses,
+    the_menus_option_and_three_misunderstandings_hand_off_too
+);
+
+async fn an_agents_image_and_document_go_by_link(backend: Backend) {
+    let (app, graph, chatwoot) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600141414");
+    ana.say("hola").await;
+    let cw = chatwoot_conversation(&app, &ana).await;
+    let mut event =
+        crate::chatwoot_ingress::agent_reply(88001, cw, &ana.phone(), "Mira el catálogo");
+    event["attachments"] = serde_json::json!([
+        {"id": 1, "message_id": 88001, "file_type": "image", "account_id": 1,
+         "data_url": "https://cdn.example.com/peinado.jpg", "thumb_url": "https://cdn.example.com/t.jpg"},
+        {"id": 2, "message_id": 88001, "file_type": "file", "account_id": 1,
+         "data_url": "https://cdn.example.com/precios.pdf"}
+    ]);
+    assert_eq!(
+        crate::chatwoot_ingress::post_event(&app, &event)
+            .await
+            .status(),
+        200
+    );
+    let sent = ana.wait_for(3).await;
+    assert_eq!(text_of(&sent[0]), "Mira el catálogo");
+    assert_eq!(sent[1]["type"], "image");
+    assert_eq!(
+        sent[1]["image"]["link"],
+        "https://cdn.example.com/peinado.jpg"
+    );
+    assert_eq!(sent[2]["type"], "document");
+    assert_eq!(
+        sent[2]["document"]["link"],
+        "https://cdn.example.com/precios.pdf"
+    );
+    // The agent's message is Chatwoot's already: only the customer's and the bot's are mirrored.
+    webhooks_settled(&app, &chatwoot).await;
+    let mirror = mirrored(&chatwoot, cw, 2).await;
+    assert_eq!(mirror.len(), 2, "{mirror:?}");
+}
+both_backends!(media, an_agents_image_and_document_go_by_link);
+
 async fn resolving_or_the_bot_note_gives_the_conversation_back(backend: Backend) {
     let (app, graph, chatwoot) = app(backend).await;
     let mut ana = Customer::new(&app, &graph, "34600444555");
