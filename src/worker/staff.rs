@@ -55,6 +55,9 @@ pub enum ChatwootCall {
         content: String,
         items: Vec<(String, String)>,
     },
+    /// Channel mode: set the conversation's status (`pending` gives it back to the bot after the
+    /// staff's note `/bot`).
+    Status { status: String },
 }
 
 impl ChatwootCall {
@@ -67,6 +70,7 @@ impl ChatwootCall {
             } => "chatwoot.outgoing",
             ChatwootCall::Handoff { .. } => "chatwoot.handoff",
             ChatwootCall::Reply { .. } => "chatwoot.reply",
+            ChatwootCall::Status { .. } => "chatwoot.status",
         }
     }
 
@@ -381,8 +385,8 @@ impl StaffSender {
                 };
                 self.post_once(api, row, conversation, &message).await
             }
-            ChatwootCall::Reply { .. } => Err(Failure::Final(
-                "a channel-mode reply in mirror mode (CHATWOOT_MODE changed meanwhile)".into(),
+            ChatwootCall::Reply { .. } | ChatwootCall::Status { .. } => Err(Failure::Final(
+                "a channel-mode call in mirror mode (CHATWOOT_MODE changed meanwhile)".into(),
             )),
         }
     }
@@ -427,6 +431,10 @@ impl StaffSender {
                 let posted = api.post_message(conversation, &message).await?;
                 api.toggle_status(conversation, "open").await?;
                 Ok(format!("chatwoot:{}", posted.id))
+            }
+            ChatwootCall::Status { status } => {
+                api.toggle_status(conversation, status).await?;
+                Ok(format!("chatwoot:status:{}", row.id))
             }
             ChatwootCall::Mirror { .. } => {
                 tracing::info!(id = row.id, "mirror row in channel mode: nothing to mirror");

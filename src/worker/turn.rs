@@ -498,6 +498,17 @@ impl TurnRunner {
                 .outbox
                 .push(row(ChatwootCall::Handoff { note }, "handoff".into()));
         }
+        // The staff's note `/bot`: the conversation back to `pending`, where the bot acts again.
+        if parsed.map(|p| p.meaning(crate::chatwoot::wire::Reading::Channel))
+            == Some(crate::chatwoot::wire::Meaning::HandBack { why: "note" })
+        {
+            commit.outbox.push(row(
+                ChatwootCall::Status {
+                    status: "pending".into(),
+                },
+                "pending".into(),
+            ));
+        }
         Ok(())
     }
 

@@ -168,6 +168,20 @@ async fn a_hand_off_opens_the_conversation_and_the_bot_leaves_open_ones_alone(ba
     );
     // The conversation is open: a person has it, and the bot says nothing.
     assert!(ana.say("hola?").await.is_empty());
+    // The staff's note `/bot` gives it back: pending again, and the bot answers.
+    chatwoot.note(ana.conversation, "/bot").await;
+    wait_until(
+        Duration::from_secs(20),
+        "the conversation pending",
+        || async {
+            chatwoot
+                .conversations()
+                .into_iter()
+                .find(|c| c.id == ana.conversation && c.status == "pending")
+        },
+    )
+    .await;
+    assert!(!ana.say("quiero reservar").await.is_empty());
 }
 both_backends!(
     hand_off,

@@ -28,6 +28,8 @@ pub const ACCOUNT: &str = "1";
 pub const INBOX: i64 = 3;
 /// A label the staff put on every new conversation (a hand-off must keep it).
 pub const STAFF_LABEL: &str = "vip";
+/// The labels the account has (Chatwoot drops any other label posted).
+pub const ACCOUNT_LABELS: [&str; 2] = [STAFF_LABEL, "bot-handoff"];
 
 /// One request as the fake received it.
 #[derive(Debug, Clone)]
@@ -719,7 +721,12 @@ async fn set_labels(
                 .collect()
         })
         .unwrap_or_default();
-    // Replaces the whole list, as `LabelConcern#create` does.
+    // Replaces the whole list with the posted labels that exist in the account, as
+    // `LabelConcern#create` does.
+    let labels: Vec<String> = labels
+        .into_iter()
+        .filter(|l| ACCOUNT_LABELS.contains(&l.as_str()))
+        .collect();
     if let Some(conversation) = inner.conversations.iter_mut().find(|x| x.id == c) {
         conversation.labels = labels.clone();
     }
