@@ -732,6 +732,29 @@ mod tests {
     }
 
     #[test]
+    fn chatwoot_mode_and_idle_hours_are_checked() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.chatwoot.mode, ChatwootMode::Mirror);
+        assert_eq!(c.chatwoot.human_idle, Duration::from_secs(12 * 3600));
+        assert!(!c.chatwoot.enabled());
+        let c = config(&[
+            ("CHATWOOT_MODE", "channel"),
+            ("CHATWOOT_HUMAN_IDLE_HOURS", "2"),
+            ("CHATWOOT_BASE_URL", "https://chatwoot.example.com/"),
+            ("CHATWOOT_API_TOKEN", "tok"),
+            ("CHATWOOT_ACCOUNT_ID", "1"),
+        ])
+        .unwrap();
+        assert_eq!(c.chatwoot.mode, ChatwootMode::Channel);
+        assert_eq!(c.chatwoot.human_idle, Duration::from_secs(2 * 3600));
+        assert!(c.chatwoot.enabled());
+        let err = config(&[("CHATWOOT_MODE", "inbox")]).unwrap_err();
+        assert_eq!(err.var, "CHATWOOT_MODE");
+        let err = config(&[("CHATWOOT_HUMAN_IDLE_HOURS", "0")]).unwrap_err();
+        assert_eq!(err.var, "CHATWOOT_HUMAN_IDLE_HOURS");
+    }
+
+    #[test]
     fn secrets_are_redacted_in_debug() {
         let c = config(&[
             ("WHATSAPP_APP_SECRET", "topsecret-app"),

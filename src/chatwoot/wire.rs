@@ -504,6 +504,59 @@ mod tests {
         assert_eq!(agent.role(), SenderRole::Agent);
     }
 
+    fn message(json: &str) -> EventIn {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn what_a_message_means_depends_on_who_wrote_it_and_the_mode() {
+        let agent = message(
+            r#"{"event":"message_created","id":1,"message_type":"outgoing","private":false,
+                "content":"Hola","sender":{"id":5,"type":"user"},"conversation":{"id":7}}"#,
+        );
+        assert!(matches!(
+            agent.meaning(Reading::Mirror),
+            Meaning::AgentReplied { .. }
+        ));
+        assert!(matches!(
+            agent.meaning(Reading::Channel),
+            Meaning::Ignore(_)
+        ));
+        let echo = message(
+            r#"{"event":"message_created","id":2,"message_type":"outgoing","private":false,
+                "content":"Hola","source_id":"salonbot:9","sender":{"id":5,"type":"user"}}"#,
+        );
+        assert!(matches!(echo.meaning(Reading::Mirror), Meaning::Ignore(_)));
+        let note = message(
+            r#"{"event":"message_created","id":3,"message_type":"outgoing","private":true,
+                "content":" /BOT ","sender":{"id":5,"type":"user"}}"#,
+        );
+        assert_eq!(
+            note.meaning(Reading::Mirror),
+            Meaning::HandBack { why: "note" }
+        );
+        let pending = message(
+            r#"{"event":"message_created","id":4,"message_type":"incoming","content":"hola",
+                "sender":{"id":77},"conversation":{"id":7,"status":"pending"}}"#,
+        );
+        assert_eq!(
+            pending.meaning(Reading::Channel),
+            Meaning::CustomerWrote {
+                text: "hola".into()
+            }
+        );
+        assert!(matches!(
+            pending.meaning(Reading::Mirror),
+            Meaning::Ignore(_)
+        ));
+        let open = message(
+            r#"{"event":"message_created","id":5,"message_type":"incoming","content":"hola",
+                "sender":{"id":77},"conversation":{"id":7,"status":"open"}}"#,
+        );
+        assert!(matches!(open.meaning(Reading::Channel), Meaning::Ignore(_)));
+        assert_eq!(open.dedup_id(b""), "message_created:5");
+    }
+
     #[test]
     fn the_phone_comes_from_the_contact_or_the_wa_id() {
         let event: EventIn = serde_json::from_str(
