@@ -158,14 +158,47 @@ impl StripeConfig {
     }
 }
 
-/// Chatwoot settings (human mode); on only when base URL and token are both set.
+/// Chatwoot settings (human mode); on only when base URL, token and account are all set.
 #[derive(Debug, Clone)]
 pub struct ChatwootConfig {
+    /// `CHATWOOT_BASE_URL`, without a trailing slash.
     pub base_url: Option<String>,
+    /// `CHATWOOT_API_TOKEN`: a user's access token in mirror mode (contacts and labels refuse bot
+    /// tokens), the agent bot's token in channel mode.
     pub api_token: Option<Secret>,
     pub account_id: Option<String>,
+    /// `CHATWOOT_INBOX_ID`: the API-channel inbox mirror mode writes to.
     pub inbox_id: Option<String>,
     pub webhook_secret: Option<Secret>,
+    /// `CHATWOOT_MODE`.
+    pub mode: ChatwootMode,
+    /// `CHATWOOT_HUMAN_IDLE_HOURS`: after this long without an agent's message the bot takes over again.
+    pub human_idle: Duration,
+}
+
+impl ChatwootConfig {
+    /// Whether the bot talks to Chatwoot (base URL, token and account all set).
+    pub fn enabled(&self) -> bool {
+        self.base_url.is_some() && self.api_token.is_some() && self.account_id.is_some()
+    }
+}
+
+/// How Chatwoot is used (`CHATWOOT_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatwootMode {
+    /// The bot owns the WhatsApp number; every message is mirrored into an API-channel inbox.
+    Mirror,
+    /// Chatwoot owns the WhatsApp number and the bot is its agent bot.
+    Channel,
+}
+
+impl ChatwootMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatwootMode::Mirror => "mirror",
+            ChatwootMode::Channel => "channel",
+        }
+    }
 }
 
 /// Optional language model for free text.
@@ -360,6 +393,23 @@ impl Config {
             account_id: get("CHATWOOT_ACCOUNT_ID"),
             inbox_id: get("CHATWOOT_INBOX_ID"),
             webhook_secret: secret("CHATWOOT_WEBHOOK_SECRET"),
+            mode: match get("CHATWOOT_MODE").as_deref() {
+                None | Some("mirror") => ChatwootMode::Mirror,
+                Some("channel") => ChatwootMode::Channel,
+                Some(other) => {
+                    return Err(invalid(
+                        "CHATWOOT_MODE",
+                        format!("expected mirror or channel, got '{other}'"),
+                    ));
+                }
+            },
+            human_idle: Duration::from_secs(
+                3600 * positive::<u64>(
+                    "CHATWOOT_HUMAN_IDLE_HOURS",
+                    get("CHATWOOT_HUMAN_IDLE_HOURS"),
+                    12,
+                )?,
+            ),
         };
 
         let openai = OpenAiConfig {
@@ -511,8 +561,11 @@ impl Config {
             (
                 "chatwoot",
                 on(
-                    self.chatwoot.base_url.is_some() && self.chatwoot.api_token.is_some(),
-                    "on",
+                    self.chatwoot.enabled(),
+                    match self.chatwoot.mode {
+                        ChatwootMode::Mirror => "on (mirror)",
+                        ChatwootMode::Channel => "on (channel)",
+                    },
                     "off",
                 ),
             ),
@@ -684,6 +737,29 @@ mod tests {
         assert_eq!(c.whatsapp.app_secret.unwrap().expose(), "s3cret");
         assert_eq!(c.whatsapp.api_base, "http://127.0.0.1:1/v1");
         assert_eq!(c.log_filter.as_deref(), Some("info"));
+    }
+
+    #[test]
+    fn chatwoot_mode_and_idle_hours_are_checked() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.chatwoot.mode, ChatwootMode::Mirror);
+        assert_eq!(c.chatwoot.human_idle, Duration::from_secs(12 * 3600));
+        assert!(!c.chatwoot.enabled());
+        let c = config(&[
+            ("CHATWOOT_MODE", "channel"),
+            ("CHATWOOT_HUMAN_IDLE_HOURS", "2"),
+            ("CHATWOOT_BASE_URL", "https://chatwoot.example.com/"),
+            ("CHATWOOT_API_TOKEN", "tok"),
+            ("CHATWOOT_ACCOUNT_ID", "1"),
+        ])
+        .unwrap();
+        assert_eq!(c.chatwoot.mode, ChatwootMode::Channel);
+        assert_eq!(c.chatwoot.human_idle, Duration::from_secs(2 * 3600));
+        assert!(c.chatwoot.enabled());
+        let err = config(&[("CHATWOOT_MODE", "inbox")]).unwrap_err();
+        assert_eq!(err.var, "CHATWOOT_MODE");
+        let err = config(&[("CHATWOOT_HUMAN_IDLE_HOURS", "0")]).unwrap_err();
+        assert_eq!(err.var, "CHATWOOT_HUMAN_IDLE_HOURS");
     }
 
     #[test]

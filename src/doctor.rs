@@ -2,7 +2,8 @@
 //! to do about each problem. The configuration and the salon's files; the database (reachable,
 //! migrated, `btree_gist` on Postgres); Redis; WhatsApp (the secrets set, the token valid for the
 //! number, the named templates approved, and with `--public-url` the webhook handshake as Meta will
-//! call it); Stripe (the key works, in test or live mode, and the webhook's signing secret is set).
+//! call it); Stripe (the key works, in test or live mode, and the webhook's signing secret is set);
+//! Chatwoot when it is configured (the webhook secret set, the token working and the inbox there).
 //! Every remote check has a short timeout and names the URL it called; no secret is printed.
 //! Exit 0 only when nothing failed.
 
@@ -10,7 +11,8 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::cache::Redis;
-use crate::config::Config;
+use crate::chatwoot::{ChatwootApi, ChatwootError};
+use crate::config::{ChatwootMode, Config};
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::stripe::StripeError;
 use crate::stripe::client::StripeClient;
@@ -94,7 +96,107 @@ pub async fn run(config: &Config, options: &DoctorOptions) -> Vec<Check> {
     report.extend(redis(config).await);
     report.extend(whatsapp(config, options).await);
     report.extend(stripe(config, options.timeout).await);
+    report.extend(chatwoot(config, options).await);
     report
+}
+
+/// Chatwoot, when any of it is configured: the settings complete, the webhook secret set, and (in
+/// mirror mode, where the token is a user's) the token working for the account's inbox.
+async fn chatwoot(config: &Config, options: &DoctorOptions) -> Vec<Check> {
+    let c = &config.chatwoot;
+    let name = "chatwoot";
+    if !c.enabled() {
+        if c.base_url.is_some() || c.api_token.is_some() || c.account_id.is_some() {
+            return vec![check(
+                Level::Fail,
+                name,
+                "CHATWOOT_BASE_URL, CHATWOOT_API_TOKEN and CHATWOOT_ACCOUNT_ID must all be set for human mode through Chatwoot",
+            )];
+        }
+        return Vec::new();
+    }
+    let mut checks = vec![match &c.webhook_secret {
+        Some(_) => check(
+            Level::Ok,
+            "chatwoot webhook",
+            "CHATWOOT_WEBHOOK_SECRET is set",
+        ),
+        None => check(
+            Level::Fail,
+            "chatwoot webhook",
+            "CHATWOOT_WEBHOOK_SECRET unset: Chatwoot's webhooks are refused (503 not_configured); copy the webhook's (or agent bot's, or API inbox's) secret from Chatwoot",
+        ),
+    }];
+    let (Some(base), Some(token), Some(account)) = (&c.base_url, &c.api_token, &c.account_id)
+    else {
+        return checks;
+    };
+    if c.mode == ChatwootMode::Channel {
+        checks.push(check(
+            Level::Ok,
+            name,
+            format!("channel mode at {base}, account {account}: the agent bot's token is used by the calls Chatwoot lets bots make"),
+        ));
+        return checks;
+    }
+    let Some(inbox) = c.inbox_id.as_deref() else {
+        checks.push(check(
+            Level::Fail,
+            name,
+            "CHATWOOT_INBOX_ID unset: mirror mode writes to an API-channel inbox; create one (Settings, Inboxes, API) and set its id",
+        ));
+        return checks;
+    };
+    let url = format!("{base}/api/v1/accounts/{account}/inboxes/{inbox}");
+    let api = ChatwootApi::new(
+        base,
+        account,
+        inbox.parse().ok(),
+        token.clone(),
+        c.mode,
+        options.timeout,
+        Metrics::new(),
+    );
+    let result = match api {
+        Ok(api) => api.get_inbox().await,
+        Err(err) => Err(ChatwootError::Network(err.to_string())),
+    };
+    checks.push(match result {
+        Ok(found) => check(
+            Level::Ok,
+            name,
+            format!(
+                "the token works and inbox {inbox} exists: {} ({}) ({url})",
+                found["name"].as_str().unwrap_or("?"),
+                found["channel_type"].as_str().unwrap_or("?"),
+            ),
+        ),
+        Err(ChatwootError::NotConfigured(var)) => check(
+            Level::Fail,
+            name,
+            format!("{var} is not a number ({url})"),
+        ),
+        Err(err @ ChatwootError::Unauthorized(_)) => check(
+            Level::Fail,
+            name,
+            format!(
+                "{err}: set CHATWOOT_API_TOKEN to a user's access token (Profile settings, Access Token); an agent bot's token cannot read inboxes, contacts or labels ({url})"
+            ),
+        ),
+        Err(err @ ChatwootError::NotFound { .. }) => check(
+            Level::Fail,
+            name,
+            format!(
+                "{err}: no inbox {inbox} in account {account}; check CHATWOOT_INBOX_ID and CHATWOOT_ACCOUNT_ID ({url})"
+            ),
+        ),
+        Err(err) => check(
+            Level::Fail,
+            name,
+            format!("{err}: Chatwoot did not answer as expected ({url})"),
+        ),
+    });
+    checks
 }
 
 async fn database(config: &Config) -> Vec<Check> {

@@ -61,6 +61,9 @@ pub enum EventKind {
     /// News of a deposit: a payment provider's webhook event, or the answer to one of the bot's
     /// own calls (a Checkout Session created, a refund made).
     Payment,
+    /// What the salon's staff did in the staff inbox (Chatwoot): a reply to the customer, the
+    /// conversation handed back; in channel mode also the customer's messages through Chatwoot.
+    Staff,
 }
 
 impl EventKind {
@@ -72,6 +75,7 @@ impl EventKind {
             EventKind::Other => "other",
             EventKind::Timer => "timer",
             EventKind::Payment => "payment",
+            EventKind::Staff => "staff",
         }
     }
 
@@ -84,6 +88,7 @@ impl EventKind {
             "other" => Some(EventKind::Other),
             "timer" => Some(EventKind::Timer),
             "payment" => Some(EventKind::Payment),
+            "staff" => Some(EventKind::Staff),
             _ => None,
         }
     }

@@ -15,6 +15,9 @@ pub mod booking;
 pub mod cache;
 /// `salonbot chat`: the terminal simulator, a customer talking to the bot through the real inbox path.
 pub mod chat;
+/// Chatwoot, the staff inbox: its webhook events and API bodies, and the API client; the only code
+/// that talks to Chatwoot.
+pub mod chatwoot;
 /// The `salonbot` command line.
 pub mod cli;
 /// Configuration from the environment, with secrets that never print.

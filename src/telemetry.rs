@@ -82,6 +82,7 @@ const APPOINTMENTS_TOTAL: &str = "salonbot_appointments_total";
 const STATUSES_UNMATCHED_TOTAL: &str = "salonbot_delivery_statuses_unmatched_total";
 const PAYMENTS_TOTAL: &str = "salonbot_payments_total";
 const REFUNDS_TOTAL: &str = "salonbot_refunds_total";
+const HUMAN_MODE_TOTAL: &str = "salonbot_human_mode_total";
 const DEAD_LETTERS_TOTAL: &str = "salonbot_dead_letters_total";
 const INBOX_PENDING: &str = "salonbot_inbox_pending";
 const INBOX_OLDEST_PENDING: &str = "salonbot_inbox_oldest_pending_seconds";
@@ -118,6 +119,7 @@ pub const METRIC_NAMES: &[&str] = &[
     SALON_OPEN,
     PAYMENTS_TOTAL,
     REFUNDS_TOTAL,
+    HUMAN_MODE_TOTAL,
 ];
 
 static METADATA: Metadata<'static> =
@@ -253,6 +255,11 @@ impl Metrics {
             REFUNDS_TOTAL,
             None,
             "Deposit refunds by what happened: requested, succeeded, failed, given_up (the last attempt failed too), by_salon, partial.",
+        );
+        describe(
+            HUMAN_MODE_TOTAL,
+            None,
+            "Conversations entering human mode (agent_reply, handoff) or leaving it (resolved, note, idle, customer).",
         );
         recorder.describe_histogram(
             TURN_DURATION.into(),
@@ -411,6 +418,11 @@ impl Metrics {
     /// Something happened to a deposit's refund (`outcome`: requested, succeeded, failed, ...).
     pub fn refund(&self, outcome: &str) {
         self.counter(REFUNDS_TOTAL, &[("outcome", outcome)], 1);
+    }
+
+    /// A conversation entered or left human mode, and why.
+    pub fn human_mode(&self, reason: &str) {
+        self.counter(HUMAN_MODE_TOTAL, &[("reason", reason)], 1);
     }
 
     /// A delivery status matched no message the bot sent, and was let go.

@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio::sync::mpsc;
 use tracing::instrument::WithSubscriber;
@@ -37,7 +38,9 @@ use tracing::instrument::WithSubscriber;
 use crate::config::{Config, DatabaseUrl};
 use crate::conversation::{ConversationKey, CustomerId, E164};
 use crate::engine::understand::language_for_phone;
-use crate::store::{InboxStatus, Outbound, OutboundStatus, Provider, Store, StoreOptions};
+use crate::store::{
+    EventKind, InboxStatus, NewInboxEvent, Outbound, OutboundStatus, Provider, Store, StoreOptions,
+};
 use crate::stripe::StripeApi;
 use crate::stripe::client::Sandbox;
 use crate::telemetry::Metrics;
@@ -46,6 +49,7 @@ use crate::whatsapp::webhook::NotificationIn;
 use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
 use crate::worker::outbox::Dispatcher;
 use crate::worker::pipeline::{Pipeline, Senders, Setup};
+use crate::worker::staff::StaffSettings;
 
 mod inbound;
 
@@ -133,6 +137,14 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     let senders = Senders {
         whatsapp: WhatsAppSender::Sandbox,
         stripe: Some(StripeApi::Sandbox(stripe.clone())),
+        // No Chatwoot: `/agent` and `/resolve` stand in for the staff inbox.
+        chatwoot: None,
+        staff: Some(StaffSettings {
+            mirror: false,
+            channel: false,
+            human_idle: chrono::Duration::from_std(config.chatwoot.human_idle)
+                .unwrap_or(chrono::Duration::hours(12)),
+        }),
     };
     let pipeline = Pipeline::new(&setup, &config, store.clone(), senders, Metrics::new());
     let worker = pipeline.inbox_worker(Arc::new(Notify::new()), WorkerOptions::default());
@@ -374,7 +386,24 @@ impl Chat {
                 self.pump().await?;
                 return Ok(true);
             }
+            "/resolve" => {
+                self.staff(json!({"event": "conversation_status_changed", "id": 0,
+                                  "status": "resolved"}))
+                    .await?;
+                println!("  (the staff resolved the conversation: the bot has it again)");
+                return Ok(true);
+            }
             _ => {}
+        }
+        if let Some(text) = line.strip_prefix("/agent ") {
+            let id = i64::from(uuid::Uuid::new_v4().as_u128() as u32);
+            self.staff(
+                json!({"event": "message_created", "id": id, "content": text.trim(),
+                              "message_type": "outgoing", "private": false,
+                              "sender": {"id": 1, "name": "staff", "type": "user"}}),
+            )
+            .await?;
+            return Ok(true);
         }
         let from = self.phone.as_str().trim_start_matches('+').to_owned();
         let id = format!("wamid.sim.{}", uuid::Uuid::new_v4().simple());
@@ -448,6 +477,22 @@ impl Chat {
         Ok(())
     }
 
+    /// Stores what the staff did, as the staff inbox's webhook would, and runs it.
+    async fn staff(&mut self, payload: Value) -> anyhow::Result<()> {
+        let event = NewInboxEvent {
+            provider: Provider::Chatwoot,
+            provider_event_id: format!("sim:{}", uuid::Uuid::new_v4().simple()),
+            business_id: BUSINESS_ID.to_owned(),
+            conversation_key: self.conversation_key.clone(),
+            kind: EventKind::Staff,
+            payload: payload.to_string(),
+            received_at: Utc::now(),
+        };
+        self.store.record_inbound(&[event]).await?;
+        self.pump().await?;
+        Ok(())
+    }
+
     /// Fires due timers, runs the inbox and the outbox until both are idle (what one makes, such
     /// as a call's news or a reply, the other takes), and prints the replies that went out. `true`
     /// if something was printed.
@@ -492,8 +537,14 @@ impl Chat {
             }
             printed = true;
             let rendered = render(&row.payload);
+            // A person's message (`/agent`) is the staff's, not the bot's.
+            let who = if row.idempotency_key.starts_with("staff:") {
+                "staff: "
+            } else {
+                "bot: "
+            };
             for (i, line) in rendered.lines.iter().enumerate() {
-                let prefix = if i == 0 { "bot: " } else { "     " };
+                let prefix = if i == 0 { who } else { "     " };
                 writeln!(out, "{prefix}{line}")?;
             }
             if let Some(note) = note {
@@ -552,7 +603,9 @@ Type as a customer would: each line is sent to the bot as a WhatsApp message.
 A number taps that choice (button or list row) of the bot's last message; anything else is text.
 Timers (such as a hold running out) fire on their own while you wait.
 A payment link (a deposit) is paid with /pay, as if on Stripe's page; nothing is charged.
-Commands: /help, /pay, /quit (or Ctrl-D).";
+/agent TEXT speaks to the customer as the salon's staff would from Chatwoot: the conversation is then
+in human mode (the bot stays silent); /resolve hands it back to the bot.
+Commands: /help, /pay, /agent TEXT, /resolve, /quit (or Ctrl-D).";
 
 /// The reply reached WhatsApp.
 fn delivered(status: OutboundStatus) -> bool {

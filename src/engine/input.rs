@@ -36,10 +36,21 @@ pub enum Input {
         appointment: i64,
         link: Option<String>,
     },
+    /// The salon's staff, in the staff inbox (Chatwoot).
+    Staff(Staff),
     /// The executor could not hold the chosen time: someone else took it a moment earlier.
     SlotTaken,
     /// The executor found the customer's hold gone (it ran out before they confirmed).
     HoldLost,
+}
+
+/// What the salon's staff did about the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staff {
+    /// A person wrote to the customer: the conversation is theirs (human mode) from now on.
+    Replied,
+    /// The staff gave the conversation back (resolved it, or wrote the note `/bot`).
+    HandBack,
 }
 
 /// What a timer was set for (stored as the timer's payload).
@@ -56,4 +67,7 @@ pub enum Timer {
         appointment: i64,
         start: DateTime<Utc>,
     },
+    /// No one of the staff wrote since `since` (when human mode began, or the last agent reply):
+    /// the bot takes the conversation back, unless a person wrote meanwhile.
+    HumanIdle { since: DateTime<Utc> },
 }

@@ -34,6 +34,9 @@ pub struct Conversation {
     /// A person of the salon has the conversation: the bot only listens for the way back (`menu`).
     #[serde(default)]
     pub human: bool,
+    /// When human mode began or a person last wrote to the customer (the idle timer's mark).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub human_since: Option<DateTime<Utc>>,
     /// The customer was told once that the bot only reads text and buttons.
     #[serde(default)]
     pub told_unsupported: bool,

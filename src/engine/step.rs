@@ -23,7 +23,7 @@ use super::flow::{
     Action, Flow, Intent, OptionSource, PAGING_ROWS, SlotKind, State, SystemEvent, Transition,
     Trigger, Ui, paging_rows,
 };
-use super::input::{Input, Timer};
+use super::input::{Input, Staff, Timer};
 use super::state::{ANYONE, Conversation};
 use super::templates::Vars;
 use super::understand::Understanding;
@@ -118,6 +118,10 @@ impl Stepper<'_, '_> {
     }
 
     fn run(&mut self, input: &Input) {
+        if let Input::Staff(staff) = input {
+            self.staff(*staff);
+            return;
+        }
         let from_customer = matches!(
             input,
             Input::Text(_)
@@ -175,6 +179,39 @@ impl Stepper<'_, '_> {
             }
         }
         self.input_read(input, reading);
+    }
+
+    /// The staff's doings: a person's reply makes the conversation theirs (the bot says nothing: the
+    /// person's message goes out as it is); handing it back returns it to the bot.
+    fn staff(&mut self, staff: Staff) {
+        match staff {
+            Staff::Replied => {
+                if self.conv.is_new() {
+                    // The salon wrote first: the conversation starts, in the staff's hands.
+                    self.conv.flow_version = self.flow.version;
+                    self.conv.state = self.flow.entry.name.clone();
+                    self.conv.entered_at = Some(self.now());
+                }
+                self.conv.human = true;
+                self.conv.human_since = Some(self.now());
+            }
+            Staff::HandBack => self.hand_back(),
+        }
+    }
+
+    /// Leaves human mode: the bot resumes at the flow's entry without saying it (the person may
+    /// just have said goodbye or hello), so the customer's next message is read from there.
+    fn hand_back(&mut self) {
+        if !self.conv.human {
+            return;
+        }
+        self.conv.human = false;
+        self.conv.human_since = None;
+        self.conv.misses = 0;
+        self.conv.slots = Default::default();
+        self.conv.flow_version = self.flow.version;
+        self.conv.state = self.flow.entry.name.clone();
+        self.conv.entered_at = Some(self.now());
     }
 
     /// First message, then the phone's country, then the salon's default.
@@ -285,6 +322,12 @@ impl Stepper<'_, '_> {
             Input::Timer(Timer::Reminder { appointment, start }) => {
                 self.remind(*appointment, *start)
             }
+            Input::Timer(Timer::HumanIdle { since }) => {
+                if self.conv.human && self.conv.human_since == Some(*since) {
+                    self.hand_back();
+                }
+            }
+            Input::Staff(staff) => self.staff(*staff),
             Input::System(event) => {
                 let found = self.find(|t| t.trigger == Trigger::Event(*event));
                 if let Some(transition) = found {
@@ -743,6 +786,7 @@ impl Stepper<'_, '_> {
             }
             Action::Handoff => {
                 self.conv.human = true;
+                self.conv.human_since = Some(now);
                 self.effects.push(Effect::Handoff);
             }
             Action::ScheduleReminder => {

@@ -5,6 +5,7 @@
 //! stores events through the group-commit writer and answers only after the commit.
 
 pub mod audit;
+pub mod chatwoot;
 pub mod client;
 pub mod dedup;
 pub mod ratelimit;
@@ -39,6 +40,8 @@ pub fn routes() -> Router<AppState> {
             "/webhook/whatsapp",
             get(whatsapp::verify).post(whatsapp::receive),
         )
+        .route("/webhooks/chatwoot", post(chatwoot::receive))
+        .route("/webhook/chatwoot", post(chatwoot::receive))
         .route("/webhooks/stripe", post(stripe::receive))
         .route("/webhook/stripe", post(stripe::receive))
 }

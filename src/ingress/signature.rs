@@ -12,6 +12,12 @@
 //! timestamp further in the future than the tolerance is refused too: no clock of Stripe's is that
 //! far ahead, and a signature made for later could otherwise be replayed for that long.
 //!
+//! Chatwoot (4.12+ account webhooks, 4.13+ agent bots and API inboxes, `lib/webhooks/trigger.rb`)
+//! signs with `X-Chatwoot-Signature: sha256=<hex>`, the HMAC-SHA256 of `"{X-Chatwoot-Timestamp}.{raw
+//! body}"` keyed with the webhook's secret as stored; Chatwoot checks no age itself, so a timestamp
+//! older than the tolerance (or as far ahead) is refused here. Versions that sign nothing are
+//! authenticated by a `?token=` query parameter equal to the secret.
+//!
 //! Comparisons are constant-time (`Mac::verify_slice`, `subtle`).
 
 use hmac::{Hmac, Mac};
@@ -129,6 +135,53 @@ pub fn sign_stripe_header(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> Str
     header
 }
 
+/// Checks Chatwoot's `X-Chatwoot-Signature` and `X-Chatwoot-Timestamp` headers against the raw body:
+/// the HMAC of `"{timestamp}.{body}"` under `secret`, with the timestamp within `tolerance_secs` of
+/// `now` (Unix seconds) either way.
+pub fn verify_chatwoot_headers(
+    secret: &[u8],
+    signature: Option<&[u8]>,
+    timestamp: Option<&[u8]>,
+    body: &[u8],
+    now: i64,
+    tolerance_secs: u64,
+) -> Result<(), SignatureError> {
+    let signature = signature.ok_or(SignatureError::Missing)?;
+    let hex_digest = signature
+        .strip_prefix(b"sha256=")
+        .ok_or(SignatureError::Malformed)?;
+    let mut candidate = [0u8; 32];
+    hex::decode_to_slice(hex_digest, &mut candidate).map_err(|_| SignatureError::Malformed)?;
+    let timestamp = timestamp
+        .and_then(|t| std::str::from_utf8(t).ok())
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .ok_or(SignatureError::Malformed)?;
+    let expected = stripe_mac(secret, timestamp, body);
+    if !bool::from(candidate.ct_eq(&expected)) {
+        return Err(SignatureError::Mismatch);
+    }
+    let tolerance = i64::try_from(tolerance_secs).unwrap_or(i64::MAX);
+    if timestamp < now.saturating_sub(tolerance) || timestamp > now.saturating_add(tolerance) {
+        return Err(SignatureError::Stale);
+    }
+    Ok(())
+}
+
+/// The `X-Chatwoot-Signature` value Chatwoot would send for `body` at `timestamp`. Used by the
+/// simulator and tests.
+pub fn sign_chatwoot(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        hex::encode(stripe_mac(secret, timestamp, body))
+    )
+}
+
+/// Whether a `?token=` value equals the secret, compared in constant time.
+pub fn token_matches(secret: &[u8], token: &[u8]) -> bool {
+    secret.len() == token.len() && bool::from(secret.ct_eq(token))
+}
+
+/// HMAC-SHA256 of `"{timestamp}.{body}"`: Stripe's and Chatwoot's scheme alike.
 fn stripe_mac(secret: &[u8], timestamp: i64, body: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
@@ -143,6 +196,38 @@ mod tests {
     use super::*;
 
     const SECRET: &[u8] = b"app-secret";
+
+    #[test]
+    fn chatwoot_signature_matches_the_reference_vector() {
+        // Computed with Python's hmac (shared reference, part A.1).
+        let body = br#"{"event":"message_created","id":1}"#;
+        let header = sign_chatwoot(b"cw_secret_test", 1776680000, body);
+        assert_eq!(
+            header,
+            "sha256=7cd195ed054bbd8ca85f10005fa8c7ea502ab1d17c6b10271d8d1b10c7b36c14"
+        );
+        let check = |secret: &[u8], ts: &[u8], body: &[u8], now| {
+            verify_chatwoot_headers(secret, Some(header.as_bytes()), Some(ts), body, now, 300)
+        };
+        assert_eq!(
+            check(b"cw_secret_test", b"1776680000", body, 1776680100),
+            Ok(())
+        );
+        assert_eq!(
+            check(b"other", b"1776680000", body, 1776680100),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check(b"cw_secret_test", b"1776680000", body, 1776680301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            check(b"cw_secret_test", b"1776680000", b"{}", 1776680100),
+            Err(SignatureError::Mismatch)
+        );
+        assert!(token_matches(b"abc", b"abc") && !token_matches(b"abc", b"abd"));
+        assert!(!token_matches(b"abc", b"ab"));
+    }
     const BODY: &[u8] = br#"{"object":"whatsapp_business_account","entry":[]}"#;
 
     #[test]

@@ -29,6 +29,7 @@ macro_rules! on {
 pub mod appointments;
 pub mod audit;
 pub mod backlog;
+pub mod chatwoot;
 pub mod conversations;
 pub mod inbox;
 pub mod model_readings;
@@ -48,6 +49,7 @@ use crate::config::DatabaseUrl;
 pub use appointments::{Appointment, BookingError, BusyTime, NewHold};
 pub use audit::{AuditRecord, StoredAudit};
 pub use backlog::Backlog;
+pub use chatwoot::ChatwootRoute;
 pub use conversations::StoredConversation;
 pub use inbox::Pruned;
 pub use outbox::{

@@ -17,7 +17,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::conversation::Masked;
 use crate::event::{EventKind, InboxEvent, is_unrouted_lane};
-use crate::store::{DeliveryStatus, OutboundStatus, Store, StoreError};
+use crate::store::{DeliveryStatus, OutboundStatus, Provider, Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::whatsapp::webhook::StatusEvent;
 use crate::worker::error::WorkerError;
@@ -185,6 +185,30 @@ impl InboxHandler {
     }
 }
 
+impl InboxHandler {
+    /// Settles a Chatwoot event ingress found nothing to do with, keeping the reason.
+    async fn chatwoot_ignored(&self, event: &InboxEvent) -> Outcome {
+        let reason = match crate::chatwoot::wire::EventIn::deserialize(&event.payload) {
+            Ok(parsed) => match parsed.meaning(
+                // Mirror mode writes to an API inbox; channel mode is any other channel.
+                match parsed.fields().channel.as_deref() {
+                    Some("Channel::Api") | None => crate::chatwoot::wire::Reading::Mirror,
+                    Some(_) => crate::chatwoot::wire::Reading::Channel,
+                },
+            ) {
+                crate::chatwoot::wire::Meaning::Ignore(why) => format!("{}: {why}", parsed.event),
+                _ => format!("{}: no customer conversation to lead it to", parsed.event),
+            },
+            Err(err) => format!("unreadable: {err}"),
+        };
+        tracing::debug!(id = event.id, %reason, "chatwoot event ignored");
+        self.store
+            .ignore_inbox(event.id, event.attempts, &reason, Utc::now())
+            .await?;
+        Ok(Handled::Settled)
+    }
+}
+
 /// What to do with one delivery status.
 enum StatusPlan {
     Ignore,
@@ -237,14 +261,20 @@ impl EventHandler for InboxHandler {
                 outcomes[i] = Some(payments::route(&self.store, event).await);
             }
         }
-        // The turns: messages whose window was recorded, timers, and deposits' news in their
-        // conversation's lane.
+        // Chatwoot's events the bot does not act on: marked ignored with the reason.
+        for (i, event) in events.iter().enumerate() {
+            if event.provider == Provider::Chatwoot && event.kind == EventKind::Other {
+                outcomes[i] = Some(self.chatwoot_ignored(event).await);
+            }
+        }
+        // The turns: messages whose window was recorded, timers, deposits' news and the staff's
+        // doings in their conversation's lane.
         let turns: Vec<usize> = (0..events.len())
             .filter(|i| outcomes[*i].is_none())
             .filter(|i| {
                 matches!(
                     events[*i].kind,
-                    EventKind::Message | EventKind::Timer | EventKind::Payment
+                    EventKind::Message | EventKind::Timer | EventKind::Payment | EventKind::Staff
                 )
             })
             .collect();

@@ -37,6 +37,11 @@ pub fn input_of(event: &InboxEvent) -> Result<Input, NoInput> {
                 Timer::deserialize(&fired.data).map_err(|e| NoInput::Unreadable(e.to_string()))?;
             Ok(Input::Timer(timer))
         }
+        EventKind::Staff => {
+            let event = crate::chatwoot::wire::EventIn::deserialize(&event.payload)
+                .map_err(|e| NoInput::Unreadable(e.to_string()))?;
+            crate::worker::staff::staff_input(&event).ok_or(NoInput::NotConversational)
+        }
         _ => Err(NoInput::NotConversational),
     }
 }

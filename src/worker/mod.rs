@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod reading;
 pub mod reconcile;
 pub mod retry;
+pub mod staff;
 pub mod turn;
 pub mod window;
 

@@ -32,6 +32,7 @@ use crate::whatsapp::messages::{LimitViolation, OutboundMessage, Recipient};
 use crate::worker::pacing::Pacer;
 use crate::worker::payment_calls::PaymentSender;
 use crate::worker::retry::{RetryPolicy, after};
+use crate::worker::staff::StaffSender;
 use crate::worker::window::{self, Window};
 
 #[derive(Debug, Clone)]
@@ -109,6 +110,8 @@ pub struct Dispatcher {
     sender: WhatsAppSender,
     /// Stripe's calls, when a sender for them is plugged in.
     payments: Option<PaymentSender>,
+    /// Chatwoot's calls (the staff inbox), when a sender for them is plugged in.
+    staff: Option<StaffSender>,
     state: Arc<SendingState>,
     wake: Arc<Notify>,
     options: DispatchOptions,
@@ -140,6 +143,7 @@ impl Dispatcher {
             store,
             sender,
             payments: None,
+            staff: None,
             state,
             wake,
             options,
@@ -156,6 +160,12 @@ impl Dispatcher {
     /// Hands Stripe's rows to `payments`.
     pub fn with_payments(mut self, payments: PaymentSender) -> Self {
         self.payments = Some(payments);
+        self
+    }
+
+    /// Hands Chatwoot's rows to `staff`.
+    pub fn with_staff(mut self, staff: StaffSender) -> Self {
+        self.staff = Some(staff);
         self
     }
 
@@ -179,13 +189,18 @@ impl Dispatcher {
     /// Makes other providers' calls, each by its sender.
     async fn make_calls(&self, calls: &[&Outbound]) -> Result<(), StoreError> {
         let results = futures_util::future::join_all(calls.iter().map(|row| async move {
-            match (row.provider, &self.payments) {
-                (Provider::Stripe, Some(payments)) => {
+            match (row.provider, &self.payments, &self.staff) {
+                (Provider::Stripe, Some(payments), _) => {
                     payments
                         .send(row, self.options.max_attempts, self.options.retry())
                         .await
                 }
-                (provider, _) => {
+                (Provider::Chatwoot, _, Some(staff)) => {
+                    staff
+                        .send(row, self.options.max_attempts, self.options.retry())
+                        .await
+                }
+                (provider, ..) => {
                     let error = format!("no sender for {provider} calls is configured");
                     tracing::error!(id = row.id, %error, "outbox row given up");
                     let settle = Settle::Fail {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::booking::catalog::{self, Catalog};
+use crate::chatwoot::ChatwootApi;
 use crate::config::Config;
 use crate::engine::templates::Templates;
 use crate::engine::{self, ConversationFlow, Flow};
@@ -27,6 +28,7 @@ use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
 use crate::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
 use crate::worker::pacing::Pacer;
 use crate::worker::payment_calls::PaymentSender;
+use crate::worker::staff::{StaffSender, StaffSettings};
 use crate::worker::turn::{TurnRunner, TurnSettings};
 use crate::worker::window::Window;
 
@@ -76,6 +78,11 @@ pub struct Senders {
     pub whatsapp: WhatsAppSender,
     /// Stripe, when deposits are taken; `None`: services with a deposit are booked without one.
     pub stripe: Option<StripeApi>,
+    /// Chatwoot, the staff inbox, when configured.
+    pub chatwoot: Option<ChatwootApi>,
+    /// What the turns do for the staff inbox (agents' replies, the mirror, the idle time); `None`
+    /// without one.
+    pub staff: Option<StaffSettings>,
 }
 
 impl Senders {
@@ -84,6 +91,8 @@ impl Senders {
         Ok(Self {
             whatsapp: WhatsAppSender::from_config(&config.whatsapp, metrics.clone())?,
             stripe: StripeApi::from_config(&config.stripe, metrics.clone())?,
+            chatwoot: ChatwootApi::from_config(&config.chatwoot, metrics.clone())?,
+            staff: StaffSettings::from_config(&config.chatwoot),
         })
     }
 }
@@ -95,6 +104,7 @@ pub struct Pipeline {
     handler: Arc<InboxHandler>,
     sender: WhatsAppSender,
     payments: PaymentSender,
+    staff: StaffSender,
     sending: Arc<SendingState>,
     /// Woken by a turn that wrote replies, so a dispatcher sends them at once.
     outbox_wake: Arc<Notify>,
@@ -117,7 +127,12 @@ impl Pipeline {
             setup.flow.clone(),
             setup.templates.clone(),
             setup.catalog.clone(),
-            TurnSettings::from_config(config, &setup.catalog, senders.stripe.is_some()),
+            TurnSettings::from_config(
+                config,
+                &setup.catalog,
+                senders.stripe.is_some(),
+                senders.staff,
+            ),
             metrics.clone(),
         )
         .with_outbox_wake(outbox_wake.clone());
@@ -125,6 +140,7 @@ impl Pipeline {
         let handler = InboxHandler::new(store.clone(), window, Arc::new(turns), metrics.clone());
         Self {
             payments: PaymentSender::new(store.clone(), senders.stripe),
+            staff: StaffSender::new(store.clone(), senders.chatwoot),
             store,
             metrics,
             handler: Arc::new(handler),
@@ -166,6 +182,7 @@ impl Pipeline {
         )
         .with_pacer(self.pacer.clone())
         .with_payments(self.payments.clone())
+        .with_staff(self.staff.clone())
     }
 
     /// Whether sending is paused, and why (for readiness).

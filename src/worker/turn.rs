@@ -28,19 +28,21 @@ use crate::engine::state::Conversation;
 use crate::engine::step::step;
 use crate::engine::view::{self, View};
 use crate::engine::{Flow, Templates};
+use crate::event::{EventKind, Provider};
 use crate::store::{
     Appointment, BookingOp, Committed, InboxEvent, NewHold, NewOutbound, NewTimer, Store,
     StoreError, StoredConversation, TurnCommit, TurnError, TurnTimer,
 };
 use crate::telemetry::Metrics;
 use crate::whatsapp::messages::{
-    ListRow, ListSection, MessageBody, OutboundMessage, Recipient, ReplyButton, TemplateComponent,
-    TemplateParameter,
+    ListRow, ListSection, MediaSource, MessageBody, OutboundMessage, Recipient, ReplyButton,
+    TemplateComponent, TemplateParameter,
 };
 use crate::worker::error::WorkerError;
 use crate::worker::input::{NoInput, input_of, timer_payload};
 use crate::worker::outbox::rows_for;
 use crate::worker::payments::{self, Deposits, PaymentCounts};
+use crate::worker::staff::{self, ChatwootCall, HUMAN_IDLE, StaffSettings};
 
 /// Times a turn is planned again after the store refused a booking change.
 const REPLANS: usize = 3;
@@ -69,6 +71,8 @@ pub struct TurnSettings {
     pub model: Option<crate::language_model::ModelReader>,
     /// Where Checkout sends the customer after paying, and after giving up.
     pub return_urls: (String, String),
+    /// The staff inbox (Chatwoot): agents' replies to send, the mirror, the idle time of human mode.
+    pub staff: Option<StaffSettings>,
 }
 
 impl Default for TurnSettings {
@@ -78,6 +82,7 @@ impl Default for TurnSettings {
             reminder_template: None,
             return_urls: ("https://wa.me/".into(), "https://wa.me/".into()),
             model: None,
+            staff: None,
         }
     }
 }
@@ -93,13 +98,19 @@ pub enum TurnOutcome {
 
 impl TurnSettings {
     /// What the configuration says; `deposits` when a payment provider takes them (Stripe
-    /// configured, or its sandbox in the simulator).
-    pub fn from_config(config: &crate::config::Config, catalog: &Catalog, deposits: bool) -> Self {
+    /// configured, or its sandbox in the simulator), `staff` when a staff inbox is plugged in.
+    pub fn from_config(
+        config: &crate::config::Config,
+        catalog: &Catalog,
+        deposits: bool,
+        staff: Option<StaffSettings>,
+    ) -> Self {
         Self {
             deposits,
             reminder_template: config.whatsapp.reminder_template.clone(),
             model: crate::language_model::ModelReader::from_config(&config.openai),
             return_urls: payments::return_urls(&config.stripe, catalog),
+            staff,
         }
     }
 }
@@ -316,6 +327,10 @@ impl TurnRunner {
             },
         };
         let mut commit = self.commit_of(cx.event, &cx.recipient, &turn, now);
+        if let Some(staff) = self.settings.staff {
+            self.staff_side(cx, input, &turn, &mut commit, staff, now)
+                .await?;
+        }
         let effects = self
             .deposits
             .plan_effects(cx.event, &cx.conversation, &turn, now)
@@ -332,6 +347,197 @@ impl TurnRunner {
             counts.refunds.extend(plan.counts.refunds);
         }
         Ok(Some(Planned { commit, counts }))
+    }
+
+    /// The staff inbox's side of a turn: an agent's reply goes to the customer; in mirror mode the
+    /// customer's message, the bot's replies and a hand-off (with its note) become Chatwoot rows, in
+    /// that order; human mode (re)started sets its idle timer.
+    async fn staff_side(
+        &self,
+        cx: &TurnContext<'_>,
+        input: Option<&Input>,
+        turn: &Turn,
+        commit: &mut TurnCommit,
+        staff: StaffSettings,
+        now: DateTime<Utc>,
+    ) -> Result<(), WorkerError> {
+        let event = cx.event;
+        let key = &event.conversation_key;
+        let parsed = (event.kind == EventKind::Staff)
+            .then(|| crate::chatwoot::wire::EventIn::deserialize(&event.payload).ok())
+            .flatten();
+        if staff.channel {
+            self.channel_side(cx, input, parsed.as_ref(), turn, commit, now)
+                .await?;
+        } else if let Some((text, attachments)) = parsed.as_ref().and_then(staff::agent_reply) {
+            let mut bodies = Vec::new();
+            if !text.trim().is_empty() {
+                bodies.push(MessageBody::text(text));
+            }
+            for (kind, url) in attachments {
+                let media = MediaSource::Link(url);
+                bodies.push(match kind.as_str() {
+                    "image" => MessageBody::Image {
+                        media,
+                        caption: None,
+                    },
+                    _ => MessageBody::Document {
+                        media,
+                        caption: None,
+                        filename: None,
+                    },
+                });
+            }
+            for (i, body) in bodies.into_iter().enumerate() {
+                let message = OutboundMessage::new(cx.recipient.clone(), body);
+                let (rows, _) = rows_for(
+                    message,
+                    &format!("staff:{}:{i}", event.id),
+                    &event.business_id,
+                    key,
+                    now,
+                );
+                commit.outbox.extend(rows);
+            }
+        }
+        if staff.mirror {
+            let row = |call: ChatwootCall, local: String| {
+                call.row(
+                    format!("chatwoot:{}:{local}", event.id),
+                    &event.business_id,
+                    key,
+                    now,
+                )
+            };
+            if event.provider == Provider::WhatsApp
+                && event.kind == EventKind::Message
+                && let Some(input) = input
+            {
+                let content = staff::customer_text(input);
+                commit.outbox.push(row(
+                    ChatwootCall::Mirror {
+                        incoming: true,
+                        content,
+                    },
+                    "in".into(),
+                ));
+            }
+            for (i, reply) in turn.replies.iter().enumerate() {
+                commit.outbox.push(row(
+                    ChatwootCall::Mirror {
+                        incoming: false,
+                        content: staff::reply_text(reply),
+                    },
+                    format!("out:{i}"),
+                ));
+            }
+            if turn.effects.contains(&Effect::Handoff) {
+                let note = self.handoff_note(key, input, turn).await?;
+                commit
+                    .outbox
+                    .push(row(ChatwootCall::Handoff { note }, "handoff".into()));
+            }
+        }
+        if turn.state.human
+            && turn.state.human_since != cx.conversation.human_since
+            && let Some(since) = turn.state.human_since
+        {
+            commit.timers.push(TurnTimer {
+                timer: NewTimer {
+                    key: format!("{key}/{}", staff::HUMAN_IDLE),
+                    business_id: event.business_id.clone(),
+                    conversation_key: key.clone(),
+                    kind: staff::HUMAN_IDLE.to_owned(),
+                    payload: timer_payload(&crate::engine::input::Timer::HumanIdle { since }),
+                    due_at: since + staff.human_idle,
+                },
+                of_confirmed: false,
+            });
+        }
+        Ok(())
+    }
+
+    /// Channel mode: the customer's Chatwoot conversation remembered (Chatwoot opens a new one when a
+    /// resolved one is written to again), the replies posted into it instead of sent to WhatsApp, and
+    /// a hand-off made there.
+    async fn channel_side(
+        &self,
+        cx: &TurnContext<'_>,
+        input: Option<&Input>,
+        parsed: Option<&crate::chatwoot::wire::EventIn>,
+        turn: &Turn,
+        commit: &mut TurnCommit,
+        now: DateTime<Utc>,
+    ) -> Result<(), WorkerError> {
+        let event = cx.event;
+        let key = &event.conversation_key;
+        if let Some(id) = parsed.and_then(|p| p.conversation_id()) {
+            self.store
+                .set_chatwoot_conversation(key, &event.business_id, id, now)
+                .await?;
+        }
+        commit
+            .outbox
+            .retain(|row| row.provider != Provider::WhatsApp);
+        let row = |call: ChatwootCall, local: String| {
+            call.row(
+                format!("chatwoot:{}:{local}", event.id),
+                &event.business_id,
+                key,
+                now,
+            )
+        };
+        for (i, reply) in turn.replies.iter().enumerate() {
+            commit
+                .outbox
+                .push(row(staff::channel_reply(reply), format!("reply:{i}")));
+        }
+        if turn.effects.contains(&Effect::Handoff) {
+            let note = self.handoff_note(key, input, turn).await?;
+            commit
+                .outbox
+                .push(row(ChatwootCall::Handoff { note }, "handoff".into()));
+        }
+        // The staff's note `/bot`: the conversation back to `pending`, where the bot acts again.
+        if parsed.map(|p| p.meaning(crate::chatwoot::wire::Reading::Channel))
+            == Some(crate::chatwoot::wire::Meaning::HandBack { why: "note" })
+        {
+            commit.outbox.push(row(
+                ChatwootCall::Status {
+                    status: "pending".into(),
+                },
+                "pending".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The hand-off's private note, with the conversation's live appointments and their deposits.
+    async fn handoff_note(
+        &self,
+        key: &str,
+        input: Option<&Input>,
+        turn: &Turn,
+    ) -> Result<String, WorkerError> {
+        let mut appointments = Vec::new();
+        for appointment in self.store.conversation_appointments(key).await? {
+            if !appointment.status.is_live() {
+                continue;
+            }
+            let payment = if appointment.deposit_minor > 0 {
+                self.store.payment(appointment.id).await?
+            } else {
+                None
+            };
+            appointments.push((appointment, payment));
+        }
+        let said = input.map(staff::customer_text).unwrap_or_default();
+        Ok(staff::handoff_note(
+            &self.catalog,
+            &turn.state,
+            &said,
+            &appointments,
+        ))
     }
 
     /// Plans and commits a turn on its own after the store refused its booking change, with that
@@ -377,6 +583,9 @@ impl TurnRunner {
             wake.notify_one();
         }
         self.metrics.turn(cx.started.elapsed());
+        if let Some(reason) = human_mode_change(cx, commit.human) {
+            self.metrics.human_mode(reason);
+        }
         self.count_appointments(&commit.booking, committed.confirmed);
         counts.count(&self.metrics);
         TurnOutcome::Committed
@@ -580,6 +789,26 @@ struct TurnContext<'e> {
     payment: bool,
 }
 
+/// Why a turn put its conversation in human mode or took it out, if it did.
+fn human_mode_change(cx: &TurnContext<'_>, human: bool) -> Option<&'static str> {
+    let staff = cx.event.kind == EventKind::Staff;
+    match (cx.conversation.human, human) {
+        (false, true) if staff => Some("agent_reply"),
+        (false, true) => Some("handoff"),
+        (true, false) if staff => Some(
+            match crate::chatwoot::wire::EventIn::deserialize(&cx.event.payload)
+                .map(|e| e.meaning(crate::chatwoot::wire::Reading::Stored))
+            {
+                Ok(crate::chatwoot::wire::Meaning::HandBack { why }) => why,
+                _ => "resolved",
+            },
+        ),
+        (true, false) if cx.event.kind == EventKind::Timer => Some("idle"),
+        (true, false) => Some("customer"),
+        _ => None,
+    }
+}
+
 /// The reads a step needed.
 #[derive(Default)]
 struct Reads {
@@ -605,6 +834,7 @@ fn timer_kind(timer: &crate::engine::input::Timer) -> &'static str {
     match timer {
         crate::engine::input::Timer::StateTimeout { .. } => "state_timeout",
         crate::engine::input::Timer::Reminder { .. } => "reminder",
+        crate::engine::input::Timer::HumanIdle { .. } => HUMAN_IDLE,
     }
 }
 

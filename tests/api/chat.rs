@@ -286,3 +286,24 @@ fn the_payment_link_is_shown_and_pay_marks_it_paid() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_staff_take_the_conversation_with_agent_and_give_it_back_with_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = "hola\n/agent Hola, soy Lucía del salón\nquiero una cita\n/resolve\nhola\n/quit\n";
+    let out = chat(dir.path(), &[], input, &[]);
+    let stdout = stdout_of(&out);
+    let turns = turns(&stdout);
+    let typed: Vec<&str> = turns.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(typed[..5], input.lines().collect::<Vec<_>>()[..5]);
+    assert!(
+        turns[1].1.starts_with("staff: Hola, soy Lucía del salón"),
+        "{stdout}"
+    );
+    assert_eq!(turns[2].1, "", "the bot is silent in human mode: {stdout}");
+    assert!(turns[3].1.contains("the bot has it again"), "{stdout}");
+    assert!(
+        turns[4].1.starts_with("bot: "),
+        "the bot answers again: {stdout}"
+    );
+}

@@ -350,3 +350,100 @@ async fn a_stripe_api_that_hangs_fails_within_the_timeout() {
         "the check gave up on its own"
     );
 }
+
+/// The `chatwoot` line of a doctor run against Chatwoot at `base` with `token` and `inbox`.
+async fn chatwoot_line(base: String, token: &str, inbox: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (token, inbox) = (token.to_owned(), inbox.to_owned());
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let (_, report) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        doctor(
+            dir.path(),
+            &args,
+            &[
+                ("CHATWOOT_BASE_URL", &base),
+                ("CHATWOOT_API_TOKEN", &token),
+                ("CHATWOOT_ACCOUNT_ID", crate::fake_chatwoot::ACCOUNT),
+                ("CHATWOOT_INBOX_ID", &inbox),
+                ("CHATWOOT_WEBHOOK_SECRET", "cw-secret-not-to-print"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        line(&report, "chatwoot webhook").starts_with("ok"),
+        "{report}"
+    );
+    assert!(!report.contains("cw-secret-not-to-print"), "{report}");
+    line(&report, "chatwoot").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chatwoot_token_and_inbox_are_checked_without_printing_secrets() {
+    use crate::fake_chatwoot::{BOT_TOKEN, FakeChatwoot, INBOX, USER_TOKEN};
+    let chatwoot = FakeChatwoot::start().await;
+    let inbox = INBOX.to_string();
+    let cases = [
+        (
+            "a user's token and the inbox",
+            USER_TOKEN,
+            inbox.as_str(),
+            "ok",
+            "exists",
+        ),
+        (
+            "a wrong token",
+            "cw-wrong-token",
+            inbox.as_str(),
+            "FAIL",
+            "401",
+        ),
+        (
+            "an agent bot's token",
+            BOT_TOKEN,
+            inbox.as_str(),
+            "FAIL",
+            "user's access token",
+        ),
+        ("a missing inbox", USER_TOKEN, "99", "FAIL", "no inbox 99"),
+    ];
+    for (case, token, inbox, level, says) in cases {
+        let line = chatwoot_line(chatwoot.base(), token, inbox, &[]).await;
+        assert!(line.starts_with(level), "{case}: {line}");
+        assert!(line.contains(says), "{case}: {line}");
+        assert!(
+            line.contains(&chatwoot.base()),
+            "{case}: names the URL: {line}"
+        );
+        assert!(!line.contains(token), "{case}: no token printed: {line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chatwoot_that_hangs_fails_within_the_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let started = std::time::Instant::now();
+    let line = chatwoot_line(
+        format!("http://{addr}"),
+        crate::fake_chatwoot::USER_TOKEN,
+        "3",
+        &["--timeout-seconds", "1"],
+    )
+    .await;
+    held.abort();
+    assert!(line.starts_with("FAIL"), "{line}");
+    assert!(line.contains(&addr.to_string()), "names the URL: {line}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "gave up on its own"
+    );
+}

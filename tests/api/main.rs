@@ -1,6 +1,7 @@
 //! The one integration-test binary: the real app over a real socket, real PostgreSQL and Redis.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fake_chatwoot;
 mod fake_graph;
 mod fake_openai;
 mod fake_stripe;
@@ -10,6 +11,9 @@ mod proxy;
 mod appointments;
 mod boundaries;
 mod chat;
+mod chatwoot_channel;
+mod chatwoot_ingress;
+mod chatwoot_mirror;
 mod cli;
 mod conversations;
 mod deploy;

@@ -507,3 +507,53 @@ async fn acknowledged_events_turns_and_settles_are_written_by_sessions_that_wait
         "the turns' replies"
     );
 }
+
+async fn a_chatwoot_conversation_is_remembered_once_and_leads_back(backend: Backend) {
+    let (_db, store) = store(backend).await;
+    let now = t0();
+    let key = "whatsapp:106540352242922:+34600111222";
+    assert_eq!(store.chatwoot_conversation(key).await.unwrap(), None);
+    assert_eq!(
+        store
+            .remember_chatwoot_conversation(key, "106540352242922", 152, Some(77), now)
+            .await
+            .unwrap(),
+        152
+    );
+    // A second creation racing the first: the first one remembered stays.
+    assert_eq!(
+        store
+            .remember_chatwoot_conversation(key, "106540352242922", 153, Some(77), now)
+            .await
+            .unwrap(),
+        152
+    );
+    let route = store.chatwoot_route(152).await.unwrap().expect("a route");
+    assert_eq!(route.conversation_key, key);
+    assert_eq!(route.business_id, "106540352242922");
+    assert_eq!(store.chatwoot_route(153).await.unwrap(), None);
+    // Channel mode follows Chatwoot to a new conversation: the latest wins.
+    store
+        .set_chatwoot_conversation(
+            key,
+            "106540352242922",
+            160,
+            now + chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.chatwoot_conversation(key).await.unwrap(), Some(160));
+    assert_eq!(
+        store
+            .chatwoot_route(160)
+            .await
+            .unwrap()
+            .unwrap()
+            .conversation_key,
+        key
+    );
+}
+both_backends!(
+    chatwoot_conversations,
+    a_chatwoot_conversation_is_remembered_once_and_leads_back
+);
