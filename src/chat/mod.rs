@@ -128,6 +128,7 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     let senders = Senders {
         whatsapp: WhatsAppSender::Sandbox,
         stripe: Some(StripeApi::Sandbox(stripe.clone())),
+        custom: None,
     };
     let pipeline = Pipeline::new(&setup, &config, store.clone(), senders, Metrics::new());
     let worker = pipeline.inbox_worker(Arc::new(Notify::new()), WorkerOptions::default());

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod client;
+pub mod custom;
 pub mod dedup;
 pub mod ratelimit;
 pub mod signature;
@@ -41,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/webhooks/stripe", post(stripe::receive))
         .route("/webhook/stripe", post(stripe::receive))
+        .route("/webhooks/custom", post(custom::receive))
 }
 
 /// A verified request whose events were handled: stored, known, or nothing to store.

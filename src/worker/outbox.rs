@@ -29,6 +29,7 @@ use crate::store::{NewOutbound, Outbound, Provider, Settle, Store, StoreError};
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::error::{SendError, pair_rate_limit_delay};
 use crate::whatsapp::messages::{LimitViolation, OutboundMessage, Recipient};
+use crate::worker::custom_replies::CustomSender;
 use crate::worker::pacing::Pacer;
 use crate::worker::payment_calls::PaymentSender;
 use crate::worker::retry::{RetryPolicy, after};
@@ -109,6 +110,8 @@ pub struct Dispatcher {
     sender: WhatsAppSender,
     /// Stripe's calls, when a sender for them is plugged in.
     payments: Option<PaymentSender>,
+    /// The generic signed channel's replies, when a sender for them is plugged in.
+    custom: Option<CustomSender>,
     state: Arc<SendingState>,
     wake: Arc<Notify>,
     options: DispatchOptions,
@@ -140,6 +143,7 @@ impl Dispatcher {
             store,
             sender,
             payments: None,
+            custom: None,
             state,
             wake,
             options,
@@ -156,6 +160,12 @@ impl Dispatcher {
     /// Hands Stripe's rows to `payments`.
     pub fn with_payments(mut self, payments: PaymentSender) -> Self {
         self.payments = Some(payments);
+        self
+    }
+
+    /// Hands the generic signed channel's rows to `custom`.
+    pub fn with_custom(mut self, custom: CustomSender) -> Self {
+        self.custom = Some(custom);
         self
     }
 
@@ -176,16 +186,22 @@ impl Dispatcher {
         Ok(claimed.len() - put_back)
     }
 
-    /// Makes other providers' calls, each by its sender.
+    /// Makes other providers' calls (and sends the generic channel's replies), each by its sender.
     async fn make_calls(&self, calls: &[&Outbound]) -> Result<(), StoreError> {
         let results = futures_util::future::join_all(calls.iter().map(|row| async move {
-            match (row.provider, &self.payments) {
-                (Provider::Stripe, Some(payments)) => {
+            match (row.provider, &self.payments, &self.custom) {
+                (Provider::Stripe, Some(payments), _) => {
                     payments
                         .send(row, self.options.max_attempts, self.options.retry())
                         .await
                 }
-                (provider, _) => {
+                // The channel's replies: no 24-hour window and no Meta pacing apply to them.
+                (Provider::Custom, _, Some(custom)) => {
+                    custom
+                        .send(row, self.options.max_attempts, self.options.retry())
+                        .await
+                }
+                (provider, _, _) => {
                     let error = format!("no sender for {provider} calls is configured");
                     tracing::error!(id = row.id, %error, "outbox row given up");
                     let settle = Settle::Fail {

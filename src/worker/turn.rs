@@ -21,7 +21,8 @@ use tokio::sync::Notify;
 
 use crate::booking::availability::Busy;
 use crate::booking::catalog::{Catalog, StaffId};
-use crate::conversation::Masked;
+use crate::conversation::{ConversationKey, Masked};
+use crate::custom::text::text_of;
 use crate::engine::effect::{Effect, Reply, ReplyUi, SlotRequest, TimerRequest, Turn};
 use crate::engine::input::Input;
 use crate::engine::state::Conversation;
@@ -37,6 +38,7 @@ use crate::whatsapp::messages::{
     ListRow, ListSection, MessageBody, OutboundMessage, Recipient, ReplyButton, TemplateComponent,
     TemplateParameter,
 };
+use crate::worker::custom_replies;
 use crate::worker::error::WorkerError;
 use crate::worker::input::{NoInput, input_of, timer_payload};
 use crate::worker::outbox::rows_for;
@@ -495,7 +497,19 @@ impl TurnRunner {
         }
         let language = turn.state.language;
         let mut outbox: Vec<NewOutbound> = Vec::new();
+        // The generic channel's conversations are answered in plain text, through its reply URL.
+        let custom = ConversationKey::parse(key).filter(ConversationKey::is_custom);
         for (i, reply) in turn.replies.iter().enumerate() {
+            if let Some(conversation) = &custom {
+                let idempotency_key = format!("turn:{}:{i}", event.id);
+                outbox.extend(custom_replies::row(
+                    text_of(reply),
+                    idempotency_key,
+                    conversation,
+                    now,
+                ));
+                continue;
+            }
             let body = self.body_of(reply, language.map(|l| l.as_str()));
             let message = OutboundMessage::new(recipient.clone(), body);
             let (rows, _) = rows_for(

@@ -12,6 +12,7 @@ mod boundaries;
 mod chat;
 mod cli;
 mod conversations;
+mod custom_channel;
 mod deploy;
 mod deposits;
 mod dispatcher;
