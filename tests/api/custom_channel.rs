@@ -300,6 +300,8 @@ struct Seen {
     fail_next: usize,
     /// Answer 500 to every request.
     always_fail: bool,
+    /// Answer 400 (the reply refused) to this many more requests.
+    refuse_next: usize,
 }
 
 /// The gateway's side of `CUSTOM_REPLY_URL`: verifies each reply's `X-Signature` and records it.
@@ -352,6 +354,10 @@ impl Receiver {
         self.seen.lock().unwrap().always_fail = true;
     }
 
+    fn refuse_next(&self, n: usize) {
+        self.seen.lock().unwrap().refuse_next = n;
+    }
+
     /// Waits until `n` replies to `customer` have been accepted, and returns them.
     async fn wait_for(&self, customer: &str, n: usize) -> Vec<Value> {
         wait_until(Duration::from_secs(30), "the replies", || async {
@@ -385,6 +391,10 @@ async fn receive(
     if seen.fail_next > 0 {
         seen.fail_next -= 1;
         return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    if seen.refuse_next > 0 {
+        seen.refuse_next -= 1;
+        return StatusCode::BAD_REQUEST;
     }
     seen.accepted.push(reply);
     StatusCode::OK
@@ -557,3 +567,39 @@ both_backends!(
     dead_letter,
     a_reply_the_receiver_always_fails_is_a_dead_letter_with_its_error
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_the_receiver_refuses_fails_at_once_and_holds_up_no_later_reply() {
+    let receiver = Receiver::start().await;
+    let app = builder(Backend::Sqlite, &receiver.url)
+        .outbox_retry(quick_retry(10))
+        .spawn()
+        .await;
+    receiver.refuse_next(1);
+    let ana = "+34600222555";
+    let hola = say(&app, ana, "hola").await;
+    handled(&app, &hola).await;
+    let key = format!("custom:{SALON}:{ana}");
+    let failed = wait_until(Duration::from_secs(30), "the refused reply", || async {
+        let rows = app.store.recent_outbox(Some(&key), 10).await.unwrap();
+        rows.into_iter()
+            .find(|r| r.status == OutboundStatus::Failed)
+    })
+    .await;
+    assert_eq!(failed.attempts, 1, "a refusal is not tried again");
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("the reply URL answered 400")
+    );
+    // The conversation goes on: the next reply is delivered.
+    say(&app, ana, "1").await;
+    let delivered = receiver.wait_for(ana, 1).await;
+    assert!(
+        delivered[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("¿Qué servicio te hacemos?"),
+        "{delivered:?}"
+    );
+    assert_eq!(receiver.attempts().len(), 2);
+}
