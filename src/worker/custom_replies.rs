@@ -1,27 +1,47 @@
-//! The generic signed channel's side of the outbox: the row of one reply ([`row`]) and the sender
-//! the dispatcher hands a claimed row of provider `custom` to ([`CustomSender`]).
+//! The generic signed channel's side of the outbox: the row of one reply ([`row`]), the sender the
+//! dispatcher hands a claimed row of provider `custom` to ([`CustomSender`]), and a typed number read
+//! as the option it names ([`typed`]).
 //!
 //! A row's payload is the reply exactly as it is POSTed (`message_id`, `from`, `to`, `ts`, `text`),
-//! fixed when the turn commits, so every retry sends the same bytes. The rows of one conversation
+//! fixed when the turn commits, so every retry sends the same bytes; beside them it keeps the ids of
+//! the options the text numbers (`options`, never sent), so that the customer's "2" is answered as a
+//! tap on the second option of the message they read, whichever message offered it (the menu, the
+//! offer of a person after a few misses, a reminder). The rows of one conversation
 //! share a lane (`custom:<conversation key>`): the next reply waits while one is retried, and other
 //! conversations go on. A receiver that answers "later" (no answer, 408, 425, 429, 5xx) is tried again
 //! with the outbox's backoff (or its `Retry-After`, when longer) until the retry budget is spent, then
 //! the row is dead; one that refuses the reply (another 4xx) fails it at once.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::conversation::{ConversationKey, CustomerId, Masked};
 use crate::custom::client::KIND;
+use crate::custom::text::text_of;
 use crate::custom::wire::MessageOut;
 use crate::custom::{CustomClient, CustomError};
-use crate::store::{NewOutbound, Outbound, Provider, Settle, Store, StoreError, provider_lane};
+use crate::engine::effect::{Reply, ReplyUi};
+use crate::engine::input::Input;
+use crate::store::{
+    InboxEvent, NewOutbound, Outbound, Provider, Settle, Store, StoreError, provider_lane,
+};
 use crate::telemetry::Metrics;
 use crate::worker::retry::{RetryPolicy, after};
+
+/// One numbered option of a reply, as its row keeps it (not sent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredOption {
+    id: String,
+    title: String,
+}
+
+/// Replies looked at for the last one of the channel (a conversation's Stripe calls share its key).
+const LOOK_BACK: u32 = 8;
 
 /// The outbox row of one reply in a conversation of the channel; `None` when the conversation has
 /// no customer phone to answer.
 pub fn row(
-    text: String,
+    reply: &Reply,
     idempotency_key: String,
     conversation: &ConversationKey,
     now: DateTime<Utc>,
@@ -30,7 +50,33 @@ pub fn row(
         return None;
     };
     let key = conversation.to_string();
-    let message = MessageOut::new(&conversation.business_id, customer.as_str(), text, now);
+    let message = MessageOut::new(
+        &conversation.business_id,
+        customer.as_str(),
+        text_of(reply),
+        now,
+    );
+    let options: Vec<StoredOption> = match &reply.ui {
+        ReplyUi::Buttons(buttons) => buttons
+            .iter()
+            .map(|(id, title)| StoredOption {
+                id: id.clone(),
+                title: title.clone(),
+            })
+            .collect(),
+        ReplyUi::List { rows, .. } => rows
+            .iter()
+            .map(|row| StoredOption {
+                id: row.id.clone(),
+                title: row.title.clone(),
+            })
+            .collect(),
+        ReplyUi::None | ReplyUi::Cta { .. } => Vec::new(),
+    };
+    let mut payload = serde_json::to_value(&message).unwrap_or_default();
+    if !options.is_empty() {
+        payload["options"] = serde_json::to_value(&options).unwrap_or_default();
+    }
     Some(NewOutbound {
         idempotency_key,
         provider: Provider::Custom,
@@ -38,9 +84,47 @@ pub fn row(
         recipient: provider_lane(Provider::Custom, &key),
         conversation_key: key,
         kind: KIND.to_owned(),
-        payload: serde_json::to_value(&message).unwrap_or_default(),
+        payload,
         created_at: now,
     })
+}
+
+/// The engine's input for a customer's text on the channel: a bare number ("2", "2.", "#2") names
+/// that option of the last reply the customer got, and is answered as a tap on it; anything else,
+/// or a number the last reply did not offer, is text (which the engine reads against the current
+/// step's options and words).
+pub async fn typed(store: &Store, event: &InboxEvent, text: String) -> Result<Input, StoreError> {
+    let Some(number) = option_number(&text) else {
+        return Ok(Input::Text(text));
+    };
+    let recent = store
+        .recent_outbox(Some(&event.conversation_key), LOOK_BACK)
+        .await?;
+    let options: Vec<StoredOption> = recent
+        .iter()
+        .find(|row| row.provider == Provider::Custom)
+        .and_then(|row| row.payload.get("options"))
+        .and_then(|options| Vec::<StoredOption>::deserialize(options).ok())
+        .unwrap_or_default();
+    Ok(match number.checked_sub(1).and_then(|i| options.get(i)) {
+        Some(option) => Input::Choice {
+            id: option.id.clone(),
+            title: option.title.clone(),
+        },
+        None => Input::Text(text),
+    })
+}
+
+/// The option a text names when it is only a number: "2", " 2. ", "2)", "#2".
+fn option_number(text: &str) -> Option<usize> {
+    let digits = text
+        .trim()
+        .trim_start_matches('#')
+        .trim_end_matches(['.', ')']);
+    if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// POSTs the channel's claimed replies and settles their rows.
@@ -155,5 +239,25 @@ impl CustomSender {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_bare_number_names_an_option() {
+        for (text, number) in [
+            ("2", Some(2)),
+            (" 2. ", Some(2)),
+            ("3)", Some(3)),
+            ("#1", Some(1)),
+        ] {
+            assert_eq!(option_number(text), number, "{text:?}");
+        }
+        for text in ["", "dos", "2 mañana", "a las 5", "1234", "2.5", "-1"] {
+            assert_eq!(option_number(text), None, "{text:?}");
+        }
     }
 }

@@ -22,7 +22,6 @@ use tokio::sync::Notify;
 use crate::booking::availability::Busy;
 use crate::booking::catalog::{Catalog, StaffId};
 use crate::conversation::{ConversationKey, Masked};
-use crate::custom::text::text_of;
 use crate::engine::effect::{Effect, Reply, ReplyUi, SlotRequest, TimerRequest, Turn};
 use crate::engine::input::Input;
 use crate::engine::state::Conversation;
@@ -30,7 +29,7 @@ use crate::engine::step::step;
 use crate::engine::view::{self, View};
 use crate::engine::{Flow, Templates};
 use crate::store::{
-    Appointment, BookingOp, Committed, InboxEvent, NewHold, NewOutbound, NewTimer, Store,
+    Appointment, BookingOp, Committed, InboxEvent, NewHold, NewOutbound, NewTimer, Provider, Store,
     StoreError, StoredConversation, TurnCommit, TurnError, TurnTimer,
 };
 use crate::telemetry::Metrics;
@@ -243,6 +242,15 @@ impl TurnRunner {
         let phone = match &recipient {
             Recipient::Phone(phone) => Some(phone.clone()),
             Recipient::BusinessScopedUser(_) => None,
+        };
+        // On the generic channel a typed number answers the options of the last reply, as a tap does.
+        let input = match input {
+            Some(Input::Text(text)) if event.provider == Provider::Custom => Some(
+                custom_replies::typed(&self.store, event, text)
+                    .await
+                    .map_err(|e| Err(e.into()))?,
+            ),
+            input => input,
         };
         // A deposit's news has no input of the customer's; their words may be read by the model.
         let input = match (&self.settings.model, input) {
@@ -503,7 +511,7 @@ impl TurnRunner {
             if let Some(conversation) = &custom {
                 let idempotency_key = format!("turn:{}:{i}", event.id);
                 outbox.extend(custom_replies::row(
-                    text_of(reply),
+                    reply,
                     idempotency_key,
                     conversation,
                     now,

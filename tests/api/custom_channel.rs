@@ -442,6 +442,18 @@ async fn hola_gets_the_menu_as_numbered_options_and_a_number_picks_one(backend: 
         "from the number the customer wrote to"
     );
     assert_eq!(greeting["to"], ana);
+    let mut fields: Vec<&str> = greeting
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["from", "message_id", "text", "to", "ts"],
+        "the documented shape, nothing more"
+    );
     assert!(
         chrono::DateTime::parse_from_rfc3339(greeting["ts"].as_str().unwrap()).is_ok(),
         "{greeting}"
@@ -602,4 +614,31 @@ async fn a_reply_the_receiver_refuses_fails_at_once_and_holds_up_no_later_reply(
         "{delivered:?}"
     );
     assert_eq!(receiver.attempts().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_answers_the_options_of_the_last_reply_even_when_the_step_offers_others() {
+    let receiver = Receiver::start().await;
+    let app = builder(Backend::Sqlite, &receiver.url).spawn().await;
+    let ana = "+34600222666";
+    // Three misses: the bot offers a person (its options are not the step's, the menu's).
+    for text in ["hola", "xyzzy plugh", "xyzzy plugh", "xyzzy plugh"] {
+        let id = say(&app, ana, text).await;
+        handled(&app, &id).await;
+    }
+    let offer = receiver.wait_for(ana, 6).await.remove(5);
+    let text = offer["text"].as_str().unwrap();
+    assert!(
+        text.ends_with("1) Hablar con el salón\n2) Volver al menú"),
+        "{text}"
+    );
+    say(&app, ana, "1").await;
+    let handed = receiver.wait_for(ana, 7).await.remove(6);
+    assert!(
+        handed["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Te paso con alguien"),
+        "the number names the offer's first option, not the menu's: {handed}"
+    );
 }
