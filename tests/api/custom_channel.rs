@@ -422,6 +422,22 @@ async fn handled(app: &TestApp, id: &str) {
     .await;
 }
 
+/// The customer's conversation's outbox rows, newest first, once every one is settled as sent.
+async fn all_sent(app: &TestApp, customer: &str) -> Vec<salonbot::store::Outbound> {
+    let key = format!("custom:{SALON}:{customer}");
+    wait_until(
+        Duration::from_secs(30),
+        "every reply settled as sent",
+        || async {
+            let rows = app.store.recent_outbox(Some(&key), 10).await.unwrap();
+            rows.iter()
+                .all(|r| r.status == OutboundStatus::Sent)
+                .then_some(rows)
+        },
+    )
+    .await
+}
+
 /// A message the test sends, and its id.
 async fn say(app: &TestApp, from: &str, text: &str) -> String {
     let id = unique("m");
@@ -475,13 +491,12 @@ async fn hola_gets_the_menu_as_numbered_options_and_a_number_picks_one(backend: 
     );
     assert_ne!(greeting["message_id"], services["message_id"]);
 
-    // What the bot wrote is in the outbox, sent, with the id the receiver got.
-    let key = format!("custom:{SALON}:{ana}");
-    let rows = app.store.recent_outbox(Some(&key), 10).await.unwrap();
+    // What the bot wrote is in the outbox, sent (settled just after the receiver answered), with the
+    // id the receiver got.
+    let rows = all_sent(&app, ana).await;
     assert_eq!(rows.len(), 2);
     for row in &rows {
         assert_eq!(row.provider, Provider::Custom);
-        assert_eq!(row.status, OutboundStatus::Sent);
     }
     assert_eq!(
         rows[1].wamid.as_deref(),
@@ -527,9 +542,8 @@ async fn replies_the_receiver_fails_are_retried_and_arrive_once_each_in_order(ba
     let greeting_id = replies[0]["message_id"].as_str().unwrap();
     assert_eq!(attempts[..4], [greeting_id; 4], "{attempts:?}");
     assert_eq!(attempts.len(), 6, "{attempts:?}");
-    let key = format!("custom:{SALON}:{ana}");
-    let rows = app.store.recent_outbox(Some(&key), 10).await.unwrap();
-    assert!(rows.iter().all(|r| r.status == OutboundStatus::Sent));
+    let rows = all_sent(&app, ana).await;
+    assert_eq!(rows.len(), 3);
     assert_eq!(rows.last().unwrap().attempts, 4);
     assert_eq!(receiver.forged(), 0);
 }
