@@ -25,6 +25,9 @@ pub enum AppError {
     VerificationRefused,
     #[error("malformed request: {0}")]
     Malformed(String),
+    /// Well-formed, but a field is missing or cannot be right; the body names it (`"field"`).
+    #[error("invalid field {field}: {reason}")]
+    InvalidField { field: &'static str, reason: String },
     /// Storage could not commit in time: the provider should retry.
     #[error("storage unavailable")]
     Unavailable,
@@ -39,6 +42,7 @@ impl AppError {
             AppError::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             AppError::VerificationRefused => StatusCode::FORBIDDEN,
             AppError::Malformed(_) => StatusCode::BAD_REQUEST,
+            AppError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -51,6 +55,7 @@ impl AppError {
             AppError::InvalidSignature(_) => "invalid_signature",
             AppError::VerificationRefused => "verification_refused",
             AppError::Malformed(_) => "malformed",
+            AppError::InvalidField { .. } => "invalid_field",
             AppError::Unavailable => "unavailable",
         }
     }
@@ -62,14 +67,18 @@ impl AppError {
             AppError::Throttled(_) => "throttled",
             AppError::TooLarge { .. } => "too_large",
             AppError::InvalidSignature(_) | AppError::VerificationRefused => "invalid_signature",
-            AppError::Malformed(_) => "malformed",
+            AppError::Malformed(_) | AppError::InvalidField { .. } => "malformed",
         }
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = Json(json!({ "error": self.code(), "message": self.to_string() }));
+        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        if let AppError::InvalidField { field, .. } = &self {
+            body["field"] = json!(field);
+        }
+        let body = Json(body);
         let mut response = (self.status(), body).into_response();
         if let AppError::Throttled(t) = &self {
             response

@@ -24,6 +24,9 @@ pub mod cli;
 pub mod config;
 /// Customer identifiers (E.164 phones, business-scoped ids) and conversation keys; masking for logs.
 pub mod conversation;
+/// The generic signed channel for gateways other than Meta's: its message shape both ways, the
+/// plain-text rendering of replies, and the client of `CUSTOM_REPLY_URL`.
+pub mod custom;
 /// `salonbot doctor`: a deployment checked from the operator's side, one line per check.
 pub mod doctor;
 /// Conversation flows as data (the flow file model and loader, the checker, the Mermaid diagram) and

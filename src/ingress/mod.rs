@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod chatwoot;
 pub mod client;
+pub mod custom;
 pub mod dedup;
 pub mod ratelimit;
 pub mod signature;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/webhook/chatwoot", post(chatwoot::receive))
         .route("/webhooks/stripe", post(stripe::receive))
         .route("/webhook/stripe", post(stripe::receive))
+        .route("/webhooks/custom", post(custom::receive))
 }
 
 /// A verified request whose events were handled: stored, known, or nothing to store.
