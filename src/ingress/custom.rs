@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 
-use super::{Accepted, WebhookRequest, client, ingest, signature};
+use super::{Accepted, WebhookRequest, ingest, signature};
 use crate::app::AppState;
 use crate::conversation::ConversationKey;
 use crate::custom::wire::{MessageIn, WireError};
@@ -44,9 +44,7 @@ async fn receive_message(
         .webhook_secret
         .as_ref()
         .ok_or(AppError::NotConfigured("CUSTOM_WEBHOOK_SECRET"))?;
-    req.admit(state).await?;
-    let body = client::read_body(body, headers, state.config.webhook_max_body_bytes).await?;
-    req.set_body_bytes(body.len());
+    let body = req.admit_body(state, headers, body).await?;
     let header = headers.get("x-signature").map(HeaderValue::as_bytes);
     if let Err(err) = signature::verify_hex_header(secret.expose().as_bytes(), header, &body) {
         return Err(req.refuse(state, AppError::InvalidSignature(err)).await);
