@@ -499,3 +499,33 @@ both_backends!(
     outage,
     chatwoot_down_for_a_while_loses_nothing_and_keeps_the_order
 );
+
+async fn a_mirrored_message_whose_answer_was_lost_is_not_posted_twice(backend: Backend) {
+    let (app, graph, chatwoot) = app(backend).await;
+    chatwoot.fail_after_storing(1);
+    let mut ana = Customer::new(&app, &graph, "34600838383");
+    ana.say("hola").await;
+    let cw = chatwoot_conversation(&app, &ana).await;
+    webhooks_settled(&app, &chatwoot).await;
+    let mirror = mirrored(&chatwoot, cw, 2).await;
+    assert_eq!(
+        (mirror[0].message_type.as_str(), mirror[0].content.as_str()),
+        ("incoming", "hola")
+    );
+    assert_eq!(
+        mirror.iter().filter(|m| m.content == "hola").count(),
+        1,
+        "{mirror:?}"
+    );
+    assert_eq!(mirror.len(), 1 + graph.delivered_to(&ana.phone()).len());
+    let rows = app.store.recent_outbox(None, 100).await.unwrap();
+    assert!(
+        rows.iter()
+            .filter(|r| r.provider == Provider::Chatwoot)
+            .all(|r| r.status == OutboundStatus::Sent)
+    );
+}
+both_backends!(
+    lost_mirror_answer,
+    a_mirrored_message_whose_answer_was_lost_is_not_posted_twice
+);
