@@ -7,9 +7,13 @@
 //! Chatwoot outage, catches up in order (each failure retried with backoff, never blocking the
 //! customer's replies, which are rows of another provider).
 //!
-//! The first call of a conversation finds the customer's contact by phone (creating it, and searching
-//! again when Chatwoot answers 422 because the phone is taken meanwhile), opens a Chatwoot
-//! conversation in the configured inbox and remembers it (`store::chatwoot`). Chatwoot's messages API
+//! The first call of a conversation finds the customer's contact by phone (creating it with the
+//! customer's WhatsApp profile name, else the phone, and searching again when Chatwoot answers 422
+//! because the phone is taken meanwhile), opens a Chatwoot conversation in the configured inbox and
+//! remembers it (`store::chatwoot`). The profile name travels with the mirror of the customer's
+//! message (`ChatwootCall::Mirror::name`), the first row of a conversation's lane.
+//!
+//! Chatwoot's messages API
 //! has no idempotency key: every message the bot posts carries `source_id` `salonbot:<row id>`, and a
 //! row tried again first looks for that marker among the conversation's messages, so a crash between
 //! Chatwoot's answer and the settle does not post twice. The same marker tells the echo of the bot's
@@ -44,7 +48,14 @@ pub const HUMAN_IDLE: &str = "human_idle";
 #[serde(tag = "call", rename_all = "snake_case")]
 pub enum ChatwootCall {
     /// Mirror a message: the customer's (`incoming`) or the bot's (`outgoing`).
-    Mirror { incoming: bool, content: String },
+    Mirror {
+        incoming: bool,
+        content: String,
+        /// The customer's WhatsApp profile name, when the message brought one: the name of the
+        /// Chatwoot contact should this call be the one to create it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
     /// A hand-off: the conversation opened, labelled `bot-handoff` (mirror mode), and a private note
     /// for the agent.
     Handoff { note: String },
@@ -350,13 +361,19 @@ impl StaffSender {
         call: &ChatwootCall,
         now: DateTime<Utc>,
     ) -> Result<String, Failure> {
-        let conversation = self.conversation(api, row, now).await?;
+        let name = match call {
+            ChatwootCall::Mirror { name, .. } => name.as_deref(),
+            _ => None,
+        };
+        let conversation = self.conversation(api, row, name, now).await?;
         let marker = format!("{SOURCE_PREFIX}{}", row.id);
         if api.mode() == ChatwootMode::Channel {
             return self.make_in_channel(api, row, call, conversation).await;
         }
         match call {
-            ChatwootCall::Mirror { incoming, content } => {
+            ChatwootCall::Mirror {
+                incoming, content, ..
+            } => {
                 let message = MessageOut {
                     content: content.clone(),
                     message_type: if *incoming { "incoming" } else { "outgoing" }.to_owned(),
@@ -470,12 +487,13 @@ impl StaffSender {
         Ok(format!("chatwoot:{}", posted.id))
     }
 
-    /// The conversation's Chatwoot conversation: remembered, or found (contact by phone) and
-    /// created now.
+    /// The conversation's Chatwoot conversation: remembered, or found (contact by phone, created
+    /// with `name` when there is none, else with the phone as its name) and created now.
     async fn conversation(
         &self,
         api: &ChatwootApi,
         row: &Outbound,
+        name: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<i64, Failure> {
         if let Some(id) = self
@@ -499,7 +517,7 @@ impl StaffSender {
             None => {
                 let out = ContactOut {
                     inbox_id: inbox,
-                    name: phone.clone(),
+                    name: contact_name(name, &phone),
                     phone_number: phone.clone(),
                 };
                 match api.create_contact(&out).await {
@@ -532,6 +550,14 @@ impl StaffSender {
     }
 }
 
+/// The name a new contact is given: the customer's WhatsApp profile name when known (trimmed, at
+/// most 255 characters), else the phone.
+fn contact_name(name: Option<&str>, phone: &str) -> String {
+    name.map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map_or_else(|| phone.to_owned(), |n| n.chars().take(255).collect())
+}
+
 /// The contact whose phone is exactly `phone` (the search also matches names and parts of numbers).
 async fn find_contact(api: &ChatwootApi, phone: &str) -> Result<Option<i64>, ChatwootError> {
     Ok(api
@@ -559,5 +585,43 @@ impl From<ChatwootError> for Failure {
 impl From<StoreError> for Failure {
     fn from(err: StoreError) -> Self {
         Failure::Store(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_contact_is_named_after_the_profile_else_the_phone() {
+        assert_eq!(
+            contact_name(Some(" Ana Martínez "), "+34600111222"),
+            "Ana Martínez"
+        );
+        assert_eq!(contact_name(Some("  "), "+34600111222"), "+34600111222");
+        assert_eq!(contact_name(None, "+34600111222"), "+34600111222");
+        assert_eq!(
+            contact_name(Some(&"a".repeat(300)), "+1").chars().count(),
+            255
+        );
+    }
+
+    #[test]
+    fn a_mirror_row_written_before_names_travelled_still_reads() {
+        let old = serde_json::json!({"call": "mirror", "incoming": true, "content": "hola"});
+        assert_eq!(
+            ChatwootCall::deserialize(&old).unwrap(),
+            ChatwootCall::Mirror {
+                incoming: true,
+                content: "hola".into(),
+                name: None
+            }
+        );
+        let named = ChatwootCall::Mirror {
+            incoming: true,
+            content: "hola".into(),
+            name: Some("Ana".into()),
+        };
+        assert_eq!(serde_json::to_value(&named).unwrap()["name"], "Ana");
     }
 }

@@ -500,6 +500,39 @@ both_backends!(
     chatwoot_down_for_a_while_loses_nothing_and_keeps_the_order
 );
 
+async fn the_contact_is_named_after_the_whatsapp_profile_else_the_phone(backend: Backend) {
+    let (app, graph, chatwoot) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600818181").with_profile(Some("Ana Martínez"));
+    ana.say("hola").await;
+    chatwoot_conversation(&app, &ana).await;
+    let contact = chatwoot.contact(&ana.phone()).expect("Ana's contact");
+    assert_eq!(contact.name, "Ana Martínez");
+    // Meta sent no profile: the phone names the contact.
+    let mut nameless = Customer::new(&app, &graph, "34600828282").with_profile(None);
+    nameless.say("hola").await;
+    chatwoot_conversation(&app, &nameless).await;
+    let contact = chatwoot.contact(&nameless.phone()).expect("the contact");
+    assert_eq!(contact.name, nameless.phone());
+    let created: Vec<Value> = chatwoot
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/contacts"))
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(
+        created,
+        [
+            json!({"inbox_id": fake_chatwoot::INBOX, "name": "Ana Martínez", "phone_number": "+34600818181"}),
+            json!({"inbox_id": fake_chatwoot::INBOX, "name": "+34600828282", "phone_number": "+34600828282"}),
+        ]
+    );
+    webhooks_settled(&app, &chatwoot).await;
+}
+both_backends!(
+    contact_name,
+    the_contact_is_named_after_the_whatsapp_profile_else_the_phone
+);
+
 async fn a_mirrored_message_whose_answer_was_lost_is_not_posted_twice(backend: Backend) {
     let (app, graph, chatwoot) = app(backend).await;
     chatwoot.fail_after_storing(1);
