@@ -13,10 +13,12 @@
 //! remembers it (`store::chatwoot`). The profile name travels with the mirror of the customer's
 //! message (`ChatwootCall::Mirror::name`), the first row of a conversation's lane.
 //!
-//! Chatwoot's messages API
-//! has no idempotency key: every message the bot posts carries `source_id` `salonbot:<row id>`, and a
-//! row tried again first looks for that marker among the conversation's messages, so a crash between
-//! Chatwoot's answer and the settle does not post twice. The same marker tells the echo of the bot's
+//! Chatwoot's messages API has no idempotency key: every message the bot posts carries the marker
+//! `salonbot:<row id>`, and a row tried again first looks for that marker among the conversation's
+//! latest messages, so a crash between Chatwoot's answer and the settle does not post twice. Mirror
+//! mode puts the marker in `source_id` (harmless in an API inbox); channel mode must not (Chatwoot
+//! does not deliver an outgoing message that has one), so there it goes in `content_attributes`
+//! under `salonbot`, which Chatwoot keeps and returns. The same marker tells the echo of the bot's
 //! own messages from an agent's.
 
 use chrono::{DateTime, Utc};
@@ -25,7 +27,7 @@ use serde_json::Value;
 
 use crate::booking::catalog::{Catalog, Language, ServiceId, StaffId};
 use crate::chatwoot::wire::{
-    ContactOut, ConversationOut, EventIn, HANDOFF_LABEL, Meaning, MessageOut, Reading,
+    ContactOut, ConversationOut, EventIn, HANDOFF_LABEL, MARKER_KEY, Meaning, MessageOut, Reading,
     SOURCE_PREFIX,
 };
 use crate::chatwoot::{ChatwootApi, ChatwootError};
@@ -368,7 +370,9 @@ impl StaffSender {
         let conversation = self.conversation(api, row, name, now).await?;
         let marker = format!("{SOURCE_PREFIX}{}", row.id);
         if api.mode() == ChatwootMode::Channel {
-            return self.make_in_channel(api, row, call, conversation).await;
+            return self
+                .make_in_channel(api, row, call, conversation, &marker)
+                .await;
         }
         match call {
             ChatwootCall::Mirror {
@@ -382,7 +386,8 @@ impl StaffSender {
                     content_attributes: None,
                     source_id: Some(marker.clone()),
                 };
-                self.post_once(api, row, conversation, &message).await
+                self.post_once(api, row, conversation, &marker, &message)
+                    .await
             }
             ChatwootCall::Handoff { note } => {
                 api.toggle_status(conversation, "open").await?;
@@ -398,9 +403,10 @@ impl StaffSender {
                     private: true,
                     content_type: None,
                     content_attributes: None,
-                    source_id: Some(marker),
+                    source_id: Some(marker.clone()),
                 };
-                self.post_once(api, row, conversation, &message).await
+                self.post_once(api, row, conversation, &marker, &message)
+                    .await
             }
             ChatwootCall::Reply { .. } | ChatwootCall::Status { .. } => Err(Failure::Final(
                 "a channel-mode call in mirror mode (CHATWOOT_MODE changed meanwhile)".into(),
@@ -409,32 +415,40 @@ impl StaffSender {
     }
 
     /// Channel mode, with the agent bot's token: replies without `source_id` (Chatwoot would not
-    /// deliver an outgoing message that has one), and a hand-off is `toggle_status` to `open`, which
-    /// Chatwoot counts as the bot's hand-off, with a private note (labels refuse bot tokens).
+    /// deliver an outgoing message that has one), their marker in `content_attributes`; a hand-off
+    /// is `toggle_status` to `open`, which Chatwoot counts as the bot's hand-off, with a private note
+    /// (labels refuse bot tokens).
     async fn make_in_channel(
         &self,
         api: &ChatwootApi,
         row: &Outbound,
         call: &ChatwootCall,
         conversation: i64,
+        marker: &str,
     ) -> Result<String, Failure> {
+        let mut attributes = serde_json::Map::new();
+        attributes.insert(MARKER_KEY.to_owned(), Value::String(marker.to_owned()));
         match call {
             ChatwootCall::Reply { content, items } => {
+                if !items.is_empty() {
+                    attributes.insert(
+                        "items".to_owned(),
+                        items
+                            .iter()
+                            .map(|(title, value)| serde_json::json!({"title": title, "value": value}))
+                            .collect(),
+                    );
+                }
                 let message = MessageOut {
                     content: content.clone(),
                     message_type: "outgoing".to_owned(),
                     private: false,
                     content_type: (!items.is_empty()).then(|| "input_select".to_owned()),
-                    content_attributes: (!items.is_empty()).then(|| {
-                        serde_json::json!({"items": items
-                            .iter()
-                            .map(|(title, value)| serde_json::json!({"title": title, "value": value}))
-                            .collect::<Vec<_>>()})
-                    }),
+                    content_attributes: Some(Value::Object(attributes)),
                     source_id: None,
                 };
-                let posted = api.post_message(conversation, &message).await?;
-                Ok(format!("chatwoot:{}", posted.id))
+                self.post_once(api, row, conversation, marker, &message)
+                    .await
             }
             ChatwootCall::Handoff { note } => {
                 let message = MessageOut {
@@ -442,12 +456,14 @@ impl StaffSender {
                     message_type: "outgoing".to_owned(),
                     private: true,
                     content_type: None,
-                    content_attributes: None,
+                    content_attributes: Some(Value::Object(attributes)),
                     source_id: None,
                 };
-                let posted = api.post_message(conversation, &message).await?;
+                let posted = self
+                    .post_once(api, row, conversation, marker, &message)
+                    .await?;
                 api.toggle_status(conversation, "open").await?;
-                Ok(format!("chatwoot:{}", posted.id))
+                Ok(posted)
             }
             ChatwootCall::Status { status } => {
                 api.toggle_status(conversation, status).await?;
@@ -460,28 +476,24 @@ impl StaffSender {
         }
     }
 
-    /// Posts a message unless an earlier attempt of the row already did (its marker is there).
+    /// Posts a message unless an earlier attempt of the row already did (a message carrying its
+    /// `marker` is there).
     async fn post_once(
         &self,
         api: &ChatwootApi,
         row: &Outbound,
         conversation: i64,
+        marker: &str,
         message: &MessageOut,
     ) -> Result<String, Failure> {
-        if row.attempts > 1 {
-            let marker = message.source_id.as_deref();
-            if let Some(found) = api
-                .messages(conversation)
-                .await?
-                .into_iter()
-                .find(|m| m.source_id.as_deref() == marker)
-            {
-                tracing::info!(
-                    id = row.id,
-                    "chatwoot message posted already by an earlier attempt"
-                );
-                return Ok(format!("chatwoot:{}", found.id));
-            }
+        if row.attempts > 1
+            && let Some(found) = posted_already(api, conversation, marker, row.created_at).await?
+        {
+            tracing::info!(
+                id = row.id,
+                "chatwoot message posted already by an earlier attempt"
+            );
+            return Ok(format!("chatwoot:{found}"));
         }
         let posted = api.post_message(conversation, message).await?;
         Ok(format!("chatwoot:{}", posted.id))
@@ -548,6 +560,44 @@ impl StaffSender {
             )
             .await?)
     }
+}
+
+/// How many pages of the conversation's messages (20 each, newest first) a retried row looks
+/// through for its marker.
+const MARKER_PAGES: usize = 10;
+
+/// The page size of Chatwoot's `MessageFinder`: a shorter page is the conversation's first.
+const MESSAGES_PAGE: usize = 20;
+
+/// How far Chatwoot's clock may be behind ours, when telling messages older than a row.
+const CLOCK_SKEW_SECS: i64 = 300;
+
+/// The id of a message of the conversation that carries `marker`, looking back from the latest
+/// messages page by page until the messages are older than the row (`since`, its creation).
+async fn posted_already(
+    api: &ChatwootApi,
+    conversation: i64,
+    marker: &str,
+    since: DateTime<Utc>,
+) -> Result<Option<i64>, ChatwootError> {
+    let oldest_possible = since.timestamp() - CLOCK_SKEW_SECS;
+    let mut before = None;
+    for _ in 0..MARKER_PAGES {
+        let page = api.messages(conversation, before).await?;
+        if let Some(found) = page.iter().find(|m| m.carries(marker)) {
+            return Ok(Some(found.id));
+        }
+        let Some(oldest) = page.iter().min_by_key(|m| m.id) else {
+            break;
+        };
+        if page.len() < MESSAGES_PAGE
+            || oldest.created_unix().is_some_and(|at| at < oldest_possible)
+        {
+            break;
+        }
+        before = Some(oldest.id);
+    }
+    Ok(None)
 }
 
 /// The name a new contact is given: the customer's WhatsApp profile name when known (trimmed, at
