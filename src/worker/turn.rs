@@ -432,6 +432,9 @@ impl TurnRunner {
                     ChatwootCall::Mirror {
                         incoming: true,
                         content,
+                        name: crate::whatsapp::webhook::MessageEvent::profile_name_of(
+                            &event.payload,
+                        ),
                     },
                     "in".into(),
                 ));
@@ -441,6 +444,7 @@ impl TurnRunner {
                     ChatwootCall::Mirror {
                         incoming: false,
                         content: staff::reply_text(reply),
+                        name: None,
                     },
                     format!("out:{i}"),
                 ));
