@@ -51,6 +51,8 @@ pub mod store;
 pub mod stripe;
 /// Tracing setup and the Prometheus metrics of the public contract.
 pub mod telemetry;
+/// Text folded as the bot reads it (case, accents, punctuation), for the catalog and the messages.
+pub mod text;
 /// WhatsApp Cloud API wire types (webhook notifications split into typed events, outbound messages and
 /// their limits) and the API client.
 pub mod whatsapp;
