@@ -33,7 +33,14 @@ pub(super) fn same(said: &str, meant: &str) -> bool {
     if said == meant {
         return true;
     }
-    let (said_len, meant_len) = (said.chars().count(), meant.chars().count());
+    let letters = |word: &str| {
+        if word.is_ascii() {
+            word.len()
+        } else {
+            word.chars().count()
+        }
+    };
+    let (said_len, meant_len) = (letters(said), letters(meant));
     meant_len >= FUZZY_FROM
         && said_len + 1 >= FUZZY_FROM
         && said_len.abs_diff(meant_len) <= 1
@@ -65,11 +72,20 @@ static KNOWN_WORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
 });
 
 /// Whether `a` and `b` differ by exactly one insertion, deletion, substitution or swap of two
-/// neighbouring letters (optimal string alignment distance 1).
+/// neighbouring letters (optimal string alignment distance 1). Folded words are nearly always
+/// ASCII, compared as bytes without copying; others letter by letter.
 fn one_edit(a: &str, b: &str) -> bool {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if a.is_ascii() && b.is_ascii() {
+        one_edit_in(a.as_bytes(), b.as_bytes())
+    } else {
+        let a: Vec<char> = a.chars().collect();
+        let b: Vec<char> = b.chars().collect();
+        one_edit_in(&a, &b)
+    }
+}
+
+fn one_edit_in<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let (ra, rb) = (&a[prefix..], &b[prefix..]);
     match (ra.len(), rb.len()) {
         (0, 0) => false,
@@ -95,6 +111,12 @@ mod tests {
         assert!(!one_edit("tinte", "tinte"));
         assert!(!one_edit("tient", "tinte"));
         assert!(!one_edit("corte", "cortar"));
+        assert!(
+            one_edit("señora", "senora"),
+            "letter by letter beyond ASCII"
+        );
+        assert!(one_edit("sñora", "señora"));
+        assert!(!one_edit("señora", "senoar"));
     }
 
     #[test]
