@@ -8,6 +8,7 @@ mod fake_stripe;
 mod helpers;
 mod proxy;
 
+mod admin;
 mod appointments;
 mod boundaries;
 mod chat;
