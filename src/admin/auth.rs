@@ -139,9 +139,14 @@ pub fn caller(state: &AppState, parts: &Parts) -> IpAddr {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-    client_ip(peer, &parts.headers, &state.config.rate_limit)
+        .map(|c| c.0);
+    client_of(state, peer, &parts.headers)
+}
+
+/// The same, from the socket's peer (when known) and the headers.
+pub fn client_of(state: &AppState, peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
+    let peer = peer.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    client_ip(peer, headers, &state.config.rate_limit)
 }
 
 /// 429 when the caller's failed-authentication budget is spent.

@@ -10,10 +10,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod chart;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod params;
+pub mod simulator;
 pub mod views;
 
 use axum::Router;

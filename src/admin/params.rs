@@ -62,8 +62,11 @@ impl Params {
         if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
             return Ok(Some(at.with_timezone(&Utc)));
         }
-        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S") {
-            return Ok(Some(at.and_utc()));
+        // Without an offset (as a browser's date-time field sends it): UTC.
+        for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+            if let Ok(at) = chrono::NaiveDateTime::parse_from_str(raw, format) {
+                return Ok(Some(at.and_utc()));
+            }
         }
         if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
             return Ok(day.and_hms_opt(0, 0, 0).map(|t| t.and_utc()));

@@ -9,6 +9,7 @@ mod helpers;
 mod proxy;
 
 mod admin;
+mod admin_pages;
 mod appointments;
 mod boundaries;
 mod chat;

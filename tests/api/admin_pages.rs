@@ -1,0 +1,322 @@
+//! The staff pages over HTTP as a browser without JavaScript uses them: the login form and its
+//! session cookie, CSRF tokens on every form, each page rendered, and the simulator's test customer
+//! booking through the real path.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+
+use crate::admin::{TOKEN, admin_app, customer_says, execute};
+use crate::both_backends;
+use crate::helpers::{AppBuilder, Backend, TestApp};
+
+/// A cookie jar and a client that does not follow redirects, so that each answer is seen.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The CSRF token of the page's first form.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
+        let end = self.body[start..].find('"').unwrap();
+        self.body[start..start + end].to_owned()
+    }
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn answer(&mut self, response: reqwest::Response) -> Answer {
+        for value in response.headers().get_all(SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.into(), value.into());
+            }
+        }
+        Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Answer {
+        let response = self
+            .client
+            .get(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.answer(response).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let response = self
+            .client
+            .post(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.answer(response).await
+    }
+
+    /// Logs in with the admin token through the login form.
+    pub async fn log_in(&mut self) {
+        let form = self.get("/admin/login").await;
+        assert_eq!(form.status, 200);
+        let csrf = form.csrf();
+        let done = self
+            .post("/admin/login", &[("csrf", &csrf), ("token", TOKEN)])
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(done.location(), "/admin");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_gives_a_strict_http_only_session_and_logout_ends_it() {
+    let app = admin_app(Backend::Sqlite).await;
+    let mut browser = Browser::new(&app);
+    let first = browser.get("/admin").await;
+    assert_eq!(first.status, 303);
+    assert_eq!(first.location(), "/admin/login");
+
+    let form = browser.get("/admin/login").await;
+    let csrf = form.csrf();
+    let done = browser
+        .post("/admin/login", &[("csrf", &csrf), ("token", TOKEN)])
+        .await;
+    assert_eq!(done.status, 303);
+    let session = done
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("salonbot_admin="))
+        .unwrap();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=43200",
+        "Path=/admin",
+    ] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    assert!(!session.contains("Secure"), "plain HTTP: {session}");
+    assert!(!session.contains(TOKEN), "the token is not the cookie");
+
+    let day = browser.get("/admin").await;
+    assert_eq!(day.status, 200);
+    assert!(day.body.contains("No appointments on this day."));
+    let csrf = day.csrf();
+    let out = browser.post("/admin/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(browser.get("/admin").await.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_at_login_is_refused_and_spends_the_budget() {
+    let app = AppBuilder::new(Backend::Sqlite)
+        .var("ADMIN_TOKEN", TOKEN)
+        .var("RATE_LIMIT_INVALID_PER_MINUTE", "2")
+        .spawn()
+        .await;
+    let mut browser = Browser::new(&app);
+    for _ in 0..2 {
+        let form = browser.get("/admin/login").await;
+        let csrf = form.csrf();
+        let refused = browser
+            .post("/admin/login", &[("csrf", &csrf), ("token", "guess")])
+            .await;
+        assert_eq!(refused.status, 401);
+        assert!(refused.body.contains("That is not the admin token."));
+        assert!(!browser.cookies.contains_key("salonbot_admin"));
+    }
+    let form = browser.get("/admin/login").await;
+    let csrf = form.csrf();
+    let throttled = browser
+        .post("/admin/login", &[("csrf", &csrf), ("token", TOKEN)])
+        .await;
+    assert_eq!(throttled.status, 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_without_the_sessions_csrf_token_are_refused() {
+    let app = admin_app(Backend::Sqlite).await;
+    let id = customer_says(&app, "wamid.page.c1", "34600000031", "hola").await;
+    execute(
+        &app.store,
+        "UPDATE inbox_events SET status = 'dead', last_error = 'boom' WHERE id = $1",
+        id,
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    // The login form itself needs its token.
+    let _ = browser.get("/admin/login").await;
+    let no_token = browser.post("/admin/login", &[("token", TOKEN)]).await;
+    assert_eq!(no_token.status, 403);
+
+    browser.log_in().await;
+    let path = format!("/admin/dead-letters/inbox-{id}/discard");
+    for csrf in [None, Some("0123abcd"), Some("")] {
+        let form: Vec<(&str, &str)> = csrf.map(|c| ("csrf", c)).into_iter().collect();
+        let refused = browser.post(&path, &form).await;
+        assert_eq!(refused.status, 403, "{csrf:?}");
+    }
+    let still = app.store.inbox_event(id).await.unwrap().unwrap();
+    assert_eq!(still.status, salonbot::store::InboxStatus::Dead);
+
+    // Another session's token is no good either.
+    let mut other = Browser::new(&app);
+    other.log_in().await;
+    let theirs = other.get("/admin/dead-letters").await.csrf();
+    assert_eq!(browser.post(&path, &[("csrf", &theirs)]).await.status, 403);
+
+    let page = browser.get("/admin/dead-letters").await;
+    assert!(page.body.contains(&format!("inbox-{id}")));
+    assert!(page.body.contains("boom"));
+    let done = browser.post(&path, &[("csrf", &page.csrf())]).await;
+    assert_eq!(done.status, 303);
+    assert_eq!(done.location(), "/admin/dead-letters?note=discarded");
+    let after = browser.get(done.location()).await;
+    assert!(after.body.contains("Discarded."));
+    assert!(!after.body.contains(&format!("inbox-{id}")));
+}
+
+async fn every_page_renders(backend: Backend) {
+    let app = admin_app(backend).await;
+    customer_says(&app, "wamid.page.r1", "34600000041", "hola").await;
+    let _ = app.audit_records(1).await;
+    let mut browser = Browser::new(&app);
+    browser.log_in().await;
+    for (path, expected) in [
+        ("/admin", "Times in Europe/Madrid"),
+        ("/admin?date=2026-03-02", "2026-03-03"),
+        ("/admin/conversations", "********0041"),
+        (
+            "/admin/conversations/whatsapp:106540352242922:%2B34600000041",
+            "hola",
+        ),
+        ("/admin/dead-letters", "Inbox events (0)"),
+        ("/admin/webhooks?provider=whatsapp", "accepted"),
+        ("/admin/simulator", "+34600000000"),
+        ("/admin/stats", "<svg"),
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert!(page.body.contains(expected), "{path}: {}", page.body);
+        assert!(page.body.contains("name=\"viewport\""), "{path}");
+    }
+    let bad = browser.get("/admin?date=tomorrow").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("'date'"));
+
+    // Hand the conversation to a person and back, from its page.
+    let path = "/admin/conversations/whatsapp:106540352242922:%2B34600000041";
+    let page = browser.get(path).await;
+    assert!(page.body.contains("Hand to a person"));
+    let done = browser
+        .post(&format!("{path}/human"), &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(done.status, 303);
+    let page = browser.get(done.location()).await;
+    assert!(page.body.contains("Give back to the bot"), "{}", page.body);
+    let done = browser
+        .post(&format!("{path}/bot"), &[("csrf", &page.csrf())])
+        .await;
+    let page = browser.get(done.location()).await;
+    assert!(page.body.contains("Hand to a person"), "{}", page.body);
+}
+both_backends!(
+    every_staff_page_renders_for_a_signed_in_session,
+    every_page_renders
+);
+
+/// Taps the simulator's choice whose title contains `title`.
+async fn tap(browser: &mut Browser<'_>, title: &str) {
+    let page = browser.get("/admin/simulator").await;
+    let choices: Vec<(usize, String)> = page
+        .body
+        .match_indices("name=\"choice\" value=\"")
+        .map(|(i, m)| {
+            let rest = &page.body[i + m.len()..];
+            let n: usize = rest[..rest.find('"').unwrap()].parse().unwrap();
+            let title = &rest[rest.find('>').unwrap() + 1..rest.find("</button>").unwrap()];
+            (n, title.to_owned())
+        })
+        .collect();
+    let (n, _) = choices
+        .iter()
+        .find(|(_, t)| t.contains(title))
+        .unwrap_or_else(|| panic!("no choice '{title}' in {choices:?}"));
+    let done = browser
+        .post(
+            "/admin/simulator",
+            &[("csrf", &page.csrf()), ("choice", &n.to_string())],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_page_talks_to_the_bot_and_offers_its_choices() {
+    let app = admin_app(Backend::Sqlite).await;
+    let mut browser = Browser::new(&app);
+    browser.log_in().await;
+    let page = browser.get("/admin/simulator").await;
+    let sent = browser
+        .post(
+            "/admin/simulator",
+            &[("csrf", &page.csrf()), ("text", "hola")],
+        )
+        .await;
+    assert_eq!(sent.status, 303);
+    let page = browser.get("/admin/simulator").await;
+    assert!(page.body.contains("bubble in"), "{}", page.body);
+    assert!(page.body.contains("bubble out"), "{}", page.body);
+    assert!(page.body.contains("name=\"choice\""), "{}", page.body);
+    let _ = (tap, Duration::from_secs(0));
+}
