@@ -3,7 +3,6 @@
 //! booking through the real path.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
@@ -275,23 +274,16 @@ both_backends!(
     every_page_renders
 );
 
-/// Taps the simulator's choice whose title contains `title`.
-async fn tap(browser: &mut Browser<'_>, title: &str) {
+/// Taps the `n`-th choice (from 0) the simulator page offers, and says its title.
+async fn tap(browser: &mut Browser<'_>, n: usize) -> String {
     let page = browser.get("/admin/simulator").await;
-    let choices: Vec<(usize, String)> = page
+    let marker = format!("name=\"choice\" value=\"{n}\">");
+    let at = page
         .body
-        .match_indices("name=\"choice\" value=\"")
-        .map(|(i, m)| {
-            let rest = &page.body[i + m.len()..];
-            let n: usize = rest[..rest.find('"').unwrap()].parse().unwrap();
-            let title = &rest[rest.find('>').unwrap() + 1..rest.find("</button>").unwrap()];
-            (n, title.to_owned())
-        })
-        .collect();
-    let (n, _) = choices
-        .iter()
-        .find(|(_, t)| t.contains(title))
-        .unwrap_or_else(|| panic!("no choice '{title}' in {choices:?}"));
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no choice {n} in {}", page.body));
+    let rest = &page.body[at + marker.len()..];
+    let title = rest[..rest.find("</button>").unwrap()].to_owned();
     let done = browser
         .post(
             "/admin/simulator",
@@ -299,10 +291,11 @@ async fn tap(browser: &mut Browser<'_>, title: &str) {
         )
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
+    title
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_simulator_page_talks_to_the_bot_and_offers_its_choices() {
+async fn the_simulator_books_through_the_real_path_and_the_day_view_cancels_it() {
     let app = admin_app(Backend::Sqlite).await;
     let mut browser = Browser::new(&app);
     browser.log_in().await;
@@ -317,6 +310,63 @@ async fn the_simulator_page_talks_to_the_bot_and_offers_its_choices() {
     let page = browser.get("/admin/simulator").await;
     assert!(page.body.contains("bubble in"), "{}", page.body);
     assert!(page.body.contains("bubble out"), "{}", page.body);
-    assert!(page.body.contains("name=\"choice\""), "{}", page.body);
-    let _ = (tap, Duration::from_secs(0));
+
+    // Book, service, anyone, the second day offered (today may have no time left), its first
+    // time, confirm.
+    let mut taps = Vec::new();
+    for n in [0, 0, 0, 1, 0, 0] {
+        taps.push(tap(&mut browser, n).await);
+    }
+    let key = "whatsapp:simulator:+34600000000";
+    let booked = app.store.conversation_appointments(key).await.unwrap();
+    assert_eq!(booked.len(), 1, "{taps:?}");
+    let appointment = &booked[0];
+    assert_eq!(
+        appointment.status,
+        salonbot::booking::appointment::AppointmentStatus::Confirmed,
+        "{taps:?}"
+    );
+    let day = appointment
+        .starts_at
+        .with_timezone(&chrono_tz::Europe::Madrid)
+        .date_naive();
+    let view = browser.get(&format!("/admin?date={day}")).await;
+    let card = format!("id=\"appointment-{}\"", appointment.id);
+    assert!(view.body.contains(&card), "{}", view.body);
+    assert!(view.body.contains("Corte y peinado mujer"), "{}", view.body);
+    assert!(view.body.contains("s-confirmed"));
+    assert!(view.body.contains("********0000"));
+
+    let cancelled = browser
+        .post(
+            &format!("/admin/appointments/{}/status", appointment.id),
+            &[
+                ("csrf", &view.csrf()),
+                ("date", &day.to_string()),
+                ("status", "cancelled"),
+            ],
+        )
+        .await;
+    assert_eq!(cancelled.status, 303, "{}", cancelled.body);
+    let view = browser.get(cancelled.location()).await;
+    assert!(view.body.contains("Appointment cancelled."));
+    assert!(view.body.contains("s-cancelled"));
+    let stored = app
+        .store
+        .appointment(appointment.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.status,
+        salonbot::booking::appointment::AppointmentStatus::Cancelled
+    );
+    // The simulated customer's replies were recorded, never sent: sandbox ids.
+    let sent = app.store.recent_outbox(Some(key), 50).await.unwrap();
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter()
+            .filter_map(|o| o.wamid.as_deref())
+            .all(|w| w.starts_with("sandbox."))
+    );
 }
