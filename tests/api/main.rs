@@ -12,6 +12,7 @@ mod admin;
 mod admin_pages;
 mod appointments;
 mod boundaries;
+mod browser;
 mod chat;
 mod chatwoot_channel;
 mod chatwoot_ingress;
