@@ -415,7 +415,17 @@ async fn conversation(
                 .with_timezone(&tz)
                 .format("%Y-%m-%d %H:%M")
                 .to_string(),
-            service: a.service_id,
+            service: state
+                .catalog
+                .services()
+                .iter()
+                .find(|s| s.id.as_str() == a.service_id)
+                .map(|s| {
+                    s.name
+                        .get(state.catalog.salon().default_language)
+                        .to_owned()
+                })
+                .unwrap_or(a.service_id),
             status: a.status.as_str().to_owned(),
         })
         .collect();
