@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 url="${1:?a Postgres URL of an empty database}"; messages="${2:-1000000}"; n="${3:-200}"
 bin=target/release/salonbot; [ -x "$bin" ] || bin=target/debug/salonbot
 token="bench-$(date +%s)-token"
-DATABASE_URL="$url" "$bin" migrate >/dev/null
+DATABASE_URL="$url" "$bin" migrate >/dev/null 2>&1
 psql "$url" -qc "
 INSERT INTO inbox_events (provider, provider_event_id, business_id, conversation_key, kind, payload,
                           received_at, next_attempt_at, status, processed_at)
@@ -27,8 +27,8 @@ SELECT 'whatsapp', 'wamid.bench.' || i, '106540352242922',
             'text', jsonb_build_object('body', CASE WHEN i % 100 = 0 THEN 'Quiero un TINTE de raíz ' || i
                                                     ELSE 'hola, una cita para el ' || (i % 28 + 1) || ' por favor' END))),
        to_timestamp(1760000000 + i * 7), to_timestamp(1760000000 + i * 7), 'done', to_timestamp(1760000000 + i * 7)
-FROM generate_series(1, $messages) AS i;
-VACUUM ANALYZE inbox_events;"
+FROM generate_series(1, $messages) AS i;"
+psql "$url" -qc "VACUUM ANALYZE inbox_events"
 ADMIN_TOKEN="$token" DATABASE_URL="$url" LISTEN_ADDR=127.0.0.1:18080 WHATSAPP_APP_SECRET=bench \
   WHATSAPP_VERIFY_TOKEN=bench RUST_LOG=warn "$bin" serve >/dev/null 2>&1 &
 server=$!
