@@ -96,3 +96,107 @@ pub async fn discard(state: &AppState, raw: &str) -> Result<(), AppError> {
     };
     if done { Ok(()) } else { Err(not_dead(raw)) }
 }
+
+/// A walk-in or phone customer to book from the day view.
+#[derive(Debug, Clone)]
+pub struct WalkIn {
+    pub service: String,
+    /// A staff member's id, or `None` for whoever is free.
+    pub staff: Option<String>,
+    pub day: chrono::NaiveDate,
+    /// Salon-local start time.
+    pub time: chrono::NaiveTime,
+    /// The customer's phone, when given: the booking joins their WhatsApp conversation.
+    pub phone: Option<crate::conversation::E164>,
+}
+
+/// Books a walk-in with the bot's own availability (`booking::availability`) and the database's
+/// guarantee against double booking (the hold, then its confirmation); the id of the booking.
+pub async fn book_walk_in(state: &AppState, walk_in: &WalkIn) -> Result<i64, AppError> {
+    use crate::booking::appointment::AppointmentStatus;
+    use crate::booking::availability::{Busy, StaffChoice, free_slots};
+    use crate::booking::catalog::{ServiceId, StaffId};
+    use crate::conversation::{ConversationKey, CustomerId};
+    use crate::store::{BookingError, NewHold};
+
+    // Bookings are keyed by the business number (its `phone_number_id`), as the bot keys them, so
+    // that the database keeps a walk-in and a WhatsApp booking of one staff member apart.
+    let business = state
+        .config
+        .whatsapp
+        .phone_number_id
+        .clone()
+        .ok_or_else(|| {
+            AppError::Conflict(
+                "WHATSAPP_PHONE_NUMBER_ID is not set: walk-ins are booked under the business number"
+                    .into(),
+            )
+        })?;
+    let now = Utc::now();
+    let (from, to) = super::views::day_bounds(&state.catalog, walk_in.day);
+    let busy: Vec<Busy> = state
+        .store
+        .busy_times(&business, from, to, now)
+        .await?
+        .into_iter()
+        .map(|b| Busy {
+            staff: StaffId::new(b.staff_id),
+            start: b.starts_at,
+            end: b.occupied_until,
+        })
+        .collect();
+    let choice = match &walk_in.staff {
+        Some(id) => StaffChoice::Specific(StaffId::new(id.clone())),
+        None => StaffChoice::Anyone,
+    };
+    let tz = state.catalog.salon().time_zone;
+    let slot = free_slots(
+        &state.catalog,
+        &ServiceId::new(walk_in.service.clone()),
+        choice,
+        walk_in.day,
+        now,
+        &busy,
+    )
+    .into_iter()
+    .find(|s| s.start.with_timezone(&tz).time() == walk_in.time)
+    .ok_or_else(|| AppError::Conflict("that time is not free for this service".into()))?;
+    let conversation_key = match &walk_in.phone {
+        Some(phone) => ConversationKey::whatsapp(&business, CustomerId::Phone(phone.clone())),
+        None => ConversationKey::whatsapp(
+            &business,
+            CustomerId::Raw(format!("walk-in-{}", uuid::Uuid::new_v4().simple())),
+        ),
+    }
+    .to_string();
+    let hold = NewHold {
+        business_id: business,
+        conversation_key,
+        service_id: walk_in.service.clone(),
+        staff_id: slot.staff.as_str().to_owned(),
+        starts_at: slot.start,
+        ends_at: slot.end,
+        occupied_until: slot.occupies_until,
+        hold_expires_at: now + chrono::Duration::minutes(5),
+        deposit_minor: 0,
+    };
+    let booking_error = |err: BookingError| match err {
+        BookingError::SlotTaken => AppError::Conflict("that time was just taken".into()),
+        BookingError::NotFound(id) => AppError::NotFound(format!("no appointment {id}")),
+        BookingError::NotAllowed { from, to, .. } => {
+            AppError::Conflict(format!("an appointment {from} cannot become {to}"))
+        }
+        BookingError::Store(err) => err.into(),
+    };
+    let held = state
+        .store
+        .hold_slot(&hold, now)
+        .await
+        .map_err(booking_error)?;
+    state
+        .store
+        .transition_appointment(held.id, AppointmentStatus::Confirmed, now)
+        .await
+        .map_err(booking_error)?;
+    Ok(held.id)
+}

@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/login", get(login_form).post(login))
         .route("/admin/logout", post(logout))
         .route("/admin/appointments/{id}/status", post(appointment_status))
+        .route("/admin/walk-ins", post(walk_in))
         .route("/admin/conversations", get(conversations))
         .route("/admin/conversations/{id}", get(conversation))
         .route("/admin/conversations/{id}/{to}", post(hand_over))
@@ -75,6 +76,7 @@ fn layout(state: &AppState, staff: &Staff, nav: &'static str, params: &Params) -
 /// The notes a redirect may ask a page to show (fixed texts: nothing from the URL is echoed).
 fn note(code: &str) -> Option<&'static str> {
     Some(match code {
+        "booked" => "Booked.",
         "completed" => "Marked completed.",
         "no_show" => "Marked as a no-show.",
         "cancelled" => "Appointment cancelled.",
@@ -226,6 +228,14 @@ struct DayPage {
     next: NaiveDate,
     time_zone: String,
     columns: Vec<Column>,
+    /// `(id, name)` of the services and the staff, for the walk-in form.
+    services: Vec<Named>,
+    staff: Vec<Named>,
+}
+
+struct Named {
+    id: String,
+    name: String,
 }
 
 async fn day(State(state): State<AppState>, headers: HeaderMap, Query(query): QueryPairs) -> Page {
@@ -277,6 +287,27 @@ async fn day(State(state): State<AppState>, headers: HeaderMap, Query(query): Qu
         date,
         time_zone: state.catalog.salon().time_zone.name().to_owned(),
         columns,
+        services: state
+            .catalog
+            .services()
+            .iter()
+            .map(|s| Named {
+                id: s.id.as_str().to_owned(),
+                name: s
+                    .name
+                    .get(state.catalog.salon().default_language)
+                    .to_owned(),
+            })
+            .collect(),
+        staff: state
+            .catalog
+            .staff()
+            .iter()
+            .map(|m| Named {
+                id: m.id.as_str().to_owned(),
+                name: m.name.clone(),
+            })
+            .collect(),
     })
 }
 
@@ -323,6 +354,48 @@ async fn appointment_status(
         .map(|d| d.to_string())
         .unwrap_or_default();
     Ok(see_other(&format!("/admin?date={date}&note={status}")))
+}
+
+async fn walk_in(State(state): State<AppState>, headers: HeaderMap, Form(form): Fields) -> Page {
+    let form = Params(form);
+    form_session(&state, &headers, &form)?;
+    let missing = |name: &'static str| AppError::BadParameter {
+        name,
+        reason: "missing".into(),
+    };
+    let services: Vec<&str> = state
+        .catalog
+        .services()
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
+    let staff: Vec<&str> = state
+        .catalog
+        .staff()
+        .iter()
+        .map(|m| m.id.as_str())
+        .collect();
+    let raw_time = form.get("time").ok_or_else(|| missing("time"))?;
+    let time = chrono::NaiveTime::parse_from_str(raw_time, "%H:%M").map_err(|_| {
+        AppError::BadParameter {
+            name: "time",
+            reason: format!("expected HH:MM, got '{raw_time}'"),
+        }
+    })?;
+    let request = ops::WalkIn {
+        service: form
+            .one_of("service", &services)?
+            .ok_or_else(|| missing("service"))?,
+        staff: form.one_of("staff", &staff)?,
+        day: form.date("date")?.ok_or_else(|| missing("date"))?,
+        time,
+        phone: form.phone("phone")?,
+    };
+    let id = ops::book_walk_in(&state, &request).await?;
+    Ok(see_other(&format!(
+        "/admin?date={}&note=booked#appointment-{id}",
+        request.day
+    )))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -145,6 +145,7 @@ pub fn masked_customer(key: &str) -> String {
     match ConversationKey::parse(key).map(|k| k.customer) {
         Some(CustomerId::Phone(p)) => Masked(p.as_str()).to_string(),
         Some(CustomerId::User(u)) => Masked(&u).to_string(),
+        Some(CustomerId::Raw(r)) if r.starts_with("walk-in-") => "walk-in".into(),
         _ => "—".into(),
     }
 }

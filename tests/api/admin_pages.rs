@@ -370,3 +370,73 @@ async fn the_simulator_books_through_the_real_path_and_the_day_view_cancels_it()
             .all(|w| w.starts_with("sandbox."))
     );
 }
+
+async fn walk_ins_are_booked_with_the_bots_availability(backend: Backend) {
+    use salonbot::booking::availability::{StaffChoice, free_slots};
+    use salonbot::booking::catalog::ServiceId;
+
+    let app = AppBuilder::new(backend)
+        .var("ADMIN_TOKEN", TOKEN)
+        .var("WHATSAPP_PHONE_NUMBER_ID", "106540352242922")
+        .spawn()
+        .await;
+    let catalog = salonbot::booking::catalog::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/salon.toml"
+    )))
+    .unwrap();
+    let tz = catalog.salon().time_zone;
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&tz).date_naive();
+    let service = ServiceId::new("cut-women");
+    let (day, slot) = (1..8)
+        .map(|d| today + chrono::Duration::days(d))
+        .find_map(|day| {
+            free_slots(&catalog, &service, StaffChoice::Anyone, day, now, &[])
+                .into_iter()
+                .next()
+                .map(|slot| (day, slot))
+        })
+        .expect("a free time within a week");
+    let time = slot.start.with_timezone(&tz).format("%H:%M").to_string();
+
+    let mut browser = Browser::new(&app);
+    browser.log_in().await;
+    let view = browser.get(&format!("/admin?date={day}")).await;
+    let form = [
+        ("csrf", view.csrf()),
+        ("date", day.to_string()),
+        ("service", "cut-women".to_owned()),
+        ("staff", slot.staff.as_str().to_owned()),
+        ("time", time.clone()),
+        ("phone", "+34600000061".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let booked = browser.post("/admin/walk-ins", &form).await;
+    assert_eq!(booked.status, 303, "{}", booked.body);
+    let view = browser.get(booked.location()).await;
+    assert!(view.body.contains("Booked."), "{}", view.body);
+    assert!(view.body.contains("s-confirmed"));
+    assert!(
+        view.body.contains(&format!("<strong>{time}")),
+        "{}",
+        view.body
+    );
+    let key = "whatsapp:106540352242922:+34600000061";
+    let stored = app.store.conversation_appointments(key).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].starts_at, slot.start);
+
+    // The same person at the same time is no longer free.
+    let again = browser.post("/admin/walk-ins", &form).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    let mut bad = form.clone();
+    bad[4] = ("time", "25:00");
+    let refused = browser.post("/admin/walk-ins", &bad).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("'time'"));
+}
+both_backends!(
+    walk_ins_are_booked_with_the_same_availability_and_guarantee_as_the_bot,
+    walk_ins_are_booked_with_the_bots_availability
+);
