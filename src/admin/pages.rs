@@ -52,6 +52,48 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/events/replay", post(replay))
         .route("/admin/simulator", get(simulator_page).post(simulator_act))
         .route("/admin/stats", get(stats))
+        .layer(axum::middleware::map_response(html_errors))
+}
+
+/// A page's refusal as a small HTML page (same status) with its message, rather than the JSON body
+/// the API answers with: staff read it on a phone.
+async fn html_errors(response: Response) -> Response {
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || !json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let message = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| status.to_string());
+    let escaped = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{status}</title></head><body style=\"font-family:system-ui,sans-serif;margin:1rem\">\
+         <h1 style=\"font-size:1.2rem\">{status}</h1><p>{escaped}</p>\
+         <p><a href=\"javascript:history.back()\">Back</a> · <a href=\"/admin\">Day view</a></p>\
+         </body></html>"
+    );
+    let mut response = Html(html).into_response();
+    *response.status_mut() = status;
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response
 }
 
 /// What every page's frame shows.

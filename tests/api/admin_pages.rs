@@ -435,6 +435,22 @@ async fn walk_ins_are_booked_with_the_bots_availability(backend: Backend) {
     let refused = browser.post("/admin/walk-ins", &bad).await;
     assert_eq!(refused.status, 400);
     assert!(refused.body.contains("'time'"));
+    assert!(
+        refused.body.starts_with("<!doctype html>"),
+        "{}",
+        refused.body
+    );
+
+    // The operator API lists it with names, the masked phone and no deposit.
+    let (status, listed) = crate::admin::api(&app, &format!("/api/appointments?date={day}")).await;
+    assert_eq!(status, 200);
+    let first = &listed["data"][0];
+    assert_eq!(first["service"], "Corte y peinado mujer");
+    assert_eq!(first["staff_id"], slot.staff.as_str());
+    assert_eq!(first["status"], "confirmed");
+    assert_eq!(first["customer"], "********0061");
+    assert_eq!(first["deposit"], "none");
+    assert_eq!(first["start"], time);
 }
 both_backends!(
     walk_ins_are_booked_with_the_same_availability_and_guarantee_as_the_bot,
