@@ -93,6 +93,7 @@ pub async fn stats(_: Operator, State(state): State<AppState>) -> Answer {
             .collect::<Vec<_>>(),
         "deposits_paid_minor": t.deposits_paid_minor,
         "deposits_refunded_minor": t.deposits_refunded_minor,
+        "median_answer_ms": t.median_answer_ms,
     })))
 }
 

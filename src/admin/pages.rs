@@ -918,6 +918,12 @@ async fn stats(
             value: count("cancelled").to_string(),
         },
         Number {
+            label: "Median time to answer (last 1,000 messages)",
+            value: t
+                .median_answer_ms
+                .map_or_else(|| "—".to_owned(), |ms| format!("{ms} ms")),
+        },
+        Number {
             label: "Deposits taken",
             value: money(t.deposits_paid_minor),
         },

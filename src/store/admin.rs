@@ -123,6 +123,9 @@ pub struct Totals {
     pub messages_per_day: Vec<(chrono::NaiveDate, i64)>,
     pub deposits_paid_minor: i64,
     pub deposits_refunded_minor: i64,
+    /// The median time from a customer's message to the turn that answered it (its replies are
+    /// written in the same commit), over the last 1,000 handled messages; `None` before any.
+    pub median_answer_ms: Option<i64>,
 }
 
 /// A dead outbox row, as the dead-letters page shows it.
@@ -461,6 +464,19 @@ impl Store {
         let money: (Option<i64>, Option<i64>) = on!(Store, self, |s| sqlx::query_as(DEPOSITS)
             .fetch_one(s.read())
             .await?);
+        let answered: Vec<(Time, Option<Time>)> = on!(Store, self, |s| sqlx::query_as(
+            "SELECT received_at, processed_at FROM inbox_events \
+             WHERE kind = 'message' ORDER BY received_at DESC, id DESC LIMIT 1000",
+        )
+        .fetch_all(s.read())
+        .await?);
+        let mut waits: Vec<i64> = answered
+            .into_iter()
+            .filter_map(|(at, done)| Some((done?.0 - at.0).num_milliseconds()))
+            .filter(|ms| *ms >= 0)
+            .collect();
+        waits.sort_unstable();
+        let median_answer_ms = waits.get(waits.len() / 2).copied();
         let first_day = since.date_naive();
         let mut per_day: Vec<(chrono::NaiveDate, i64)> = (1..=days)
             .map(|d| (first_day + chrono::Duration::days(i64::from(d)), 0))
@@ -484,6 +500,7 @@ impl Store {
             messages_per_day: per_day,
             deposits_paid_minor: money.0.unwrap_or(0),
             deposits_refunded_minor: money.1.unwrap_or(0),
+            median_answer_ms,
         })
     }
 

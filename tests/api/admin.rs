@@ -150,6 +150,7 @@ async fn empty_database_gives_empty_answers(backend: Backend) {
     assert_eq!(stats["first_message_at"], Value::Null);
     assert_eq!(stats["last_message_at"], Value::Null);
     assert_eq!(stats["top_senders"], Value::Array(vec![]));
+    assert_eq!(stats["median_answer_ms"], Value::Null);
 
     let (status, day) = api(&app, "/api/appointments?date=2026-03-02").await;
     assert_eq!(status, 200);
@@ -289,6 +290,7 @@ async fn messages_are_filtered_ordered_and_paged(backend: Backend) {
     assert_eq!(stats["top_senders"][0]["from"], "+34600000001");
     assert_eq!(stats["top_senders"][0]["messages"], 2);
     assert!(stats["first_message_at"].is_string());
+    assert!(stats["median_answer_ms"].as_i64().unwrap() >= 0, "{stats}");
     assert!(stats["conversations"].as_i64().unwrap() >= 2);
 
     // Each accepted webhook is in the log.
