@@ -336,6 +336,18 @@ async fn outbox_list(config: Config, conversation: Option<&str>, limit: u32) -> 
         println!("no messages");
     }
     for m in messages {
+        // The generic channel's replies are plain text already (their options numbered).
+        let text = match m.provider {
+            crate::store::Provider::Custom => m.payload["text"]
+                .as_str()
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" / "),
+            _ => render(&m.payload).one_line(),
+        };
         println!(
             "{}\t{}\t{}\t{}\t{}\t{}",
             m.id,
@@ -343,7 +355,7 @@ async fn outbox_list(config: Config, conversation: Option<&str>, limit: u32) -> 
             m.status.as_str(),
             crate::conversation::Masked(&m.recipient),
             m.kind,
-            render(&m.payload).one_line()
+            text
         );
     }
     Ok(())

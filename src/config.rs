@@ -201,6 +201,45 @@ impl ChatwootMode {
     }
 }
 
+/// The generic signed channel (`POST /webhooks/custom`, replies POSTed to `CUSTOM_REPLY_URL`), for
+/// gateways other than Meta's. On only when `CUSTOM_WEBHOOK_SECRET` is set; the reply URL is then
+/// required too, and the other way round (replies are signed with the secret).
+#[derive(Debug, Clone, Default)]
+pub struct CustomConfig {
+    /// `CUSTOM_WEBHOOK_SECRET`: the HMAC-SHA256 key of `X-Signature`, both ways.
+    pub webhook_secret: Option<Secret>,
+    /// `CUSTOM_REPLY_URL`: where the bot POSTs its replies, exactly as given.
+    pub reply_url: Option<String>,
+}
+
+impl CustomConfig {
+    /// Whether the channel is on.
+    pub fn enabled(&self) -> bool {
+        self.webhook_secret.is_some()
+    }
+}
+
+/// How the outbox tries a failed send again. Not read from the environment: these are the product's
+/// values; tests shorten them to see a dead letter within seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxRetry {
+    /// Attempts before a message is dead.
+    pub max_attempts: i32,
+    /// First retry delay; doubled per attempt, capped at `max_delay`.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for OutboxRetry {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            base_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(600),
+        }
+    }
+}
+
 /// Optional language model for free text.
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
@@ -244,7 +283,10 @@ pub struct Config {
     pub whatsapp: WhatsAppConfig,
     pub stripe: StripeConfig,
     pub chatwoot: ChatwootConfig,
+    pub custom: CustomConfig,
     pub openai: OpenAiConfig,
+    /// Not from the environment (see [`OutboxRetry`]).
+    pub outbox_retry: OutboxRetry,
     pub admin_token: Option<Secret>,
     pub webhook_max_body_bytes: usize,
     pub store_timeout: Duration,
@@ -412,6 +454,29 @@ impl Config {
             ),
         };
 
+        let custom = CustomConfig {
+            webhook_secret: secret("CUSTOM_WEBHOOK_SECRET"),
+            reply_url: match get("CUSTOM_REPLY_URL") {
+                Some(url) => Some(reply_url("CUSTOM_REPLY_URL", url)?),
+                None => None,
+            },
+        };
+        match (&custom.webhook_secret, &custom.reply_url) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    "CUSTOM_REPLY_URL",
+                    "required when CUSTOM_WEBHOOK_SECRET is set (where replies go)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "CUSTOM_WEBHOOK_SECRET",
+                    "required when CUSTOM_REPLY_URL is set (replies are signed with it)",
+                ));
+            }
+            _ => {}
+        }
+
         let openai = OpenAiConfig {
             api_key: secret("OPENAI_API_KEY"),
             base_url: match get("OPENAI_BASE_URL") {
@@ -470,7 +535,9 @@ impl Config {
             whatsapp,
             stripe,
             chatwoot,
+            custom,
             openai,
+            outbox_retry: OutboxRetry::default(),
             admin_token: secret("ADMIN_TOKEN"),
             webhook_max_body_bytes: number(
                 "WEBHOOK_MAX_BODY_BYTES",
@@ -570,6 +637,14 @@ impl Config {
                 ),
             ),
             (
+                "custom channel",
+                on(
+                    self.custom.enabled(),
+                    "on",
+                    "off (CUSTOM_WEBHOOK_SECRET unset: 503 not_configured)",
+                ),
+            ),
+            (
                 "language model",
                 on(self.openai.api_key.is_some(), "on", "off (rules only)"),
             ),
@@ -637,6 +712,17 @@ fn http_url(var: &'static str, raw: Option<String>, default: &str) -> Result<Str
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
             Ok(url.trim_end_matches('/').to_owned())
         }
+        _ => Err(invalid(
+            var,
+            format!("expected an http(s) URL, got '{url}'"),
+        )),
+    }
+}
+
+/// A URL the bot POSTs to, kept exactly as given (a trailing slash may matter to the receiver).
+fn reply_url(var: &'static str, url: String) -> Result<String, ConfigError> {
+    match reqwest::Url::parse(&url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(url),
         _ => Err(invalid(
             var,
             format!("expected an http(s) URL, got '{url}'"),
@@ -771,6 +857,8 @@ mod tests {
             ("ADMIN_TOKEN", "admintoken123"),
             ("STRIPE_SECRET_KEY", "sk_test_leak"),
             ("STRIPE_WEBHOOK_SECRET", "whsec_leak"),
+            ("CUSTOM_WEBHOOK_SECRET", "custom_leak"),
+            ("CUSTOM_REPLY_URL", "https://gateway.example/replies"),
         ])
         .unwrap();
         let debug = format!("{c:?}");
@@ -781,6 +869,7 @@ mod tests {
             "admintoken123",
             "sk_test_leak",
             "whsec_leak",
+            "custom_leak",
         ] {
             assert!(!debug.contains(leaked), "{leaked} leaked in {debug}");
         }
@@ -813,6 +902,33 @@ mod tests {
             Some("https://salon.example/paid")
         );
         assert_eq!(c.stripe.cancel_url, None);
+    }
+
+    #[test]
+    fn the_custom_channel_needs_its_secret_and_its_reply_url_together() {
+        let c = config(&[]).unwrap();
+        assert!(!c.custom.enabled());
+        let c = config(&[
+            ("CUSTOM_WEBHOOK_SECRET", "s"),
+            ("CUSTOM_REPLY_URL", "https://gateway.example/replies/"),
+        ])
+        .unwrap();
+        assert!(c.custom.enabled());
+        assert_eq!(
+            c.custom.reply_url.as_deref(),
+            Some("https://gateway.example/replies/"),
+            "kept exactly as given"
+        );
+        let err = config(&[("CUSTOM_WEBHOOK_SECRET", "s")]).unwrap_err();
+        assert_eq!(err.var, "CUSTOM_REPLY_URL");
+        let err = config(&[("CUSTOM_REPLY_URL", "https://gateway.example/r")]).unwrap_err();
+        assert_eq!(err.var, "CUSTOM_WEBHOOK_SECRET");
+        let err = config(&[
+            ("CUSTOM_WEBHOOK_SECRET", "s"),
+            ("CUSTOM_REPLY_URL", "gateway.example/r"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "CUSTOM_REPLY_URL");
     }
 
     #[test]

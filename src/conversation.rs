@@ -131,6 +131,9 @@ impl fmt::Display for CustomerId {
     }
 }
 
+/// The channel name of the generic signed channel's conversations.
+pub const CUSTOM_CHANNEL: &str = "custom";
+
 /// Channel + business number + customer: one live conversation per customer and business number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConversationKey {
@@ -149,12 +152,29 @@ impl ConversationKey {
         }
     }
 
+    /// A conversation of the generic signed channel: keyed by the salon's number the gateway wrote
+    /// to (the `to` of its messages) and the customer's.
+    pub fn custom(business: &E164, customer: E164) -> Self {
+        Self {
+            channel: CUSTOM_CHANNEL,
+            business_id: business.to_string(),
+            customer: CustomerId::Phone(customer),
+        }
+    }
+
+    /// Whether this is a conversation of the generic signed channel (no 24-hour window, replies
+    /// POSTed to `CUSTOM_REPLY_URL`).
+    pub fn is_custom(&self) -> bool {
+        self.channel == CUSTOM_CHANNEL
+    }
+
     /// Reads back the stored form `channel:business:customer` (see `Display`); `None` for a key of
     /// another shape or channel.
     pub fn parse(stored: &str) -> Option<Self> {
         let mut parts = stored.splitn(3, ':');
         let channel = match parts.next()? {
             "whatsapp" => "whatsapp",
+            CUSTOM_CHANNEL => CUSTOM_CHANNEL,
             _ => return None,
         };
         let business_id = parts.next()?.to_owned();
@@ -241,6 +261,20 @@ mod tests {
         }
         assert_eq!(ConversationKey::parse("sms:1:+16505551234"), None);
         assert_eq!(ConversationKey::parse("whatsapp:1"), None);
+    }
+
+    #[test]
+    fn custom_keys_read_back_as_written() {
+        let salon = E164::parse("+34910000000").unwrap();
+        let key = ConversationKey::custom(&salon, E164::parse("+34600111222").unwrap());
+        assert_eq!(key.to_string(), "custom:+34910000000:+34600111222");
+        assert!(key.is_custom());
+        assert_eq!(ConversationKey::parse(&key.to_string()), Some(key));
+        assert!(
+            !ConversationKey::parse("whatsapp:1:+34600111222")
+                .unwrap()
+                .is_custom()
+        );
     }
 
     #[test]

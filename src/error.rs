@@ -26,6 +26,9 @@ pub enum AppError {
     VerificationRefused,
     #[error("malformed request: {0}")]
     Malformed(String),
+    /// Well-formed, but a field is missing or cannot be right; the body names it (`"field"`).
+    #[error("invalid field {field}: {reason}")]
+    InvalidField { field: &'static str, reason: String },
     /// Storage could not commit in time: the provider should retry.
     #[error("storage unavailable")]
     Unavailable,
@@ -70,6 +73,7 @@ impl AppError {
             AppError::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             AppError::VerificationRefused => StatusCode::FORBIDDEN,
             AppError::Malformed(_) => StatusCode::BAD_REQUEST,
+            AppError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -88,6 +92,7 @@ impl AppError {
             AppError::InvalidSignature(_) => "invalid_signature",
             AppError::VerificationRefused => "verification_refused",
             AppError::Malformed(_) => "malformed",
+            AppError::InvalidField { .. } => "invalid_field",
             AppError::Unavailable => "unavailable",
             AppError::Unauthorized => "unauthorized",
             AppError::Forbidden => "forbidden",
@@ -111,6 +116,7 @@ impl AppError {
             | AppError::Unauthorized
             | AppError::Forbidden => "invalid_signature",
             AppError::Malformed(_)
+            | AppError::InvalidField { .. }
             | AppError::NotFound(_)
             | AppError::BadParameter { .. }
             | AppError::Conflict(_) => "malformed",
@@ -120,7 +126,11 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let body = Json(json!({ "error": self.code(), "message": self.to_string() }));
+        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        if let AppError::InvalidField { field, .. } = &self {
+            body["field"] = json!(field);
+        }
+        let body = Json(body);
         let mut response = (self.status(), body).into_response();
         if let AppError::Throttled(t) = &self {
             response

@@ -13,6 +13,9 @@ pub enum Provider {
     WhatsApp,
     Chatwoot,
     Stripe,
+    /// The generic signed channel (`/webhooks/custom`): other gateways' messages, and the replies
+    /// POSTed to `CUSTOM_REPLY_URL`.
+    Custom,
     /// The bot's own timers, fired into the inbox.
     Timer,
 }
@@ -23,6 +26,7 @@ impl Provider {
             Provider::WhatsApp => "whatsapp",
             Provider::Chatwoot => "chatwoot",
             Provider::Stripe => "stripe",
+            Provider::Custom => "custom",
             Provider::Timer => "timer",
         }
     }
@@ -33,6 +37,7 @@ impl Provider {
             "whatsapp" => Some(Provider::WhatsApp),
             "chatwoot" => Some(Provider::Chatwoot),
             "stripe" => Some(Provider::Stripe),
+            "custom" => Some(Provider::Custom),
             "timer" => Some(Provider::Timer),
             _ => None,
         }

@@ -26,6 +26,9 @@ pub mod cli;
 pub mod config;
 /// Customer identifiers (E.164 phones, business-scoped ids) and conversation keys; masking for logs.
 pub mod conversation;
+/// The generic signed channel for gateways other than Meta's: its message shape both ways, the
+/// plain-text rendering of replies, and the client of `CUSTOM_REPLY_URL`.
+pub mod custom;
 /// `salonbot doctor`: a deployment checked from the operator's side, one line per check.
 pub mod doctor;
 /// Conversation flows as data (the flow file model and loader, the checker, the Mermaid diagram) and
@@ -50,6 +53,8 @@ pub mod store;
 pub mod stripe;
 /// Tracing setup and the Prometheus metrics of the public contract.
 pub mod telemetry;
+/// Text folded as the bot reads it (case, accents, punctuation), for the catalog and the messages.
+pub mod text;
 /// WhatsApp Cloud API wire types (webhook notifications split into typed events, outbound messages and
 /// their limits) and the API client.
 pub mod whatsapp;

@@ -145,6 +145,7 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
             human_idle: chrono::Duration::from_std(config.chatwoot.human_idle)
                 .unwrap_or(chrono::Duration::hours(12)),
         }),
+        custom: None,
     };
     let pipeline = Pipeline::new(&setup, &config, store.clone(), senders, Metrics::new());
     let worker = pipeline.inbox_worker(Arc::new(Notify::new()), WorkerOptions::default());

@@ -176,9 +176,16 @@ impl ChatwootApi {
             .await
     }
 
-    /// The conversation's latest messages (to look for a marker before posting again).
-    pub async fn messages(&self, conversation: i64) -> Result<Vec<MessageIn>, ChatwootError> {
-        let path = self.account_path(&format!("/conversations/{conversation}/messages"));
+    /// A page of the conversation's messages, oldest first (to look for a marker before posting
+    /// again): the latest 20, or with `before` the 20 before that message id (Chatwoot's
+    /// `MessageFinder`).
+    pub async fn messages(
+        &self,
+        conversation: i64,
+        before: Option<i64>,
+    ) -> Result<Vec<MessageIn>, ChatwootError> {
+        let query = before.map_or_else(String::new, |id| format!("?before={id}"));
+        let path = self.account_path(&format!("/conversations/{conversation}/messages{query}"));
         let found: MessagesIn = self
             .call::<_, ()>("chatwoot_messages", Method::GET, &path, None)
             .await?;

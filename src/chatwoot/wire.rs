@@ -25,6 +25,13 @@ use serde_json::Value;
 /// echo as the bot's own (with a user token, the bot's messages otherwise look like an agent's).
 pub const SOURCE_PREFIX: &str = "salonbot:";
 
+/// The `content_attributes` key under which a message the bot posts carries its marker
+/// (`salonbot:<outbox row id>`). Channel mode cannot use `source_id` (Chatwoot does not deliver an
+/// outgoing message that has one), but Chatwoot keeps the `content_attributes` an API caller posts
+/// (`Messages::MessageBuilder#message_params`) and returns them when it lists a conversation's
+/// messages (`api/v1/models/_message.json.jbuilder`) and in its webhooks (`Message#webhook_data`).
+pub const MARKER_KEY: &str = "salonbot";
+
 /// The private note with which an agent hands the conversation back to the bot.
 pub const HAND_BACK_NOTE: &str = "/bot";
 
@@ -303,11 +310,17 @@ impl EventIn {
         }
     }
 
-    /// Whether the bot posted this message itself (its `source_id` marker, or its agent bot).
+    /// Whether the bot posted this message itself (its marker in `source_id` or
+    /// `content_attributes`, or its agent bot).
     pub fn is_own(&self) -> bool {
-        self.source_id
-            .as_deref()
-            .is_some_and(|s| s.starts_with(SOURCE_PREFIX))
+        let marked = |s: Option<&str>| s.is_some_and(|s| s.starts_with(SOURCE_PREFIX));
+        marked(self.source_id.as_deref())
+            || marked(
+                self.content_attributes
+                    .as_ref()
+                    .and_then(|a| a.get(MARKER_KEY))
+                    .and_then(Value::as_str),
+            )
             || self.sender.as_ref().map(SenderIn::role) == Some(SenderRole::Bot)
     }
 
@@ -467,12 +480,43 @@ pub struct ConversationCreatedIn {
     pub id: i64,
 }
 
-/// A message as the API returns it.
+/// A message as the API returns it (`api/v1/models/_message.json.jbuilder`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct MessageIn {
     pub id: i64,
     #[serde(default)]
     pub source_id: Option<String>,
+    #[serde(default)]
+    pub content_attributes: Option<Value>,
+    /// Unix seconds (read leniently: see [`MessageIn::created_unix`]).
+    #[serde(default)]
+    pub created_at: Option<Value>,
+}
+
+impl MessageIn {
+    /// Whether the message carries the bot's `marker`, in `source_id` (mirror mode) or under
+    /// [`MARKER_KEY`] in `content_attributes` (both modes).
+    pub fn carries(&self, marker: &str) -> bool {
+        self.source_id.as_deref() == Some(marker)
+            || self
+                .content_attributes
+                .as_ref()
+                .and_then(|a| a.get(MARKER_KEY))
+                .and_then(Value::as_str)
+                == Some(marker)
+    }
+
+    /// When Chatwoot created the message, in Unix seconds (an integer in the API's answers; an ISO
+    /// string is read too).
+    pub fn created_unix(&self) -> Option<i64> {
+        match self.created_at.as_ref()? {
+            Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+            Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.timestamp()),
+            _ => None,
+        }
+    }
 }
 
 /// `GET …/messages`: `{"payload": [messages]}`.
@@ -564,6 +608,37 @@ mod tests {
         );
         assert!(matches!(open.meaning(Reading::Channel), Meaning::Ignore(_)));
         assert_eq!(open.dedup_id(b""), "message_created:5");
+    }
+
+    #[test]
+    fn the_bots_marker_is_read_from_source_id_or_content_attributes() {
+        // As `api/v1/models/_message.json.jbuilder` renders a listed message.
+        let listed: MessagesIn = serde_json::from_str(
+            r#"{"meta":{},"payload":[
+                {"id":1,"content":"hola","source_id":"salonbot:7","content_attributes":{},
+                 "created_at":1776680102},
+                {"id":2,"content":"Elige","source_id":"wamid.HBgM","content_type":"input_select",
+                 "content_attributes":{"items":[{"title":"Sí","value":"yes"}],"salonbot":"salonbot:8"},
+                 "created_at":1776680103},
+                {"id":3,"content":"Te atiendo yo","source_id":null,"content_attributes":{}}]}"#,
+        )
+        .unwrap();
+        let [mirrored, channel, agent] = &listed.payload[..] else {
+            panic!("three messages")
+        };
+        assert!(mirrored.carries("salonbot:7"));
+        assert!(channel.carries("salonbot:8"));
+        assert!(!channel.carries("salonbot:7"));
+        assert!(!agent.carries("salonbot:7") && !agent.carries("salonbot:8"));
+        assert_eq!(channel.created_unix(), Some(1776680103));
+        assert_eq!(agent.created_unix(), None);
+        // The echo of a marked message is the bot's own, whoever the token belongs to.
+        let echo = message(
+            r#"{"event":"message_created","id":2,"message_type":"outgoing","private":false,
+                "content":"Elige","content_attributes":{"salonbot":"salonbot:8"},
+                "sender":{"id":5,"type":"user"},"conversation":{"id":7}}"#,
+        );
+        assert!(echo.is_own());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use chrono::Utc;
 
-use super::{Accepted, WebhookRequest, client, ingest, signature};
+use super::{Accepted, WebhookRequest, ingest, signature};
 use crate::app::AppState;
 use crate::chatwoot::wire::{EventIn, Meaning, Reading};
 use crate::config::ChatwootMode;
@@ -56,9 +56,7 @@ async fn receive_event(
     let Some(secret) = &state.config.chatwoot.webhook_secret else {
         return Err(AppError::NotConfigured("CHATWOOT_WEBHOOK_SECRET"));
     };
-    req.admit(state).await?;
-    let body = client::read_body(body, headers, state.config.webhook_max_body_bytes).await?;
-    req.set_body_bytes(body.len());
+    let body = req.admit_body(state, headers, body).await?;
     if let Err(err) = authenticate(secret.expose().as_bytes(), query, headers, &body) {
         return Err(req.refuse(state, AppError::InvalidSignature(err)).await);
     }

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod chatwoot;
 pub mod client;
+pub mod custom;
 pub mod dedup;
 pub mod ratelimit;
 pub mod signature;
@@ -18,6 +19,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -44,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/webhook/chatwoot", post(chatwoot::receive))
         .route("/webhooks/stripe", post(stripe::receive))
         .route("/webhook/stripe", post(stripe::receive))
+        .route("/webhooks/custom", post(custom::receive))
 }
 
 /// A verified request whose events were handled: stored, known, or nothing to store.
@@ -120,8 +123,18 @@ impl WebhookRequest {
         error
     }
 
-    pub fn set_body_bytes(&mut self, bytes: usize) {
-        self.body_bytes = bytes as u64;
+    /// Throttling (`admit`), then the body read within `WEBHOOK_MAX_BODY_BYTES` (413 over it) and
+    /// its size noted for the audit trail: the raw bytes the signature is checked on.
+    pub async fn admit_body(
+        &mut self,
+        state: &AppState,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Bytes, AppError> {
+        self.admit(state).await?;
+        let body = client::read_body(body, headers, state.config.webhook_max_body_bytes).await?;
+        self.body_bytes = body.len() as u64;
+        Ok(body)
     }
 
     /// Counts, audits and answers.

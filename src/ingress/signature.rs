@@ -17,6 +17,9 @@
 //! body}"` keyed with the webhook's secret as stored; Chatwoot checks no age itself, so a timestamp
 //! older than the tolerance (or as far ahead) is refused here. Versions that sign nothing are
 //! authenticated by a `?token=` query parameter equal to the secret.
+//! The generic signed channel (`/webhooks/custom`) signs with `X-Signature: <hex>`, the bare
+//! HMAC-SHA256 of the exact body under `CUSTOM_WEBHOOK_SECRET`, and its replies are signed the
+//! same way.
 //!
 //! Comparisons are constant-time (`Mac::verify_slice`, `subtle`).
 
@@ -63,6 +66,32 @@ pub fn sign_sha256_header(secret: &[u8], body: &[u8]) -> String {
     let mut mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Checks a bare hex `X-Signature` header (the generic channel's) against the body; upper- or
+/// lower-case hex, surrounding spaces ignored.
+pub fn verify_hex_header(
+    secret: &[u8],
+    header: Option<&[u8]>,
+    body: &[u8],
+) -> Result<(), SignatureError> {
+    let header = header.ok_or(SignatureError::Missing)?;
+    let hex_digest = header.trim_ascii();
+    let mut expected = [0u8; 32];
+    hex::decode_to_slice(hex_digest, &mut expected).map_err(|_| SignatureError::Malformed)?;
+    let mut mac = HmacSha256::new_from_slice(secret).map_err(|_| SignatureError::Mismatch)?;
+    mac.update(body);
+    mac.verify_slice(&expected)
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+/// The bare hex HMAC-SHA256 of `body` under `secret`: the generic channel's `X-Signature`, on its
+/// replies (and in tests and examples, on its messages).
+pub fn sign_hex(secret: &[u8], body: &[u8]) -> String {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Checks a `Stripe-Signature` header against the raw body: some `v1` must be the HMAC of
@@ -278,6 +307,49 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn hex_signatures_match_the_openssl_vector_and_refuse_what_differs() {
+        // printf '%s' 'hello' | openssl dgst -sha256 -hmac 'key'
+        let known = "9307b3b915efb5171ff14d8cb55fbcc798c6c0ef1456d66ded1a6aa723a58b7b";
+        assert_eq!(sign_hex(b"key", b"hello"), known);
+        let upper = known.to_ascii_uppercase();
+        for good in [
+            known,
+            upper.as_str(),
+            " 9307b3b915efb5171ff14d8cb55fbcc798c6c0ef1456d66ded1a6aa723a58b7b ",
+        ] {
+            assert_eq!(
+                verify_hex_header(b"key", Some(good.as_bytes()), b"hello"),
+                Ok(())
+            );
+        }
+        assert_eq!(
+            verify_hex_header(b"key", Some(known.as_bytes()), b"hellO"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_hex_header(b"other", Some(known.as_bytes()), b"hello"),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_hex_header(b"key", None, b"hello"),
+            Err(SignatureError::Missing)
+        );
+        for bad in ["", "zz", "sha256=9307", &known[2..]] {
+            assert_eq!(
+                verify_hex_header(b"key", Some(bad.as_bytes()), b"hello"),
+                Err(SignatureError::Malformed),
+                "{bad}"
+            );
+        }
+        // Meta's prefixed form is not this channel's.
+        let prefixed = format!("sha256={known}");
+        assert_eq!(
+            verify_hex_header(b"key", Some(prefixed.as_bytes()), b"hello"),
+            Err(SignatureError::Malformed)
+        );
     }
 
     /// The vector of the issue, computed with Python's `hmac` (not with this module):

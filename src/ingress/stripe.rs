@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 
-use super::{Accepted, WebhookRequest, client, ingest, signature};
+use super::{Accepted, WebhookRequest, ingest, signature};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::event::{EventKind, NewInboxEvent, unrouted_lane};
@@ -47,9 +47,7 @@ async fn receive_event(
     if stripe.webhook_secrets.is_empty() {
         return Err(AppError::NotConfigured("STRIPE_WEBHOOK_SECRET"));
     }
-    req.admit(state).await?;
-    let body = client::read_body(body, headers, state.config.webhook_max_body_bytes).await?;
-    req.set_body_bytes(body.len());
+    let body = req.admit_body(state, headers, body).await?;
     let secrets: Vec<&[u8]> = stripe
         .webhook_secrets
         .iter()

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::{Accepted, WebhookRequest, client, ingest, signature};
+use super::{Accepted, WebhookRequest, ingest, signature};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::event::{EventKind, NewInboxEvent};
@@ -122,9 +122,7 @@ async fn receive_notification(
         .app_secret
         .as_ref()
         .ok_or(AppError::NotConfigured("WHATSAPP_APP_SECRET"))?;
-    req.admit(state).await?;
-    let body = client::read_body(body, headers, state.config.webhook_max_body_bytes).await?;
-    req.set_body_bytes(body.len());
+    let body = req.admit_body(state, headers, body).await?;
     let header = headers
         .get("x-hub-signature-256")
         .map(HeaderValue::as_bytes);

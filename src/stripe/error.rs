@@ -113,6 +113,14 @@ impl StripeError {
         }
     }
 
+    /// The parameter Stripe's error is about, if it named one.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            StripeError::Api { param, .. } => param.as_deref(),
+            _ => None,
+        }
+    }
+
     /// A short name for metrics and logs: Stripe's error type, or `network` / `unreadable`.
     pub fn label(&self) -> &str {
         match self {

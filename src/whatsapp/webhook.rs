@@ -485,6 +485,21 @@ impl MessageEvent {
     }
 }
 
+impl MessageEvent {
+    /// The sender's WhatsApp profile name (`contacts[].profile.name`) of a stored message event,
+    /// read without the rest of it; `None` when Meta sent none.
+    pub fn profile_name_of(payload: &Value) -> Option<String> {
+        payload
+            .get("contact")?
+            .get("profile")?
+            .get("name")?
+            .as_str()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+    }
+}
+
 /// Meta's timestamps: Unix seconds as a string.
 fn unix_seconds(text: &str) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(text.parse().ok()?, 0)
@@ -690,6 +705,21 @@ mod tests {
     fn first_message(name: &str) -> MessageIn {
         let n: NotificationIn = serde_json::from_str(&fixture(name)).unwrap();
         n.entry[0].changes[0].value.messages[0].clone()
+    }
+
+    #[test]
+    fn the_profile_name_is_read_from_a_stored_message_event() {
+        let n: NotificationIn = serde_json::from_str(&fixture("01_text.json")).unwrap();
+        let event = n.into_events().unwrap().remove(0);
+        let payload: Value = serde_json::from_str(&event.payload).unwrap();
+        let expected = payload["contact"]["profile"]["name"].as_str().unwrap();
+        assert_eq!(
+            MessageEvent::profile_name_of(&payload).as_deref(),
+            Some(expected)
+        );
+        let nameless = serde_json::json!({"contact": {"profile": {"name": "  "}, "wa_id": "1"}});
+        assert_eq!(MessageEvent::profile_name_of(&nameless), None);
+        assert_eq!(MessageEvent::profile_name_of(&serde_json::json!({})), None);
     }
 
     #[test]

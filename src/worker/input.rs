@@ -1,13 +1,14 @@
-//! From a stored inbox event to the engine's [`Input`]: a WhatsApp message reduced to what a flow
-//! can answer, or a timer read back from its payload. This translation lives with the worker (which
-//! claims the events) rather than in the engine, so that the pure step sees only its own input type
-//! and knows nothing of the inbox or of WhatsApp's wire format.
+//! From a stored inbox event to the engine's [`Input`]: a WhatsApp message (or the generic channel's
+//! text) reduced to what a flow can answer, or a timer read back from its payload. This translation
+//! lives with the worker (which claims the events) rather than in the engine, so that the pure step
+//! sees only its own input type and knows nothing of the inbox or of the providers' wire formats.
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::custom::wire::MessageIn;
 use crate::engine::input::{Input, Timer};
-use crate::event::{EventKind, InboxEvent};
+use crate::event::{EventKind, InboxEvent, Provider};
 use crate::whatsapp::webhook::{MessageContent, MessageEvent};
 
 /// Why an inbox event gives the engine nothing to do.
@@ -24,6 +25,12 @@ pub enum NoInput {
 /// The engine's input for a stored inbox event.
 pub fn input_of(event: &InboxEvent) -> Result<Input, NoInput> {
     match event.kind {
+        // The generic channel is plain text: a typed number picks an option, as the engine reads it.
+        EventKind::Message if event.provider == Provider::Custom => {
+            let message = MessageIn::deserialize(&event.payload)
+                .map_err(|e| NoInput::Unreadable(e.to_string()))?;
+            Ok(Input::Text(message.text))
+        }
         EventKind::Message => {
             let message = MessageEvent::deserialize(&event.payload)
                 .map_err(|e| NoInput::Unreadable(e.to_string()))?;

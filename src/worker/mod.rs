@@ -6,6 +6,7 @@
 //! conversation; [`reconcile`]: Stripe asked about every open session), when failures are tried
 //! again ([`retry`]), why they failed ([`error`]), and the periodic loops ([`housekeeping`]).
 
+pub mod custom_replies;
 pub mod error;
 pub mod housekeeping;
 pub mod inbox;

@@ -29,6 +29,7 @@ use crate::store::{NewOutbound, Outbound, Provider, Settle, Store, StoreError};
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::error::{SendError, pair_rate_limit_delay};
 use crate::whatsapp::messages::{LimitViolation, OutboundMessage, Recipient};
+use crate::worker::custom_replies::CustomSender;
 use crate::worker::pacing::Pacer;
 use crate::worker::payment_calls::PaymentSender;
 use crate::worker::retry::{RetryPolicy, after};
@@ -112,6 +113,8 @@ pub struct Dispatcher {
     payments: Option<PaymentSender>,
     /// Chatwoot's calls (the staff inbox), when a sender for them is plugged in.
     staff: Option<StaffSender>,
+    /// The generic signed channel's replies, when a sender for them is plugged in.
+    custom: Option<CustomSender>,
     state: Arc<SendingState>,
     wake: Arc<Notify>,
     options: DispatchOptions,
@@ -144,6 +147,7 @@ impl Dispatcher {
             sender,
             payments: None,
             staff: None,
+            custom: None,
             state,
             wake,
             options,
@@ -169,6 +173,12 @@ impl Dispatcher {
         self
     }
 
+    /// Hands the generic signed channel's rows to `custom`.
+    pub fn with_custom(mut self, custom: CustomSender) -> Self {
+        self.custom = Some(custom);
+        self
+    }
+
     /// Claims and sends one batch, each row by its provider's sender; returns how many rows it
     /// took care of. While WhatsApp sending is paused only one WhatsApp message is tried, as a
     /// probe, and the others are put back untouched (not counted); other providers' calls go on.
@@ -186,17 +196,23 @@ impl Dispatcher {
         Ok(claimed.len() - put_back)
     }
 
-    /// Makes other providers' calls, each by its sender.
+    /// Makes other providers' calls (and sends the generic channel's replies), each by its sender.
     async fn make_calls(&self, calls: &[&Outbound]) -> Result<(), StoreError> {
         let results = futures_util::future::join_all(calls.iter().map(|row| async move {
-            match (row.provider, &self.payments, &self.staff) {
-                (Provider::Stripe, Some(payments), _) => {
+            match (row.provider, &self.payments, &self.staff, &self.custom) {
+                (Provider::Stripe, Some(payments), ..) => {
                     payments
                         .send(row, self.options.max_attempts, self.options.retry())
                         .await
                 }
-                (Provider::Chatwoot, _, Some(staff)) => {
+                (Provider::Chatwoot, _, Some(staff), _) => {
                     staff
+                        .send(row, self.options.max_attempts, self.options.retry())
+                        .await
+                }
+                // The channel's replies: no 24-hour window and no Meta pacing apply to them.
+                (Provider::Custom, _, _, Some(custom)) => {
+                    custom
                         .send(row, self.options.max_attempts, self.options.retry())
                         .await
                 }

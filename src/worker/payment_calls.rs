@@ -42,6 +42,14 @@ const SESSION_MAX: chrono::Duration = chrono::Duration::hours(24);
 /// Stripe replays a key's first answer for 24 hours; after that the stored ids are the guard.
 const REPLAYED_FOR: chrono::Duration = chrono::Duration::hours(23);
 
+/// When a session asked for at `base` expires: with the hold, but within the life Stripe allows.
+fn session_expiry(hold_until: DateTime<Utc>, base: DateTime<Utc>) -> i64 {
+    hold_until
+        .max(base + SESSION_MIN)
+        .min(base + SESSION_MAX)
+        .timestamp()
+}
+
 /// A call to Stripe, as an outbox row stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "call", rename_all = "snake_case")]
@@ -245,11 +253,13 @@ impl PaymentSender {
                     tracing::info!(id = row.id, session = %id, "checkout session already created");
                     return Ok(Made::answered(CallAnswer::Nothing, None));
                 }
-                let expires_at = (*hold_until)
-                    .max(now + SESSION_MIN)
-                    .min(now + SESSION_MAX)
-                    .timestamp();
-                let out = CheckoutSessionOut {
+                // The expiry is worked out from when the row was written, not when it is sent:
+                // a try after a crash then repeats the first one's parameters, which Stripe's
+                // replay of the key requires. Only when that expiry has come too close for
+                // Stripe (so the first try never reached it: Stripe keeps no answer for a
+                // refused parameter) is one from now sent, under the same key.
+                let first = session_expiry(*hold_until, row.created_at);
+                let out = |expires_at| CheckoutSessionOut {
                     appointment_id: *appointment_id,
                     amount: *amount,
                     currency: currency.clone(),
@@ -259,7 +269,21 @@ impl PaymentSender {
                     success_url: success_url.clone(),
                     cancel_url: cancel_url.clone(),
                 };
-                let session = api.create_checkout_session(&out, key).await?;
+                let (session, expires_at) = match api
+                    .create_checkout_session(&out(first), key)
+                    .await
+                {
+                    Ok(session) => (session, first),
+                    Err(err)
+                        if err.param() == Some("expires_at")
+                            && session_expiry(*hold_until, now) != first =>
+                    {
+                        let fresh = session_expiry(*hold_until, now);
+                        tracing::info!(id = row.id, error = %err, "session expiry too close: asking again with one from now");
+                        (api.create_checkout_session(&out(fresh), key).await?, fresh)
+                    }
+                    Err(err) => return Err(err),
+                };
                 let expires = session
                     .expires_at
                     .and_then(|at| DateTime::from_timestamp(at, 0))

@@ -5,10 +5,11 @@
 //! conversation flow) and
 //! stops start-up with one clear error when something is wrong; [`Pipeline::new`] puts together the
 //! turn runner, the inbox handler and the dispatchers' parts over a store. The [`Senders`] are the
-//! one difference between the two commands: the configured WhatsApp sender and Stripe for `serve`,
-//! the sandboxes of both for `chat`. A sender per provider: the dispatcher hands each outbox row to
-//! its provider's (a further one, the staff inbox, plugs in the same way: a field here, a
-//! `provider` of its rows, a branch in `Dispatcher::run_once`).
+//! one difference between the two commands: the configured WhatsApp sender, Stripe and the generic
+//! channel's reply URL for `serve`, the sandboxes of the first two for `chat`. A sender per
+//! provider: the dispatcher hands each outbox row to its provider's (a further one, the staff
+//! inbox, plugs in the same way: a field here, a `provider` of its rows, a branch in
+//! `Dispatcher::run_once`).
 
 use std::sync::Arc;
 
@@ -17,6 +18,8 @@ use tokio::sync::Notify;
 use crate::booking::catalog::{self, Catalog};
 use crate::chatwoot::ChatwootApi;
 use crate::config::Config;
+use crate::custom::CustomClient;
+use crate::custom::client::ClientError;
 use crate::engine::templates::Templates;
 use crate::engine::{self, ConversationFlow, Flow};
 use crate::store::Store;
@@ -24,6 +27,7 @@ use crate::stripe::StripeApi;
 use crate::telemetry::Metrics;
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::messages::limits;
+use crate::worker::custom_replies::CustomSender;
 use crate::worker::inbox::{InboxHandler, InboxWorker, WorkerOptions};
 use crate::worker::outbox::{DispatchOptions, Dispatcher, SendingState};
 use crate::worker::pacing::Pacer;
@@ -83,16 +87,20 @@ pub struct Senders {
     /// What the turns do for the staff inbox (agents' replies, the mirror, the idle time); `None`
     /// without one.
     pub staff: Option<StaffSettings>,
+    /// The generic signed channel's reply URL, when the channel is on.
+    pub custom: Option<CustomClient>,
 }
 
 impl Senders {
-    /// The configured senders: WhatsApp live or sandbox, Stripe when `STRIPE_SECRET_KEY` is set.
-    pub fn from_config(config: &Config, metrics: &Metrics) -> Result<Self, reqwest::Error> {
+    /// The configured senders: WhatsApp live or sandbox, Stripe when `STRIPE_SECRET_KEY` is set, the
+    /// generic channel when `CUSTOM_WEBHOOK_SECRET` is.
+    pub fn from_config(config: &Config, metrics: &Metrics) -> Result<Self, ClientError> {
         Ok(Self {
             whatsapp: WhatsAppSender::from_config(&config.whatsapp, metrics.clone())?,
             stripe: StripeApi::from_config(&config.stripe, metrics.clone())?,
             chatwoot: ChatwootApi::from_config(&config.chatwoot, metrics.clone())?,
             staff: StaffSettings::from_config(&config.chatwoot),
+            custom: CustomClient::from_config(&config.custom, metrics.clone())?,
         })
     }
 }
@@ -105,6 +113,7 @@ pub struct Pipeline {
     sender: WhatsAppSender,
     payments: PaymentSender,
     staff: StaffSender,
+    custom: CustomSender,
     sending: Arc<SendingState>,
     /// Woken by a turn that wrote replies, so a dispatcher sends them at once.
     outbox_wake: Arc<Notify>,
@@ -141,6 +150,7 @@ impl Pipeline {
         Self {
             payments: PaymentSender::new(store.clone(), senders.stripe),
             staff: StaffSender::new(store.clone(), senders.chatwoot),
+            custom: CustomSender::new(store.clone(), senders.custom, metrics.clone()),
             store,
             metrics,
             handler: Arc::new(handler),
@@ -149,6 +159,9 @@ impl Pipeline {
             outbox_wake,
             dispatch: DispatchOptions {
                 reengagement,
+                max_attempts: config.outbox_retry.max_attempts,
+                base_retry_delay: config.outbox_retry.base_delay,
+                max_retry_delay: config.outbox_retry.max_delay,
                 ..DispatchOptions::default()
             },
             pacer: Arc::new(Pacer::off()),
@@ -183,6 +196,7 @@ impl Pipeline {
         .with_pacer(self.pacer.clone())
         .with_payments(self.payments.clone())
         .with_staff(self.staff.clone())
+        .with_custom(self.custom.clone())
     }
 
     /// Whether sending is paused, and why (for readiness).

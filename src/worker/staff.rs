@@ -7,12 +7,18 @@
 //! Chatwoot outage, catches up in order (each failure retried with backoff, never blocking the
 //! customer's replies, which are rows of another provider).
 //!
-//! The first call of a conversation finds the customer's contact by phone (creating it, and searching
-//! again when Chatwoot answers 422 because the phone is taken meanwhile), opens a Chatwoot
-//! conversation in the configured inbox and remembers it (`store::chatwoot`). Chatwoot's messages API
-//! has no idempotency key: every message the bot posts carries `source_id` `salonbot:<row id>`, and a
-//! row tried again first looks for that marker among the conversation's messages, so a crash between
-//! Chatwoot's answer and the settle does not post twice. The same marker tells the echo of the bot's
+//! The first call of a conversation finds the customer's contact by phone (creating it with the
+//! customer's WhatsApp profile name, else the phone, and searching again when Chatwoot answers 422
+//! because the phone is taken meanwhile), opens a Chatwoot conversation in the configured inbox and
+//! remembers it (`store::chatwoot`). The profile name travels with the mirror of the customer's
+//! message (`ChatwootCall::Mirror::name`), the first row of a conversation's lane.
+//!
+//! Chatwoot's messages API has no idempotency key: every message the bot posts carries the marker
+//! `salonbot:<row id>`, and a row tried again first looks for that marker among the conversation's
+//! latest messages, so a crash between Chatwoot's answer and the settle does not post twice. Mirror
+//! mode puts the marker in `source_id` (harmless in an API inbox); channel mode must not (Chatwoot
+//! does not deliver an outgoing message that has one), so there it goes in `content_attributes`
+//! under `salonbot`, which Chatwoot keeps and returns. The same marker tells the echo of the bot's
 //! own messages from an agent's.
 
 use chrono::{DateTime, Utc};
@@ -21,7 +27,7 @@ use serde_json::Value;
 
 use crate::booking::catalog::{Catalog, Language, ServiceId, StaffId};
 use crate::chatwoot::wire::{
-    ContactOut, ConversationOut, EventIn, HANDOFF_LABEL, Meaning, MessageOut, Reading,
+    ContactOut, ConversationOut, EventIn, HANDOFF_LABEL, MARKER_KEY, Meaning, MessageOut, Reading,
     SOURCE_PREFIX,
 };
 use crate::chatwoot::{ChatwootApi, ChatwootError};
@@ -44,7 +50,14 @@ pub const HUMAN_IDLE: &str = "human_idle";
 #[serde(tag = "call", rename_all = "snake_case")]
 pub enum ChatwootCall {
     /// Mirror a message: the customer's (`incoming`) or the bot's (`outgoing`).
-    Mirror { incoming: bool, content: String },
+    Mirror {
+        incoming: bool,
+        content: String,
+        /// The customer's WhatsApp profile name, when the message brought one: the name of the
+        /// Chatwoot contact should this call be the one to create it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
     /// A hand-off: the conversation opened, labelled `bot-handoff` (mirror mode), and a private note
     /// for the agent.
     Handoff { note: String },
@@ -352,13 +365,21 @@ impl StaffSender {
         call: &ChatwootCall,
         now: DateTime<Utc>,
     ) -> Result<String, Failure> {
-        let conversation = self.conversation(api, row, now).await?;
+        let name = match call {
+            ChatwootCall::Mirror { name, .. } => name.as_deref(),
+            _ => None,
+        };
+        let conversation = self.conversation(api, row, name, now).await?;
         let marker = format!("{SOURCE_PREFIX}{}", row.id);
         if api.mode() == ChatwootMode::Channel {
-            return self.make_in_channel(api, row, call, conversation).await;
+            return self
+                .make_in_channel(api, row, call, conversation, &marker)
+                .await;
         }
         match call {
-            ChatwootCall::Mirror { incoming, content } => {
+            ChatwootCall::Mirror {
+                incoming, content, ..
+            } => {
                 let message = MessageOut {
                     content: content.clone(),
                     message_type: if *incoming { "incoming" } else { "outgoing" }.to_owned(),
@@ -367,7 +388,8 @@ impl StaffSender {
                     content_attributes: None,
                     source_id: Some(marker.clone()),
                 };
-                self.post_once(api, row, conversation, &message).await
+                self.post_once(api, row, conversation, &marker, &message)
+                    .await
             }
             ChatwootCall::Handoff { note } => {
                 api.toggle_status(conversation, "open").await?;
@@ -383,9 +405,10 @@ impl StaffSender {
                     private: true,
                     content_type: None,
                     content_attributes: None,
-                    source_id: Some(marker),
+                    source_id: Some(marker.clone()),
                 };
-                self.post_once(api, row, conversation, &message).await
+                self.post_once(api, row, conversation, &marker, &message)
+                    .await
             }
             ChatwootCall::Reply { .. } | ChatwootCall::Status { .. } => Err(Failure::Final(
                 "a channel-mode call in mirror mode (CHATWOOT_MODE changed meanwhile)".into(),
@@ -394,32 +417,40 @@ impl StaffSender {
     }
 
     /// Channel mode, with the agent bot's token: replies without `source_id` (Chatwoot would not
-    /// deliver an outgoing message that has one), and a hand-off is `toggle_status` to `open`, which
-    /// Chatwoot counts as the bot's hand-off, with a private note (labels refuse bot tokens).
+    /// deliver an outgoing message that has one), their marker in `content_attributes`; a hand-off
+    /// is `toggle_status` to `open`, which Chatwoot counts as the bot's hand-off, with a private note
+    /// (labels refuse bot tokens).
     async fn make_in_channel(
         &self,
         api: &ChatwootApi,
         row: &Outbound,
         call: &ChatwootCall,
         conversation: i64,
+        marker: &str,
     ) -> Result<String, Failure> {
+        let mut attributes = serde_json::Map::new();
+        attributes.insert(MARKER_KEY.to_owned(), Value::String(marker.to_owned()));
         match call {
             ChatwootCall::Reply { content, items } => {
+                if !items.is_empty() {
+                    attributes.insert(
+                        "items".to_owned(),
+                        items
+                            .iter()
+                            .map(|(title, value)| serde_json::json!({"title": title, "value": value}))
+                            .collect(),
+                    );
+                }
                 let message = MessageOut {
                     content: content.clone(),
                     message_type: "outgoing".to_owned(),
                     private: false,
                     content_type: (!items.is_empty()).then(|| "input_select".to_owned()),
-                    content_attributes: (!items.is_empty()).then(|| {
-                        serde_json::json!({"items": items
-                            .iter()
-                            .map(|(title, value)| serde_json::json!({"title": title, "value": value}))
-                            .collect::<Vec<_>>()})
-                    }),
+                    content_attributes: Some(Value::Object(attributes)),
                     source_id: None,
                 };
-                let posted = api.post_message(conversation, &message).await?;
-                Ok(format!("chatwoot:{}", posted.id))
+                self.post_once(api, row, conversation, marker, &message)
+                    .await
             }
             ChatwootCall::Handoff { note } => {
                 let message = MessageOut {
@@ -427,12 +458,14 @@ impl StaffSender {
                     message_type: "outgoing".to_owned(),
                     private: true,
                     content_type: None,
-                    content_attributes: None,
+                    content_attributes: Some(Value::Object(attributes)),
                     source_id: None,
                 };
-                let posted = api.post_message(conversation, &message).await?;
+                let posted = self
+                    .post_once(api, row, conversation, marker, &message)
+                    .await?;
                 api.toggle_status(conversation, "open").await?;
-                Ok(format!("chatwoot:{}", posted.id))
+                Ok(posted)
             }
             ChatwootCall::Status { status } => {
                 api.toggle_status(conversation, status).await?;
@@ -445,39 +478,36 @@ impl StaffSender {
         }
     }
 
-    /// Posts a message unless an earlier attempt of the row already did (its marker is there).
+    /// Posts a message unless an earlier attempt of the row already did (a message carrying its
+    /// `marker` is there).
     async fn post_once(
         &self,
         api: &ChatwootApi,
         row: &Outbound,
         conversation: i64,
+        marker: &str,
         message: &MessageOut,
     ) -> Result<String, Failure> {
-        if row.attempts > 1 {
-            let marker = message.source_id.as_deref();
-            if let Some(found) = api
-                .messages(conversation)
-                .await?
-                .into_iter()
-                .find(|m| m.source_id.as_deref() == marker)
-            {
-                tracing::info!(
-                    id = row.id,
-                    "chatwoot message posted already by an earlier attempt"
-                );
-                return Ok(format!("chatwoot:{}", found.id));
-            }
+        if row.attempts > 1
+            && let Some(found) = posted_already(api, conversation, marker, row.created_at).await?
+        {
+            tracing::info!(
+                id = row.id,
+                "chatwoot message posted already by an earlier attempt"
+            );
+            return Ok(format!("chatwoot:{found}"));
         }
         let posted = api.post_message(conversation, message).await?;
         Ok(format!("chatwoot:{}", posted.id))
     }
 
-    /// The conversation's Chatwoot conversation: remembered, or found (contact by phone) and
-    /// created now.
+    /// The conversation's Chatwoot conversation: remembered, or found (contact by phone, created
+    /// with `name` when there is none, else with the phone as its name) and created now.
     async fn conversation(
         &self,
         api: &ChatwootApi,
         row: &Outbound,
+        name: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<i64, Failure> {
         if let Some(id) = self
@@ -501,7 +531,7 @@ impl StaffSender {
             None => {
                 let out = ContactOut {
                     inbox_id: inbox,
-                    name: phone.clone(),
+                    name: contact_name(name, &phone),
                     phone_number: phone.clone(),
                 };
                 match api.create_contact(&out).await {
@@ -534,6 +564,52 @@ impl StaffSender {
     }
 }
 
+/// How many pages of the conversation's messages (20 each, newest first) a retried row looks
+/// through for its marker.
+const MARKER_PAGES: usize = 10;
+
+/// The page size of Chatwoot's `MessageFinder`: a shorter page is the conversation's first.
+const MESSAGES_PAGE: usize = 20;
+
+/// How far Chatwoot's clock may be behind ours, when telling messages older than a row.
+const CLOCK_SKEW_SECS: i64 = 300;
+
+/// The id of a message of the conversation that carries `marker`, looking back from the latest
+/// messages page by page until the messages are older than the row (`since`, its creation).
+async fn posted_already(
+    api: &ChatwootApi,
+    conversation: i64,
+    marker: &str,
+    since: DateTime<Utc>,
+) -> Result<Option<i64>, ChatwootError> {
+    let oldest_possible = since.timestamp() - CLOCK_SKEW_SECS;
+    let mut before = None;
+    for _ in 0..MARKER_PAGES {
+        let page = api.messages(conversation, before).await?;
+        if let Some(found) = page.iter().find(|m| m.carries(marker)) {
+            return Ok(Some(found.id));
+        }
+        let Some(oldest) = page.iter().min_by_key(|m| m.id) else {
+            break;
+        };
+        if page.len() < MESSAGES_PAGE
+            || oldest.created_unix().is_some_and(|at| at < oldest_possible)
+        {
+            break;
+        }
+        before = Some(oldest.id);
+    }
+    Ok(None)
+}
+
+/// The name a new contact is given: the customer's WhatsApp profile name when known (trimmed, at
+/// most 255 characters), else the phone.
+fn contact_name(name: Option<&str>, phone: &str) -> String {
+    name.map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map_or_else(|| phone.to_owned(), |n| n.chars().take(255).collect())
+}
+
 /// The contact whose phone is exactly `phone` (the search also matches names and parts of numbers).
 async fn find_contact(api: &ChatwootApi, phone: &str) -> Result<Option<i64>, ChatwootError> {
     Ok(api
@@ -561,5 +637,43 @@ impl From<ChatwootError> for Failure {
 impl From<StoreError> for Failure {
     fn from(err: StoreError) -> Self {
         Failure::Store(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_contact_is_named_after_the_profile_else_the_phone() {
+        assert_eq!(
+            contact_name(Some(" Ana Martínez "), "+34600111222"),
+            "Ana Martínez"
+        );
+        assert_eq!(contact_name(Some("  "), "+34600111222"), "+34600111222");
+        assert_eq!(contact_name(None, "+34600111222"), "+34600111222");
+        assert_eq!(
+            contact_name(Some(&"a".repeat(300)), "+1").chars().count(),
+            255
+        );
+    }
+
+    #[test]
+    fn a_mirror_row_written_before_names_travelled_still_reads() {
+        let old = serde_json::json!({"call": "mirror", "incoming": true, "content": "hola"});
+        assert_eq!(
+            ChatwootCall::deserialize(&old).unwrap(),
+            ChatwootCall::Mirror {
+                incoming: true,
+                content: "hola".into(),
+                name: None
+            }
+        );
+        let named = ChatwootCall::Mirror {
+            incoming: true,
+            content: "hola".into(),
+            name: Some("Ana".into()),
+        };
+        assert_eq!(serde_json::to_value(&named).unwrap()["name"], "Ana");
     }
 }

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 
 use crate::booking::availability::Busy;
 use crate::booking::catalog::{Catalog, StaffId};
-use crate::conversation::Masked;
+use crate::conversation::{ConversationKey, Masked};
 use crate::engine::effect::{Effect, Reply, ReplyUi, SlotRequest, TimerRequest, Turn};
 use crate::engine::input::Input;
 use crate::engine::state::Conversation;
@@ -38,6 +38,7 @@ use crate::whatsapp::messages::{
     ListRow, ListSection, MediaSource, MessageBody, OutboundMessage, Recipient, ReplyButton,
     TemplateComponent, TemplateParameter,
 };
+use crate::worker::custom_replies;
 use crate::worker::error::WorkerError;
 use crate::worker::input::{NoInput, input_of, timer_payload};
 use crate::worker::outbox::rows_for;
@@ -253,6 +254,15 @@ impl TurnRunner {
             Recipient::Phone(phone) => Some(phone.clone()),
             Recipient::BusinessScopedUser(_) => None,
         };
+        // On the generic channel a typed number answers the options of the last reply, as a tap does.
+        let input = match input {
+            Some(Input::Text(text)) if event.provider == Provider::Custom => Some(
+                custom_replies::typed(&self.store, event, text)
+                    .await
+                    .map_err(|e| Err(e.into()))?,
+            ),
+            input => input,
+        };
         // A deposit's news has no input of the customer's; their words may be read by the model.
         let input = match (&self.settings.model, input) {
             (Some(model), Some(input)) => Some(
@@ -327,7 +337,11 @@ impl TurnRunner {
             },
         };
         let mut commit = self.commit_of(cx.event, &cx.recipient, &turn, now);
-        if let Some(staff) = self.settings.staff {
+        // The staff inbox serves WhatsApp's conversations: an agent's reply could not reach a
+        // customer of the generic channel, so its conversations are not mirrored.
+        let on_custom =
+            ConversationKey::parse(&cx.event.conversation_key).is_some_and(|key| key.is_custom());
+        if let Some(staff) = self.settings.staff.filter(|_| !on_custom) {
             self.staff_side(cx, input, &turn, &mut commit, staff, now)
                 .await?;
         }
@@ -418,6 +432,9 @@ impl TurnRunner {
                     ChatwootCall::Mirror {
                         incoming: true,
                         content,
+                        name: crate::whatsapp::webhook::MessageEvent::profile_name_of(
+                            &event.payload,
+                        ),
                     },
                     "in".into(),
                 ));
@@ -427,6 +444,7 @@ impl TurnRunner {
                     ChatwootCall::Mirror {
                         incoming: false,
                         content: staff::reply_text(reply),
+                        name: None,
                     },
                     format!("out:{i}"),
                 ));
@@ -704,7 +722,19 @@ impl TurnRunner {
         }
         let language = turn.state.language;
         let mut outbox: Vec<NewOutbound> = Vec::new();
+        // The generic channel's conversations are answered in plain text, through its reply URL.
+        let custom = ConversationKey::parse(key).filter(ConversationKey::is_custom);
         for (i, reply) in turn.replies.iter().enumerate() {
+            if let Some(conversation) = &custom {
+                let idempotency_key = format!("turn:{}:{i}", event.id);
+                outbox.extend(custom_replies::row(
+                    reply,
+                    idempotency_key,
+                    conversation,
+                    now,
+                ));
+                continue;
+            }
             let body = self.body_of(reply, language.map(|l| l.as_str()));
             let message = OutboundMessage::new(recipient.clone(), body);
             let (rows, _) = rows_for(

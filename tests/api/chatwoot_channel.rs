@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use salonbot::booking::appointment::AppointmentStatus;
+use salonbot::store::{OutboundStatus, Provider};
 
 use crate::both_backends;
 use crate::chatwoot_ingress::WEBHOOK_SECRET;
@@ -186,4 +187,68 @@ async fn a_hand_off_opens_the_conversation_and_the_bot_leaves_open_ones_alone(ba
 both_backends!(
     hand_off,
     a_hand_off_opens_the_conversation_and_the_bot_leaves_open_ones_alone
+);
+
+async fn a_reply_whose_answer_was_lost_is_not_posted_twice(backend: Backend) {
+    let (app, chatwoot) = app(backend).await;
+    let mut ana = Customer {
+        app: &app,
+        chatwoot: &chatwoot,
+        phone: "+34600777111".into(),
+        conversation: 0,
+        seen: 0,
+    };
+    // Chatwoot creates the greeting but the bot hears 500, as after a crash between Chatwoot's
+    // answer and the row marked sent: the row is tried again.
+    chatwoot.fail_after_storing(1);
+    let greeting = ana.say("hola").await;
+    assert_eq!(greeting.len(), 1, "posted once: {greeting:?}");
+    let hello = &greeting[0];
+    assert!(hello.content.contains("Peluquería Malasaña"), "{hello:?}");
+    assert_eq!(
+        hello.source_id, None,
+        "Chatwoot would not deliver it with one"
+    );
+    let marker = hello.content_attributes["salonbot"]
+        .as_str()
+        .expect("the marker in content_attributes")
+        .to_owned();
+    assert!(marker.starts_with("salonbot:"), "{marker}");
+    assert_eq!(hello.items().len(), 3, "the choices kept beside the marker");
+    let requests = chatwoot.requests();
+    let posts: Vec<u16> = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/messages"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        posts,
+        [500],
+        "the retry found the marker and posted nothing"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "GET" && r.path.contains("/messages")),
+        "the retry looked first"
+    );
+    let rows: Vec<_> = app
+        .store
+        .recent_outbox(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.provider == Provider::Chatwoot)
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].status, OutboundStatus::Sent);
+    assert_eq!(rows[0].attempts, 2);
+    assert_eq!(marker, format!("salonbot:{}", rows[0].id));
+    // The conversation goes on as usual.
+    let services = ana.tap(&greeting, "book").await;
+    assert_eq!(services.len(), 1, "{services:?}");
+}
+both_backends!(
+    lost_answer,
+    a_reply_whose_answer_was_lost_is_not_posted_twice
 );

@@ -499,3 +499,66 @@ both_backends!(
     outage,
     chatwoot_down_for_a_while_loses_nothing_and_keeps_the_order
 );
+
+async fn the_contact_is_named_after_the_whatsapp_profile_else_the_phone(backend: Backend) {
+    let (app, graph, chatwoot) = app(backend).await;
+    let mut ana = Customer::new(&app, &graph, "34600818181").with_profile(Some("Ana Martínez"));
+    ana.say("hola").await;
+    chatwoot_conversation(&app, &ana).await;
+    let contact = chatwoot.contact(&ana.phone()).expect("Ana's contact");
+    assert_eq!(contact.name, "Ana Martínez");
+    // Meta sent no profile: the phone names the contact.
+    let mut nameless = Customer::new(&app, &graph, "34600828282").with_profile(None);
+    nameless.say("hola").await;
+    chatwoot_conversation(&app, &nameless).await;
+    let contact = chatwoot.contact(&nameless.phone()).expect("the contact");
+    assert_eq!(contact.name, nameless.phone());
+    let created: Vec<Value> = chatwoot
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/contacts"))
+        .map(|r| r.body)
+        .collect();
+    assert_eq!(
+        created,
+        [
+            json!({"inbox_id": fake_chatwoot::INBOX, "name": "Ana Martínez", "phone_number": "+34600818181"}),
+            json!({"inbox_id": fake_chatwoot::INBOX, "name": "+34600828282", "phone_number": "+34600828282"}),
+        ]
+    );
+    webhooks_settled(&app, &chatwoot).await;
+}
+both_backends!(
+    contact_name,
+    the_contact_is_named_after_the_whatsapp_profile_else_the_phone
+);
+
+async fn a_mirrored_message_whose_answer_was_lost_is_not_posted_twice(backend: Backend) {
+    let (app, graph, chatwoot) = app(backend).await;
+    chatwoot.fail_after_storing(1);
+    let mut ana = Customer::new(&app, &graph, "34600838383");
+    ana.say("hola").await;
+    let cw = chatwoot_conversation(&app, &ana).await;
+    webhooks_settled(&app, &chatwoot).await;
+    let mirror = mirrored(&chatwoot, cw, 2).await;
+    assert_eq!(
+        (mirror[0].message_type.as_str(), mirror[0].content.as_str()),
+        ("incoming", "hola")
+    );
+    assert_eq!(
+        mirror.iter().filter(|m| m.content == "hola").count(),
+        1,
+        "{mirror:?}"
+    );
+    assert_eq!(mirror.len(), 1 + graph.delivered_to(&ana.phone()).len());
+    let rows = app.store.recent_outbox(None, 100).await.unwrap();
+    assert!(
+        rows.iter()
+            .filter(|r| r.provider == Provider::Chatwoot)
+            .all(|r| r.status == OutboundStatus::Sent)
+    );
+}
+both_backends!(
+    lost_mirror_answer,
+    a_mirrored_message_whose_answer_was_lost_is_not_posted_twice
+);

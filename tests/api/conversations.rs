@@ -42,6 +42,9 @@ pub(crate) struct Customer<'a> {
     graph: &'a FakeGraph,
     /// `wa_id`: digits only, as Meta sends it.
     wa_id: String,
+    /// The WhatsApp profile name Meta sends with each message (`contacts[].profile.name`); none
+    /// when the contact comes without a profile.
+    profile: Option<String>,
     seen: usize,
 }
 
@@ -51,8 +54,15 @@ impl<'a> Customer<'a> {
             app,
             graph,
             wa_id: wa_id.into(),
+            profile: Some("Ana".into()),
             seen: 0,
         }
+    }
+
+    /// The same customer with another WhatsApp profile name, or none.
+    pub(crate) fn with_profile(mut self, name: Option<&str>) -> Self {
+        self.profile = name.map(str::to_owned);
+        self
     }
 
     pub(crate) fn phone(&self) -> String {
@@ -74,12 +84,16 @@ impl<'a> Customer<'a> {
         message["from"] = json!(self.wa_id);
         message["id"] = json!(wamid);
         message["timestamp"] = json!(Utc::now().timestamp().to_string());
+        let contact = match &self.profile {
+            Some(name) => json!({"profile": {"name": name}, "wa_id": self.wa_id}),
+            None => json!({"wa_id": self.wa_id}),
+        };
         let body = json!({
             "object": "whatsapp_business_account",
             "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
                 "messaging_product": "whatsapp",
                 "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
-                "contacts": [{"profile": {"name": "Ana"}, "wa_id": self.wa_id}],
+                "contacts": [contact],
                 "messages": [message]
             }}]}]
         });

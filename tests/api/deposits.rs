@@ -233,20 +233,29 @@ both_backends!(
     stripe_down_while_the_session_is_asked_for_creates_it_once_when_back
 );
 
-/// A crash between Stripe's answer and the commit that records it: the call is made (its answer
-/// lost), and the row, whose claim then ends, is made again with the same key: Stripe answers
-/// with the same session, and no second one exists.
-async fn a_crash_between_the_call_and_its_settling_makes_no_second_session(backend: Backend) {
+/// A held appointment with its deposit, and the outbox row that asks Stripe for its Checkout
+/// Session, written at `written`.
+struct SessionRow {
+    _db: crate::helpers::TestDb,
+    store: salonbot::store::Store,
+    stripe: FakeStripe,
+    client: salonbot::stripe::StripeClient,
+    appointment: i64,
+    row_key: String,
+}
+
+const SESSION_CONVERSATION: &str = "whatsapp:106540352242922:+34600222003";
+
+async fn session_row(backend: Backend, written: chrono::DateTime<Utc>) -> SessionRow {
+    use salonbot::stripe::StripeClient;
     use salonbot::stripe::client::RetryBudget;
-    use salonbot::stripe::{StripeApi, StripeClient};
-    use salonbot::worker::payment_calls::{PaymentCall, PaymentSender};
-    use salonbot::worker::retry::RetryPolicy;
+    use salonbot::worker::payment_calls::PaymentCall;
 
     let db = crate::helpers::TestDb::new(backend).await;
     let store = db.store().await;
     let stripe = FakeStripe::start().await;
     let now = Utc::now();
-    let key = "whatsapp:106540352242922:+34600222003";
+    let key = SESSION_CONVERSATION;
     let start = now + Span::days(3);
     let held = store
         .hold_slot(
@@ -258,10 +267,10 @@ async fn a_crash_between_the_call_and_its_settling_makes_no_second_session(backe
                 starts_at: start,
                 ends_at: start + Span::minutes(90),
                 occupied_until: start + Span::minutes(90),
-                hold_expires_at: now + Span::minutes(10),
+                hold_expires_at: written + Span::minutes(10),
                 deposit_minor: 2000,
             },
-            now,
+            written,
         )
         .await
         .unwrap();
@@ -274,7 +283,7 @@ async fn a_crash_between_the_call_and_its_settling_makes_no_second_session(backe
                 amount_minor: 2000,
                 currency: "EUR".into(),
             },
-            now,
+            written,
         )
         .await
         .unwrap();
@@ -284,18 +293,15 @@ async fn a_crash_between_the_call_and_its_settling_makes_no_second_session(backe
         currency: "eur".into(),
         name: "Mechas".into(),
         locale: Some("es".into()),
-        hold_until: now + Span::minutes(10),
+        hold_until: written + Span::minutes(10),
         success_url: "https://wa.me/34910000000".into(),
         cancel_url: "https://wa.me/34910000000".into(),
     };
     let row_key = format!("stripe.session.{}", held.id);
     store
-        .enqueue_outbox(&[call.row(row_key.clone(), "106540352242922", key, now)])
+        .enqueue_outbox(&[call.row(row_key.clone(), "106540352242922", key, written)])
         .await
         .unwrap();
-    let lease = Span::minutes(2);
-    let claimed = store.claim_outbox(now, now + lease, 10).await.unwrap();
-    assert_eq!(claimed.len(), 1);
     let client = StripeClient::new(
         &stripe.base(),
         salonbot::config::Secret::new(fake_stripe::KEY),
@@ -303,57 +309,153 @@ async fn a_crash_between_the_call_and_its_settling_makes_no_second_session(backe
         salonbot::telemetry::Metrics::new(),
     )
     .unwrap();
-    // The first attempt: Stripe creates the session; the process dies before recording it.
-    let out = salonbot::stripe::wire::CheckoutSessionOut {
-        appointment_id: held.id,
-        amount: 2000,
-        currency: "eur".into(),
-        name: "Mechas".into(),
-        locale: Some("es".into()),
-        expires_at: (now + Span::minutes(31)).timestamp(),
-        success_url: "https://wa.me/34910000000".into(),
-        cancel_url: "https://wa.me/34910000000".into(),
-    };
-    let lost = client
-        .create_checkout_session(&out, &row_key)
+    SessionRow {
+        _db: db,
+        store,
+        stripe,
+        client,
+        appointment: held.id,
+        row_key,
+    }
+}
+
+impl SessionRow {
+    /// The checkout session request exactly as the row's first try makes it.
+    fn first_try(&self, expires_at: i64) -> salonbot::stripe::wire::CheckoutSessionOut {
+        salonbot::stripe::wire::CheckoutSessionOut {
+            appointment_id: self.appointment,
+            amount: 2000,
+            currency: "eur".into(),
+            name: "Mechas".into(),
+            locale: Some("es".into()),
+            expires_at,
+            success_url: "https://wa.me/34910000000".into(),
+            cancel_url: "https://wa.me/34910000000".into(),
+        }
+    }
+
+    /// Claims the row at `at` and sends it through the payment sender.
+    async fn send(&self, at: chrono::DateTime<Utc>) {
+        use salonbot::stripe::StripeApi;
+        use salonbot::worker::payment_calls::PaymentSender;
+        use salonbot::worker::retry::RetryPolicy;
+
+        let claimed = self
+            .store
+            .claim_outbox(at, at + Span::minutes(2), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "the row is claimed");
+        let sender = PaymentSender::new(
+            self.store.clone(),
+            Some(StripeApi::Live(self.client.clone())),
+        );
+        let policy = RetryPolicy {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+            jitter: 0.0,
+        };
+        sender.send(&claimed[0], 10, policy).await.unwrap();
+    }
+
+    /// The row is sent, Stripe's session is recorded for the appointment and its news waits in
+    /// the conversation's lane; returns the session's id.
+    async fn assert_settled(&self) -> String {
+        let payment = self.store.payment(self.appointment).await.unwrap().unwrap();
+        let session = payment.session_id.expect("the session recorded");
+        let row = self
+            .store
+            .outbox_for_recipient(&format!("stripe:{SESSION_CONVERSATION}"))
+            .await
+            .unwrap();
+        assert_eq!(row[0].status, OutboundStatus::Sent);
+        let news = self
+            .store
+            .find_inbox_event(Provider::Stripe, &format!("salonbot:{}", self.row_key))
+            .await
+            .unwrap()
+            .expect("the session's news in the conversation's lane");
+        assert_eq!(news.conversation_key, SESSION_CONVERSATION);
+        assert_eq!(news.status, InboxStatus::Pending);
+        assert_eq!(news.payload["data"]["object"]["id"], session.as_str());
+        session
+    }
+}
+
+/// A crash between Stripe's answer and the commit that records it: the call is made (its answer
+/// lost), and the row, whose claim then ends, is made again with the same key, seconds later:
+/// it repeats the first try's parameters, so Stripe answers with the same session, and no second
+/// one exists.
+async fn a_crash_between_the_call_and_its_settling_makes_no_second_session(backend: Backend) {
+    let now = Utc::now();
+    let written = now - Span::seconds(10);
+    let case = session_row(backend, written).await;
+    // The first try: Stripe creates the session; the process dies before recording it.
+    let lost = case
+        .client
+        .create_checkout_session(
+            &case.first_try((written + Span::minutes(31)).timestamp()),
+            &case.row_key,
+        )
         .await
         .unwrap();
     // Its claim ends; another dispatcher takes the row and makes the call again.
-    let later = now + lease + Span::seconds(1);
-    let again = store.claim_outbox(later, later + lease, 10).await.unwrap();
-    assert_eq!(
-        again.len(),
-        1,
-        "the row is claimed again once its lease ended"
-    );
-    let sender = PaymentSender::new(store.clone(), Some(StripeApi::Live(client)));
-    let policy = RetryPolicy {
-        base: Duration::from_secs(1),
-        max: Duration::from_secs(1),
-        jitter: 0.0,
-    };
-    sender.send(&again[0], 10, policy).await.unwrap();
+    case.send(now + Span::minutes(2) + Span::seconds(1)).await;
 
-    assert_eq!(stripe.sessions().len(), 1, "no second session");
-    let payment = store.payment(held.id).await.unwrap().unwrap();
-    assert_eq!(payment.session_id.as_deref(), Some(lost.id.as_str()));
-    let row = store
-        .outbox_for_recipient(&format!("stripe:{key}"))
-        .await
-        .unwrap();
-    assert_eq!(row[0].status, OutboundStatus::Sent);
-    let news = store
-        .find_inbox_event(Provider::Stripe, &format!("salonbot:{row_key}"))
-        .await
-        .unwrap()
-        .expect("the session's news in the conversation's lane");
-    assert_eq!(news.conversation_key, key);
-    assert_eq!(news.status, InboxStatus::Pending);
-    assert_eq!(news.payload["data"]["object"]["id"], lost.id.as_str());
+    assert_eq!(case.stripe.sessions().len(), 1, "no second session");
+    assert_eq!(case.assert_settled().await, lost.id);
 }
 both_backends!(
     crash,
     a_crash_between_the_call_and_its_settling_makes_no_second_session
+);
+
+/// A row sent long after it was written (Stripe was down, say): the expiry worked out from its
+/// writing has come too close for Stripe, which refuses it and keeps nothing for the key; the
+/// session is then asked for with an expiry from now, under the same key, and made once.
+async fn a_session_asked_for_late_gets_an_expiry_from_now(backend: Backend) {
+    let now = Utc::now();
+    let case = session_row(backend, now - Span::minutes(5)).await;
+    case.send(now).await;
+
+    let sessions = case.stripe.sessions();
+    assert_eq!(sessions.len(), 1, "one session");
+    let expires = sessions[0]["expires_at"].as_i64().unwrap();
+    let from_now = expires - Utc::now().timestamp();
+    assert!(
+        (30 * 60..=32 * 60).contains(&from_now),
+        "expires {from_now} s from now"
+    );
+    assert_eq!(
+        case.assert_settled().await,
+        sessions[0]["id"].as_str().unwrap()
+    );
+    let asked: Vec<String> = case
+        .stripe
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/v1/checkout/sessions")
+        .filter_map(|r| {
+            r.form
+                .iter()
+                .find(|(name, _)| name == "expires_at")
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        vec![
+            ((now - Span::minutes(5)) + Span::minutes(31))
+                .timestamp()
+                .to_string(),
+            expires.to_string()
+        ],
+        "the expiry from the row's writing refused, then one from now"
+    );
+}
+both_backends!(
+    late_session,
+    a_session_asked_for_late_gets_an_expiry_from_now
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

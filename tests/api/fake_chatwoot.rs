@@ -5,7 +5,9 @@
 //! echoes every created message back as a signed `message_created` webhook the way Chatwoot's
 //! listeners do (`Message#webhook_data`, sender `type: user` for a user token). Tests make agents
 //! act through it ([`FakeChatwoot::agent_says`], [`FakeChatwoot::resolve`], [`FakeChatwoot::note`]),
-//! and can take it down ([`FakeChatwoot::set_down`]).
+//! can take it down ([`FakeChatwoot::set_down`]), and can make a created message look failed to the
+//! bot ([`FakeChatwoot::fail_after_storing`]), as a crash between Chatwoot's answer and the bot's
+//! record of it would.
 
 #![allow(dead_code)] // Parts used by some scenarios only.
 #![allow(clippy::result_large_err)] // Handlers answer early with the refusal itself.
@@ -54,7 +56,10 @@ pub struct Message {
     /// `user`, `agent_bot` or `contact`.
     pub sender: String,
     pub content_type: Option<String>,
+    /// As posted (`{}` without any: the `store` of `Message#content_attributes`).
     pub content_attributes: Value,
+    /// Unix seconds.
+    pub created_at: i64,
 }
 
 impl Message {
@@ -77,6 +82,16 @@ impl Message {
     }
 }
 
+/// A contact as the fake keeps it.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub id: i64,
+    /// E.164 with `+`.
+    pub phone: String,
+    /// The name it was created with.
+    pub name: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Conversation {
     pub id: i64,
@@ -90,11 +105,13 @@ pub struct Conversation {
 #[derive(Default)]
 struct Inner {
     requests: Vec<Recorded>,
-    contacts: Vec<(i64, String)>,
+    contacts: Vec<Contact>,
     conversations: Vec<Conversation>,
     messages: Vec<Message>,
     next: i64,
     down: bool,
+    /// Messages still to be created and then answered 500, as if the answer had been lost.
+    fail_after_storing: usize,
     /// Where to deliver webhooks, and the secret to sign them with.
     webhook: Option<(String, String)>,
     /// Webhooks on their way.
@@ -176,6 +193,23 @@ impl FakeChatwoot {
         self.inner.lock().unwrap().contacts.len()
     }
 
+    /// The contact with this phone.
+    pub fn contact(&self, phone: &str) -> Option<Contact> {
+        self.inner
+            .lock()
+            .unwrap()
+            .contacts
+            .iter()
+            .find(|c| c.phone == phone)
+            .cloned()
+    }
+
+    /// The next `n` messages posted are created (and echoed) but answered 500, the way a crash or a
+    /// lost answer looks to the caller after Chatwoot committed the message.
+    pub fn fail_after_storing(&self, n: usize) {
+        self.inner.lock().unwrap().fail_after_storing = n;
+    }
+
     /// The messages of a conversation, in order.
     pub fn messages(&self, conversation: i64) -> Vec<Message> {
         self.inner
@@ -201,7 +235,8 @@ impl FakeChatwoot {
                 source_id: None,
                 sender: "user".into(),
                 content_type: None,
-                content_attributes: Value::Null,
+                content_attributes: json!({}),
+                created_at: Utc::now().timestamp(),
             };
             inner.messages.push(message.clone());
             (message, inner.webhook.clone())
@@ -223,11 +258,15 @@ impl FakeChatwoot {
     pub async fn customer_says(&self, phone: &str, content: &str) -> i64 {
         let (event, webhook, conversation) = {
             let mut inner = self.inner.lock().unwrap();
-            let contact = match inner.contacts.iter().find(|(_, p)| p == phone) {
-                Some((id, _)) => *id,
+            let contact = match inner.contacts.iter().find(|c| c.phone == phone) {
+                Some(c) => c.id,
                 None => {
                     let id = next_id(&mut inner);
-                    inner.contacts.push((id, phone.to_owned()));
+                    inner.contacts.push(Contact {
+                        id,
+                        phone: phone.to_owned(),
+                        name: phone.to_owned(),
+                    });
                     id
                 }
             };
@@ -260,6 +299,7 @@ impl FakeChatwoot {
                 sender: "contact".into(),
                 content_type: Some("text".into()),
                 content_attributes: json!({}),
+                created_at: Utc::now().timestamp(),
             };
             inner.messages.push(message.clone());
             (
@@ -284,8 +324,8 @@ impl FakeChatwoot {
                 .expect("a conversation of the fake");
             c.status = "resolved".into();
             let c = c.clone();
-            let phone = phone_of(&inner, c.contact);
-            (inner.webhook.clone(), conversation_json(&c, &phone))
+            let contact = contact_of(&inner, c.contact);
+            (inner.webhook.clone(), conversation_json(&c, &contact))
         };
         let stamp = Utc::now().timestamp_millis() as f64 / 1000.0;
         for event in ["conversation_status_changed", "conversation_updated"] {
@@ -309,17 +349,22 @@ fn next_id(inner: &mut Inner) -> i64 {
     inner.next
 }
 
-fn phone_of(inner: &Inner, contact: i64) -> String {
+fn contact_of(inner: &Inner, contact: i64) -> Contact {
     inner
         .contacts
         .iter()
-        .find(|(id, _)| *id == contact)
-        .map(|(_, p)| p.clone())
-        .unwrap_or_default()
+        .find(|c| c.id == contact)
+        .cloned()
+        .unwrap_or(Contact {
+            id: contact,
+            phone: String::new(),
+            name: String::new(),
+        })
 }
 
 /// `Conversations::EventDataPresenter#webhook_data`, with the fields the bot reads.
-fn conversation_json(c: &Conversation, phone: &str) -> Value {
+fn conversation_json(c: &Conversation, contact: &Contact) -> Value {
+    let phone = contact.phone.as_str();
     let source_id = if c.channel == "Channel::Whatsapp" {
         phone.trim_start_matches('+').to_owned()
     } else {
@@ -329,7 +374,7 @@ fn conversation_json(c: &Conversation, phone: &str) -> Value {
         "id": c.id, "inbox_id": INBOX, "status": c.status, "channel": c.channel,
         "labels": c.labels, "can_reply": true,
         "contact_inbox": {"contact_id": c.contact, "inbox_id": INBOX, "source_id": source_id},
-        "meta": {"sender": {"id": c.contact, "name": phone, "phone_number": phone, "type": "contact"},
+        "meta": {"sender": {"id": c.contact, "name": contact.name, "phone_number": phone, "type": "contact"},
                  "assignee": null},
         "messages": [],
         "timestamp": Utc::now().timestamp(),
@@ -345,22 +390,24 @@ fn message_event(inner: &Inner, m: &Message) -> Value {
         .find(|c| c.id == m.conversation)
         .cloned()
         .expect("a conversation of the fake");
-    let phone = phone_of(inner, c.contact);
+    let contact = contact_of(inner, c.contact);
     let sender = match m.sender.as_str() {
         "user" => {
             json!({"id": 1, "name": "Lucía (staff)", "email": "staff@example.com", "type": "user"})
         }
         "agent_bot" => json!({"id": 2, "name": "salonbot", "type": "agent_bot"}),
         // Contact#webhook_data: no type.
-        _ => json!({"id": c.contact, "name": phone, "phone_number": phone}),
+        _ => json!({"id": c.contact, "name": contact.name, "phone_number": contact.phone}),
     };
-    let mut conversation = conversation_json(&c, &phone);
+    let mut conversation = conversation_json(&c, &contact);
     conversation["messages"] = json!([{"id": m.id, "content": m.content, "conversation_id": c.id,
         "message_type": if m.message_type == "incoming" { 0 } else { 1 }, "private": m.private,
         "source_id": m.source_id}]);
     json!({
-        "event": "message_created", "id": m.id, "content": m.content, "content_type": "text",
-        "content_attributes": {}, "additional_attributes": {}, "message_type": m.message_type,
+        "event": "message_created", "id": m.id, "content": m.content,
+        "content_type": m.content_type.as_deref().unwrap_or("text"),
+        "content_attributes": m.content_attributes, "additional_attributes": {},
+        "message_type": m.message_type,
         "private": m.private, "source_id": m.source_id, "sender": sender,
         "account": {"id": 1, "name": "Peluquería"}, "inbox": {"id": INBOX, "name": "salonbot"},
         "conversation": conversation, "created_at": Utc::now().to_rfc3339(),
@@ -469,8 +516,8 @@ async fn search_contacts(
     let found: Vec<Value> = inner
         .contacts
         .iter()
-        .filter(|(_, phone)| !q.is_empty() && phone.contains(&q))
-        .map(|(id, phone)| json!({"id": id, "name": phone, "phone_number": phone}))
+        .filter(|c| !q.is_empty() && (c.phone.contains(&q) || c.name.contains(&q)))
+        .map(|c| json!({"id": c.id, "name": c.name, "phone_number": c.phone}))
         .collect();
     axum::Json(json!({"meta": {"count": found.len()}, "payload": found})).into_response()
 }
@@ -502,17 +549,23 @@ async fn create_contact(
         )
             .into_response();
     }
-    if inner.contacts.iter().any(|(_, p)| *p == phone) {
+    if inner.contacts.iter().any(|c| c.phone == phone) {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
             axum::Json(json!({"message": "Phone number has already been taken"})),
         )
             .into_response();
     }
+    // The name as posted (the column's default, "", without one).
+    let name = body["name"].as_str().unwrap_or_default().to_owned();
     let id = next_id(&mut inner);
-    inner.contacts.push((id, phone.clone()));
+    inner.contacts.push(Contact {
+        id,
+        phone: phone.clone(),
+        name: name.clone(),
+    });
     axum::Json(json!({"payload": {
-        "contact": {"id": id, "name": body["name"], "phone_number": phone},
+        "contact": {"id": id, "name": name, "phone_number": phone},
         "contact_inbox": {"inbox": {"id": INBOX}, "source_id": format!("src-{id}")}
     }}))
     .into_response()
@@ -534,7 +587,7 @@ async fn create_conversation(
         return r;
     }
     let contact = body["contact_id"].as_i64().unwrap_or_default();
-    if body["inbox_id"] != json!(INBOX) || !inner.contacts.iter().any(|(id, _)| *id == contact) {
+    if body["inbox_id"] != json!(INBOX) || !inner.contacts.iter().any(|c| c.id == contact) {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
             axum::Json(json!({"message": "inbox or contact unknown"})),
@@ -552,9 +605,12 @@ async fn create_conversation(
     axum::Json(json!({"id": id, "inbox_id": INBOX, "status": "open"})).into_response()
 }
 
+/// `MessageFinder`: the latest 20 messages, or the 20 before `?before=<id>`, oldest first, each as
+/// `api/v1/models/_message.json.jbuilder` renders it.
 async fn list_messages(
     State(inner): State<Shared>,
     Path((a, c)): Path<(String, i64)>,
+    RawQuery(query): RawQuery,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -566,12 +622,25 @@ async fn list_messages(
     if let Err(r) = account_ok(&a) {
         return r;
     }
-    let payload: Vec<Value> = inner
+    let before = query
+        .unwrap_or_default()
+        .strip_prefix("before=")
+        .and_then(|b| b.parse::<i64>().ok());
+    let mut payload: Vec<Value> = inner
         .messages
         .iter()
-        .filter(|m| m.conversation == c)
-        .map(|m| json!({"id": m.id, "content": m.content, "source_id": m.source_id}))
+        .rev()
+        .filter(|m| m.conversation == c && before.is_none_or(|b| m.id < b))
+        .take(20)
+        .map(|m| {
+            json!({"id": m.id, "content": m.content, "conversation_id": c,
+                "message_type": if m.message_type == "incoming" { 0 } else { 1 },
+                "content_type": m.content_type.as_deref().unwrap_or("text"),
+                "content_attributes": m.content_attributes, "private": m.private,
+                "source_id": m.source_id, "created_at": m.created_at})
+        })
         .collect();
+    payload.reverse();
     axum::Json(json!({"meta": {}, "payload": payload})).into_response()
 }
 
@@ -583,7 +652,7 @@ async fn create_message(
     headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    let (message, webhook, event) = {
+    let (message, webhook, event, lost) = {
         let mut inner = shared.lock().unwrap();
         if let Err(r) = admit(&mut inner, &method, &uri, &headers, &body, false) {
             return r;
@@ -627,18 +696,37 @@ async fn create_message(
             source_id: body["source_id"].as_str().map(str::to_owned),
             sender: sender.into(),
             content_type: body["content_type"].as_str().map(str::to_owned),
-            content_attributes: body["content_attributes"].clone(),
+            content_attributes: match &body["content_attributes"] {
+                Value::Object(attributes) => Value::Object(attributes.clone()),
+                _ => json!({}),
+            },
+            created_at: Utc::now().timestamp(),
         };
         inner.messages.push(message.clone());
         let event = message_event(&inner, &message);
         inner.delivering += 1;
-        (message, inner.webhook.clone(), event)
+        let lost = inner.fail_after_storing > 0;
+        if lost {
+            inner.fail_after_storing -= 1;
+            if let Some(last) = inner.requests.last_mut() {
+                last.status = 500;
+            }
+        }
+        (message, inner.webhook.clone(), event, lost)
     };
     // Every message created through the API comes back as a webhook, the bot's own too.
     tokio::spawn(async move {
         deliver(webhook, event).await;
         shared.lock().unwrap().delivering -= 1;
     });
+    if lost {
+        // Created and committed, but the caller never hears so.
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"error": "Internal Server Error"})),
+        )
+            .into_response();
+    }
     axum::Json(json!({"id": message.id, "content": message.content,
         "message_type": if message.message_type == "incoming" { 0 } else { 1 },
         "private": message.private, "source_id": message.source_id, "conversation_id": c}))

@@ -147,6 +147,7 @@ pub struct AppBuilder {
     vars: HashMap<String, String>,
     redis: bool,
     database_url: Option<String>,
+    outbox_retry: Option<salonbot::config::OutboxRetry>,
 }
 
 impl AppBuilder {
@@ -160,7 +161,15 @@ impl AppBuilder {
             // Postgres runs with Redis (production mode); SQLite without (the embedded default).
             redis: backend == Backend::Postgres,
             database_url: None,
+            outbox_retry: None,
         }
+    }
+
+    /// Retries the outbox's failed sends on this schedule instead of the product's (a dead letter
+    /// within seconds).
+    pub fn outbox_retry(mut self, retry: salonbot::config::OutboxRetry) -> Self {
+        self.outbox_retry = Some(retry);
+        self
     }
 
     pub fn var(mut self, name: &str, value: &str) -> Self {
@@ -191,6 +200,9 @@ impl AppBuilder {
         }
         let mut config = Config::from_lookup(|name| vars.get(name).cloned()).unwrap();
         config.redis_prefix = format!("salonbot-test:{}:", uuid::Uuid::new_v4().simple());
+        if let Some(retry) = self.outbox_retry {
+            config.outbox_retry = retry;
+        }
         spawn_with_config(config, db).await
     }
 }

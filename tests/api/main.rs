@@ -19,6 +19,7 @@ mod chatwoot_ingress;
 mod chatwoot_mirror;
 mod cli;
 mod conversations;
+mod custom_channel;
 mod deploy;
 mod deposits;
 mod dispatcher;

@@ -48,11 +48,7 @@ impl Checker<'_> {
         let known: HashSet<&ServiceId> = services.iter().map(|service| &service.id).collect();
         let staff = self.all_staff(raw.staff, &known)?;
         self.every_service_offered(&services, &staff)?;
-        Ok(Catalog {
-            salon,
-            services,
-            staff,
-        })
+        Ok(Catalog::new(salon, services, staff))
     }
 
     fn salon(&self, raw: RawSalon) -> Checked<Salon> {

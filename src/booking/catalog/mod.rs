@@ -60,12 +60,81 @@ pub struct Catalog {
     salon: Salon,
     services: Vec<Service>,
     staff: Vec<Staff>,
+    /// Every name and synonym, folded into words once (see [`Catalog::phrases`]).
+    phrases: Vec<Phrase>,
+}
+
+/// A name or synonym of a service or a staff member as the words a message must hold to name it,
+/// folded as messages are read ([`crate::text::normalise`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phrase {
+    pub words: Vec<String>,
+    pub names: Named,
+}
+
+/// What a [`Phrase`] names: the service or staff member at this index of the catalog's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named {
+    Service(usize),
+    Staff(usize),
+}
+
+impl Phrase {
+    /// Every phrase of these services and staff: each service's names in every language and its
+    /// synonyms, then each staff member's name and synonyms, in catalog order.
+    fn all(services: &[Service], staff: &[Staff]) -> Vec<Phrase> {
+        let mut phrases = Vec::new();
+        let mut add = |text: &str, names: Named| {
+            let words: Vec<String> = crate::text::normalise(text)
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if !words.is_empty() {
+                phrases.push(Phrase { words, names });
+            }
+        };
+        for (index, service) in services.iter().enumerate() {
+            for language in Language::ALL {
+                if let Some(name) = service.name.exact(language) {
+                    add(name, Named::Service(index));
+                }
+            }
+            for (_, synonym) in &service.synonyms {
+                add(synonym, Named::Service(index));
+            }
+        }
+        for (index, member) in staff.iter().enumerate() {
+            add(&member.name, Named::Staff(index));
+            for synonym in &member.synonyms {
+                add(synonym, Named::Staff(index));
+            }
+        }
+        phrases
+    }
 }
 
 impl Catalog {
     /// The salon's identity, hours and policies.
     pub fn salon(&self) -> &Salon {
         &self.salon
+    }
+
+    /// A catalog of these parts, its phrases worked out; only `check` calls it, after checking them.
+    fn new(salon: Salon, services: Vec<Service>, staff: Vec<Staff>) -> Self {
+        let phrases = Phrase::all(&services, &staff);
+        Catalog {
+            salon,
+            services,
+            staff,
+            phrases,
+        }
+    }
+
+    /// Every name and synonym of the services and staff, as folded words with what each names:
+    /// what the understanding of a message matches its words against.
+    pub fn phrases(&self) -> &[Phrase] {
+        &self.phrases
     }
 
     /// Services in the order of the file (the order menus show them).
@@ -137,6 +206,40 @@ mod tests {
             .map(|staff| staff.id.as_str())
             .collect();
         assert_eq!(offering, ["lucia", "marcos"]);
+    }
+
+    #[test]
+    fn names_and_synonyms_are_folded_into_words_once() {
+        let catalog = parse(include_str!("../../../salon.toml")).unwrap();
+        let words_of = |names: Named| -> Vec<String> {
+            catalog
+                .phrases()
+                .iter()
+                .filter(|phrase| phrase.names == names)
+                .map(|phrase| phrase.words.join(" "))
+                .collect()
+        };
+        let cut = catalog
+            .services()
+            .iter()
+            .position(|s| s.id.as_str() == "cut-women")
+            .unwrap();
+        let cut = words_of(Named::Service(cut));
+        assert!(cut.contains(&"corte senora".to_owned()), "{cut:?}");
+        assert!(cut.contains(&"women s haircut".to_owned()), "{cut:?}");
+        let lucia = catalog
+            .staff()
+            .iter()
+            .position(|s| s.id.as_str() == "lucia")
+            .unwrap();
+        assert_eq!(words_of(Named::Staff(lucia))[0], "lucia");
+        assert!(
+            catalog.phrases().iter().all(|p| p
+                .words
+                .iter()
+                .all(|w| !w.is_empty() && *w == crate::text::normalise(w))),
+            "every word folded"
+        );
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! changed, or two swapped) from the word it stands for, unless it is itself a word that means
 //! something else ("muchas" is not "mechas", "fecha" is not "mecha", "calor" is not "color").
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use super::cues::{CUES, FILLERS, NEUTRAL};
 
 /// Shortest word (in letters) that may carry a typo.
@@ -40,21 +43,26 @@ pub(super) fn same(said: &str, meant: &str) -> bool {
 
 /// Whether `word` is a word of the rule tables or of [`KNOWN`]: never read as a typo of another.
 pub(super) fn is_known(word: &str) -> bool {
-    KNOWN.contains(&word)
-        || FILLERS.contains(&word)
-        || super::calendar::is_calendar_word(word)
-        || CUES.iter().any(|cues| {
-            [cues.strong, cues.words, cues.answers, cues.alone]
-                .iter()
-                .any(|list| {
-                    list.iter()
-                        .any(|phrase| phrase.split(' ').any(|w| w == word))
-                })
-        })
-        || NEUTRAL
-            .iter()
-            .any(|phrase| phrase.split(' ').any(|w| w == word))
+    KNOWN_WORDS.contains(word) || super::calendar::is_calendar_word(word)
 }
+
+/// [`KNOWN`], the fillers and every word of every cue and neutral phrase, gathered once.
+static KNOWN_WORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    let cue_words = CUES.iter().flat_map(|cues| {
+        [cues.strong, cues.words, cues.answers, cues.alone]
+            .into_iter()
+            .flatten()
+            .flat_map(|phrase| phrase.split(' '))
+    });
+    let neutral_words = NEUTRAL.iter().flat_map(|phrase| phrase.split(' '));
+    KNOWN
+        .iter()
+        .chain(FILLERS)
+        .copied()
+        .chain(cue_words)
+        .chain(neutral_words)
+        .collect()
+});
 
 /// Whether `a` and `b` differ by exactly one insertion, deletion, substitution or swap of two
 /// neighbouring letters (optimal string alignment distance 1).

@@ -16,6 +16,9 @@
 //! - a cancel cue together with an appointment ("quiero cancelar la cita") is `CancelAppointment`;
 //! - a message of symbols only: "?" is `Help`, 👍 ✅ 👌 are `Yes`, 👎 ❌ are `No`.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use super::MAX_WORDS;
 use super::cues::{CUES, FILLERS, GREETINGS, NEGATORS, NEUTRAL, Reach, THANKS};
 use super::normalise::{normalise, spelled_out};
@@ -180,20 +183,26 @@ fn find_hits(tokens: &[Token]) -> Vec<Hit> {
     hits
 }
 
-/// The longest cue or neutral phrase starting at word `start`.
-fn longest_at(tokens: &[Token], start: usize) -> Option<Hit> {
-    let mut best: Option<Hit> = None;
-    let mut consider = |phrase: &str, intent: Option<Intent>, rank: u8, reach: Reach| {
-        let len = phrase_len_at(tokens, start, phrase);
-        if len > 0 && best.as_ref().is_none_or(|hit| len > hit.len) {
-            best = Some(Hit {
-                intent,
-                rank,
-                reach,
-                start,
-                len,
-            });
-        }
+/// A cue or neutral phrase as words, with what it says.
+struct Phrase {
+    words: Vec<&'static str>,
+    intent: Option<Intent>,
+    rank: u8,
+    reach: Reach,
+}
+
+/// Every cue (in table order) and then every neutral phrase, by their first word: a message's word
+/// is looked up instead of compared with every phrase.
+static BY_FIRST_WORD: LazyLock<HashMap<&'static str, Vec<Phrase>>> = LazyLock::new(|| {
+    let mut index: HashMap<&'static str, Vec<Phrase>> = HashMap::new();
+    let mut add = |phrase: &'static str, intent: Option<Intent>, rank: u8, reach: Reach| {
+        let words: Vec<&'static str> = phrase.split(' ').collect();
+        index.entry(words[0]).or_default().push(Phrase {
+            words,
+            intent,
+            rank,
+            reach,
+        });
     };
     for cues in CUES {
         let lists = [
@@ -204,25 +213,45 @@ fn longest_at(tokens: &[Token], start: usize) -> Option<Hit> {
         ];
         for (phrases, reach) in lists {
             for phrase in phrases {
-                consider(phrase, Some(cues.intent), cues.rank, reach);
+                add(phrase, Some(cues.intent), cues.rank, reach);
             }
         }
     }
     for phrase in NEUTRAL {
-        consider(phrase, None, 0, Reach::Nothing);
+        add(phrase, None, 0, Reach::Nothing);
+    }
+    index
+});
+
+/// The longest cue or neutral phrase starting at word `start` (the first of the longest, in table
+/// order).
+fn longest_at(tokens: &[Token], start: usize) -> Option<Hit> {
+    let first = tokens.get(start)?;
+    let mut best: Option<Hit> = None;
+    for phrase in BY_FIRST_WORD.get(first.word.as_str())? {
+        let len = phrase_len_at(tokens, start, &phrase.words);
+        if len > 0 && best.as_ref().is_none_or(|hit| len > hit.len) {
+            best = Some(Hit {
+                intent: phrase.intent,
+                rank: phrase.rank,
+                reach: phrase.reach,
+                start,
+                len,
+            });
+        }
     }
     best
 }
 
 /// How many words `phrase` spans when it is found at word `start` within one clause (0 if not).
-fn phrase_len_at(tokens: &[Token], start: usize, phrase: &str) -> usize {
+fn phrase_len_at(tokens: &[Token], start: usize, phrase: &[&str]) -> usize {
     let Some(first) = tokens.get(start) else {
         return 0;
     };
     let mut len = 0;
-    for word in phrase.split(' ') {
+    for word in phrase {
         match tokens.get(start + len) {
-            Some(token) if token.clause == first.clause && token.word == word => len += 1,
+            Some(token) if token.clause == first.clause && token.word == *word => len += 1,
             _ => return 0,
         }
     }

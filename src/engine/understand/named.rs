@@ -6,9 +6,10 @@
 //! A phrase the salon lists under several services ("corte", "haircut") names all of them: the
 //! message is then ambiguous, and the bot asks which one rather than guess.
 
+use std::sync::LazyLock;
+
 use super::fuzzy;
-use super::normalise::normalise;
-use crate::booking::catalog::{Catalog, ServiceId, StaffId};
+use crate::booking::catalog::{Catalog, Named as NamedBy, ServiceId, StaffId};
 use crate::engine::state::ANYONE;
 
 /// Phrases meaning "any staff member will do".
@@ -42,35 +43,50 @@ pub(super) struct Named {
     pub(super) staff: Option<StaffId>,
 }
 
-/// One phrase of the catalog, as words, with what it names.
-struct Phrase {
-    words: Vec<String>,
-    target: Target,
-}
-
-#[derive(Clone, PartialEq)]
+#[derive(Clone, Copy, PartialEq)]
 enum Target {
     Service(usize),
     Staff(usize),
     Anyone,
 }
 
+/// The phrases of "anyone", folded once.
+static ANYONE_WORDS: LazyLock<Vec<Vec<String>>> = LazyLock::new(|| {
+    ANYONE_PHRASES
+        .iter()
+        .map(|phrase| phrase.split(' ').map(str::to_owned).collect())
+        .collect()
+});
+
 /// Reads the services and staff in `words` (already normalised), marking the words used.
 pub(super) fn named(catalog: &Catalog, words: &[String], used: &mut [bool]) -> Named {
-    let phrases = phrases(catalog);
+    let phrases = catalog
+        .phrases()
+        .iter()
+        .map(|phrase| {
+            let target = match phrase.names {
+                NamedBy::Service(index) => Target::Service(index),
+                NamedBy::Staff(index) => Target::Staff(index),
+            };
+            (phrase.words.as_slice(), target)
+        })
+        .chain(
+            ANYONE_WORDS
+                .iter()
+                .map(|words| (words.as_slice(), Target::Anyone)),
+        );
     // Per match: the set of targets of the longest phrase(s) found there.
     let mut found: Vec<Vec<Target>> = Vec::new();
     let mut i = 0;
     while i < words.len() {
         let mut best_len = 0;
         let mut targets: Vec<Target> = Vec::new();
-        for phrase in &phrases {
-            let len = phrase.words.len();
+        for (phrase, target) in phrases.clone() {
+            let len = phrase.len();
             if len < best_len || i + len > words.len() {
                 continue;
             }
             let fits = phrase
-                .words
                 .iter()
                 .zip(&words[i..i + len])
                 .zip(&used[i..i + len])
@@ -82,8 +98,8 @@ pub(super) fn named(catalog: &Catalog, words: &[String], used: &mut [bool]) -> N
                 best_len = len;
                 targets.clear();
             }
-            if !targets.contains(&phrase.target) {
-                targets.push(phrase.target.clone());
+            if !targets.contains(&target) {
+                targets.push(target);
             }
         }
         if best_len > 0 {
@@ -155,45 +171,6 @@ fn resolve(catalog: &Catalog, found: &[Vec<Target>]) -> Named {
     Named { services, staff }
 }
 
-/// Every phrase of the catalog: service names and synonyms, staff names and synonyms, and the
-/// phrases of "anyone".
-fn phrases(catalog: &Catalog) -> Vec<Phrase> {
-    let split = |text: &str| -> Vec<String> {
-        normalise(text)
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
-    let mut phrases = Vec::new();
-    let mut add = |text: &str, target: Target| {
-        let words = split(text);
-        if !words.is_empty() {
-            phrases.push(Phrase { words, target });
-        }
-    };
-    for (index, service) in catalog.services().iter().enumerate() {
-        for language in crate::booking::catalog::Language::ALL {
-            if let Some(name) = service.name.exact(language) {
-                add(name, Target::Service(index));
-            }
-        }
-        for (_, synonym) in &service.synonyms {
-            add(synonym, Target::Service(index));
-        }
-    }
-    for (index, staff) in catalog.staff().iter().enumerate() {
-        add(&staff.name, Target::Staff(index));
-        for synonym in &staff.synonyms {
-            add(synonym, Target::Staff(index));
-        }
-    }
-    for phrase in ANYONE_PHRASES {
-        add(phrase, Target::Anyone);
-    }
-    phrases
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +188,13 @@ mod tests {
             named.services.iter().map(|s| s.to_string()).collect(),
             named.staff.map(|s| s.to_string()),
         )
+    }
+
+    #[test]
+    fn the_anyone_phrases_are_written_folded() {
+        for phrase in ANYONE_PHRASES {
+            assert_eq!(super::super::normalise::normalise(phrase), *phrase);
+        }
     }
 
     #[test]
