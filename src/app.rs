@@ -35,7 +35,7 @@ use crate::worker::inbox::WorkerOptions;
 use crate::worker::outbox::SendingState;
 use crate::worker::pacing::Pacer;
 use crate::worker::pipeline::{Pipeline, Senders, Setup};
-use crate::{health, ingress};
+use crate::{admin, health, ingress};
 
 /// Everything a handler may need; cheap to clone. Handlers destructure what they use.
 #[derive(Clone)]
@@ -230,6 +230,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ingress::routes())
         .merge(health::routes())
+        .merge(admin::routes(state.clone()))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::ingress::ratelimit::Throttled;
 use crate::ingress::signature::SignatureError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -31,6 +32,36 @@ pub enum AppError {
     /// Storage could not commit in time: the provider should retry.
     #[error("storage unavailable")]
     Unavailable,
+    /// A staff page or the operator API without a valid `ADMIN_TOKEN` or session.
+    #[error("a valid admin token is required")]
+    Unauthorized,
+    /// A form of a staff page without its CSRF token, or with another session's.
+    #[error("the form's CSRF token is missing or wrong: reload the page")]
+    Forbidden,
+    /// No such route (the admin routes while `ADMIN_TOKEN` is unset) or no such record.
+    #[error("{0}")]
+    NotFound(String),
+    /// A query or form parameter that cannot be read; `name` says which.
+    #[error("invalid parameter '{name}': {reason}")]
+    BadParameter { name: &'static str, reason: String },
+    /// The record is not in a state that allows the change asked for.
+    #[error("{0}")]
+    Conflict(String),
+    /// Something failed inside (logged where it happened); the caller learns nothing more.
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) => AppError::Unavailable,
+            other => {
+                tracing::error!(error = %other, "storage error");
+                AppError::Internal
+            }
+        }
+    }
 }
 
 impl AppError {
@@ -43,6 +74,12 @@ impl AppError {
             AppError::VerificationRefused => StatusCode::FORBIDDEN,
             AppError::Malformed(_) => StatusCode::BAD_REQUEST,
             AppError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -57,17 +94,32 @@ impl AppError {
             AppError::Malformed(_) => "malformed",
             AppError::InvalidField { .. } => "invalid_field",
             AppError::Unavailable => "unavailable",
+            AppError::Unauthorized => "unauthorized",
+            AppError::Forbidden => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::BadParameter { .. } => "bad_parameter",
+            AppError::Conflict(_) => "conflict",
+            AppError::Internal => "internal",
         }
     }
 
     /// The `outcome` label of `salonbot_webhooks_total`.
     pub fn outcome(&self) -> &'static str {
         match self {
-            AppError::NotConfigured(_) | AppError::Unavailable => "unavailable",
+            AppError::NotConfigured(_) | AppError::Unavailable | AppError::Internal => {
+                "unavailable"
+            }
             AppError::Throttled(_) => "throttled",
             AppError::TooLarge { .. } => "too_large",
-            AppError::InvalidSignature(_) | AppError::VerificationRefused => "invalid_signature",
-            AppError::Malformed(_) | AppError::InvalidField { .. } => "malformed",
+            AppError::InvalidSignature(_)
+            | AppError::VerificationRefused
+            | AppError::Unauthorized
+            | AppError::Forbidden => "invalid_signature",
+            AppError::Malformed(_)
+            | AppError::InvalidField { .. }
+            | AppError::NotFound(_)
+            | AppError::BadParameter { .. }
+            | AppError::Conflict(_) => "malformed",
         }
     }
 }

@@ -7,6 +7,8 @@
 //! dispatcher sends the replies from the outbox. `docs/architecture.md` follows that path step by step
 //! and says what each module owns and may depend on.
 
+/// The salon's web pages and the operator's JSON API, behind `ADMIN_TOKEN`.
+pub mod admin;
 /// The router, the shared state, and starting and stopping everything together.
 pub mod app;
 /// The booking domain: catalog, availability, appointment statuses (pure).

@@ -206,6 +206,10 @@ impl<'de> Deserialize<'de> for MessageType {
     }
 }
 
+/// The event the staff pages store to hand a conversation to a person (the hand-back is Chatwoot's
+/// own `conversation_status_changed` to `resolved`).
+pub const TAKE_OVER: &str = "salonbot_take_over";
+
 /// What an event means to the bot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Meaning {
@@ -220,6 +224,9 @@ pub enum Meaning {
     HandBack { why: &'static str },
     /// The customer wrote through Chatwoot (channel mode).
     CustomerWrote { text: String },
+    /// The salon took the conversation from the staff pages or the operator API ([`TAKE_OVER`]):
+    /// human mode, as after an agent's reply, without a message.
+    TakenOver,
     /// Nothing for the bot to do, and why.
     Ignore(&'static str),
 }
@@ -320,6 +327,8 @@ impl EventIn {
     /// What the event means to the bot, read as `reading` says.
     pub fn meaning(&self, reading: Reading) -> Meaning {
         match self.event.as_str() {
+            // Stored only by the staff pages; never taken from Chatwoot's webhook.
+            TAKE_OVER if reading == Reading::Stored => Meaning::TakenOver,
             "message_created" => self.message_meaning(reading),
             "message_updated" => Meaning::Ignore("message_updated is not acted on"),
             "conversation_status_changed" | "conversation_resolved" => {

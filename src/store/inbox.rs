@@ -272,6 +272,16 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// One event by its id.
+    pub async fn inbox_event(&self, id: i64) -> Result<Option<InboxEvent>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM inbox_events WHERE id = $1");
+        let row: Option<Row> = on!(Store, self, |s| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(s.read())
+            .await?);
+        row.map(InboxEvent::try_from).transpose()
+    }
+
     pub async fn find_inbox_event(
         &self,
         provider: Provider,

@@ -26,6 +26,7 @@ macro_rules! on {
     };
 }
 
+pub mod admin;
 pub mod appointments;
 pub mod audit;
 pub mod backlog;

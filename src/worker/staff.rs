@@ -135,7 +135,9 @@ impl StaffSettings {
 /// mode) the customer's words.
 pub fn staff_input(event: &EventIn) -> Option<Input> {
     match event.meaning(Reading::Stored) {
-        Meaning::AgentReplied { .. } => Some(Input::Staff(crate::engine::input::Staff::Replied)),
+        Meaning::AgentReplied { .. } | Meaning::TakenOver => {
+            Some(Input::Staff(crate::engine::input::Staff::Replied))
+        }
         Meaning::HandBack { .. } => Some(Input::Staff(crate::engine::input::Staff::HandBack)),
         Meaning::CustomerWrote { text } => Some(Input::Text(text)),
         Meaning::Ignore(_) => None,

@@ -8,8 +8,11 @@ mod fake_stripe;
 mod helpers;
 mod proxy;
 
+mod admin;
+mod admin_pages;
 mod appointments;
 mod boundaries;
+mod browser;
 mod chat;
 mod chatwoot_channel;
 mod chatwoot_ingress;

@@ -1,0 +1,400 @@
+//! What the pages and the API show, read from the store once and given to both: a customer's
+//! message, a conversation with its transcript, a day's appointments with their deposits, the dead
+//! letters. The API serializes these; the pages render them.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::booking::catalog::Catalog;
+use crate::conversation::{ConversationKey, CustomerId, Masked};
+use crate::store::admin::{DeadOutbound, ListedConversation, ListedMessage};
+use crate::store::{InboxEvent, Store, StoreError};
+use crate::whatsapp::messages::render::render;
+use crate::whatsapp::webhook::{MessageContent, MessageEvent};
+
+/// A customer's message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MessageView {
+    pub id: i64,
+    /// E.164, with its `+`.
+    pub from: Option<String>,
+    /// The customer's WhatsApp profile name, when sent.
+    pub name: Option<String>,
+    /// WhatsApp's message type (`text`, `interactive`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The text, or the title of the choice tapped; `null` for media without a caption.
+    pub text: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub conversation_key: String,
+    /// The inbox status (`pending`, `done`, `dead`, ...).
+    pub status: String,
+}
+
+impl MessageView {
+    pub fn of(m: ListedMessage) -> Self {
+        Self::from_payload(
+            m.id,
+            &m.payload,
+            m.received_at,
+            m.conversation_key,
+            m.status,
+        )
+    }
+
+    fn from_payload(
+        id: i64,
+        payload: &Value,
+        received_at: DateTime<Utc>,
+        conversation_key: String,
+        status: String,
+    ) -> Self {
+        let event = MessageEvent::deserialize(payload).ok();
+        let (from, name, kind, text) = match &event {
+            Some(e) => (
+                e.message.from.as_deref().map(|f| format!("+{f}")),
+                e.contact
+                    .as_ref()
+                    .and_then(|c| c.profile.as_ref())
+                    .and_then(|p| p.name.clone()),
+                e.message.kind.clone(),
+                text_of(e),
+            ),
+            None => (None, None, String::new(), None),
+        };
+        Self {
+            id,
+            from,
+            name,
+            kind,
+            text,
+            received_at,
+            conversation_key,
+            status,
+        }
+    }
+}
+
+fn text_of(event: &MessageEvent) -> Option<String> {
+    match event.message.content() {
+        MessageContent::Text(t) => Some(t.to_owned()),
+        MessageContent::Choice { title, .. } => Some(title.to_owned()),
+        MessageContent::QuickReply { text, .. } => Some(text.to_owned()),
+        MessageContent::Media { caption, .. } => caption.map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// One line of a transcript.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Line {
+    /// `in` (the customer) or `out` (the bot or the staff).
+    pub direction: &'static str,
+    pub at: DateTime<Utc>,
+    pub text: String,
+    /// Outbound: `pending`, `sent`, `delivered`, `read`, `failed`, ...; inbound: the inbox status.
+    pub status: String,
+    /// Why it failed, for outbound messages that did.
+    pub error: Option<String>,
+}
+
+impl Line {
+    /// The ticks of an outbound message, as WhatsApp shows them.
+    pub fn ticks(&self) -> &'static str {
+        match self.status.as_str() {
+            "sent" => "✓",
+            "delivered" => "✓✓",
+            "read" => "✓✓ read",
+            "failed" | "dead" => "✗",
+            _ => "…",
+        }
+    }
+}
+
+/// A conversation as listed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ConversationView {
+    pub id: String,
+    pub business_id: String,
+    /// The customer's phone, masked.
+    pub customer: String,
+    pub language: Option<String>,
+    /// Where the flow is (`greeting`, `pick_service`, ...).
+    pub state: Option<String>,
+    /// Whether a person has it (human mode) rather than the bot.
+    pub human: bool,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    /// Whether WhatsApp's 24-hour window is open, and until when.
+    pub window_open: bool,
+    pub window_closes_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub last_message: Option<String>,
+}
+
+/// The customer's phone digits of a conversation key, when it is a phone's.
+pub fn phone_digits(key: &str) -> Option<String> {
+    match ConversationKey::parse(key)?.customer {
+        CustomerId::Phone(p) => Some(p.as_str().trim_start_matches('+').to_owned()),
+        _ => None,
+    }
+}
+
+/// The masked customer of a conversation key.
+pub fn masked_customer(key: &str) -> String {
+    match ConversationKey::parse(key).map(|k| k.customer) {
+        Some(CustomerId::Phone(p)) => Masked(p.as_str()).to_string(),
+        Some(CustomerId::User(u)) => Masked(&u).to_string(),
+        Some(CustomerId::Raw(r)) if r.starts_with("walk-in-") => "walk-in".into(),
+        _ => "—".into(),
+    }
+}
+
+impl ConversationView {
+    pub async fn of(
+        store: &Store,
+        c: ListedConversation,
+        now: DateTime<Utc>,
+    ) -> Result<Self, StoreError> {
+        let last_message = match phone_digits(&c.conversation_key) {
+            Some(digits) => store
+                .last_message_of(&digits)
+                .await?
+                .and_then(|m| MessageView::of(m).text),
+            None => None,
+        };
+        let last_inbound_at = c.last_inbound_at();
+        let window_closes_at = last_inbound_at.map(|t| t + Duration::hours(24));
+        Ok(Self {
+            customer: masked_customer(&c.conversation_key),
+            id: c.conversation_key,
+            business_id: c.business_id,
+            language: c.language,
+            state: c
+                .state
+                .as_ref()
+                .and_then(|s| s.0.get("state"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            human: c.human,
+            last_inbound_at,
+            window_open: window_closes_at.is_some_and(|t| t > now),
+            window_closes_at,
+            updated_at: c.updated_at,
+            last_message,
+        })
+    }
+
+    /// "open 3 h 20 min more", or "closed".
+    pub fn window_label(&self, now: DateTime<Utc>) -> String {
+        match self.window_closes_at {
+            Some(t) if t > now => {
+                let left = t - now;
+                format!(
+                    "open {} h {} min more",
+                    left.num_hours(),
+                    left.num_minutes() % 60
+                )
+            }
+            _ => "closed".into(),
+        }
+    }
+}
+
+/// The transcript of a conversation: the customer's messages and what was sent, in time order.
+pub async fn transcript(store: &Store, key: &str) -> Result<Vec<Line>, StoreError> {
+    let mut lines: Vec<Line> = store
+        .conversation_events(key)
+        .await?
+        .into_iter()
+        .filter(|e| e.kind == crate::store::EventKind::Message)
+        .map(|e: InboxEvent| {
+            let view = MessageView::from_payload(
+                e.id,
+                &e.payload,
+                e.received_at,
+                e.conversation_key,
+                e.status.as_str().to_owned(),
+            );
+            Line {
+                direction: "in",
+                at: view.received_at,
+                text: view.text.unwrap_or_else(|| format!("[{}]", view.kind)),
+                status: view.status,
+                error: None,
+            }
+        })
+        .collect();
+    let sent = store.recent_outbox(Some(key), 500).await?;
+    lines.extend(
+        sent.into_iter()
+            .filter(|o| o.provider == crate::store::Provider::WhatsApp)
+            .map(|o| Line {
+                direction: "out",
+                at: o.created_at,
+                text: render(&o.payload).one_line(),
+                status: o.status.as_str().to_owned(),
+                error: o.last_error,
+            }),
+    );
+    lines.sort_by_key(|l| l.at);
+    Ok(lines)
+}
+
+/// An appointment of the day view.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AppointmentView {
+    pub id: i64,
+    pub staff_id: String,
+    pub staff: String,
+    pub service_id: String,
+    pub service: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Local wall-clock times in the salon's time zone, `HH:MM`.
+    pub start: String,
+    pub end: String,
+    pub status: String,
+    pub conversation_key: String,
+    pub customer: String,
+    pub customer_name: Option<String>,
+    /// `none`, `requested`, `open`, `paid`, `refunded`, `disputed`, ...
+    pub deposit: String,
+    pub deposit_minor: i64,
+}
+
+/// A day in the salon's time zone as UTC instants `[start, end)`.
+pub fn day_bounds(catalog: &Catalog, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let tz = catalog.salon().time_zone;
+    let local = |d: NaiveDate| {
+        let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+        tz.from_local_datetime(&midnight)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| midnight.and_utc())
+    };
+    (local(day), local(day + Duration::days(1)))
+}
+
+/// Today in the salon's time zone.
+pub fn today(catalog: &Catalog, now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&catalog.salon().time_zone).date_naive()
+}
+
+/// A day's appointments with their deposits and customers.
+pub async fn day(
+    store: &Store,
+    catalog: &Catalog,
+    day: NaiveDate,
+) -> Result<Vec<AppointmentView>, StoreError> {
+    let (from, to) = day_bounds(catalog, day);
+    let tz = catalog.salon().time_zone;
+    let mut views = Vec::new();
+    for a in store.appointments_between(from, to).await? {
+        let deposit = match store.payment(a.id).await? {
+            None => "none".to_owned(),
+            Some(p) if p.disputed => "disputed".to_owned(),
+            Some(p) if p.amount_refunded > 0 => "refunded".to_owned(),
+            Some(p) => p.status.as_str().to_owned(),
+        };
+        let customer_name = match phone_digits(&a.conversation_key) {
+            Some(d) => store
+                .last_message_of(&d)
+                .await?
+                .and_then(|m| MessageView::of(m).name),
+            None => None,
+        };
+        let staff = catalog
+            .staff()
+            .iter()
+            .find(|s| s.id.as_str() == a.staff_id)
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| a.staff_id.clone());
+        let service = catalog
+            .services()
+            .iter()
+            .find(|s| s.id.as_str() == a.service_id)
+            .map(|s| s.name.get(catalog.salon().default_language).to_owned())
+            .unwrap_or_else(|| a.service_id.clone());
+        views.push(AppointmentView {
+            id: a.id,
+            staff_id: a.staff_id,
+            staff,
+            service_id: a.service_id,
+            service,
+            start: a.starts_at.with_timezone(&tz).format("%H:%M").to_string(),
+            end: a.ends_at.with_timezone(&tz).format("%H:%M").to_string(),
+            starts_at: a.starts_at,
+            ends_at: a.ends_at,
+            status: a.status.as_str().to_owned(),
+            customer: masked_customer(&a.conversation_key),
+            conversation_key: a.conversation_key,
+            customer_name,
+            deposit,
+            deposit_minor: a.deposit_minor,
+        });
+    }
+    Ok(views)
+}
+
+/// A dead letter: an inbox event or an outbox message that gave up.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeadLetter {
+    /// `inbox-<id>` or `outbox-<id>`, the id the retry and discard routes take.
+    pub id: String,
+    /// `inbox` or `outbox`.
+    pub queue: &'static str,
+    pub provider: String,
+    pub kind: String,
+    pub conversation_key: String,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl DeadLetter {
+    pub fn inbox(e: InboxEvent) -> Self {
+        Self {
+            id: format!("inbox-{}", e.id),
+            queue: "inbox",
+            provider: e.provider.as_str().to_owned(),
+            kind: e.kind.as_str().to_owned(),
+            conversation_key: e.conversation_key,
+            attempts: e.attempts,
+            error: e.last_error,
+            at: e.received_at,
+        }
+    }
+
+    pub fn outbox(o: DeadOutbound) -> Self {
+        Self {
+            id: format!("outbox-{}", o.id),
+            queue: "outbox",
+            provider: o.provider,
+            kind: o.kind,
+            conversation_key: o.conversation_key,
+            attempts: o.attempts,
+            error: o.last_error,
+            at: o.created_at,
+        }
+    }
+}
+
+/// Which queue a dead letter's id names, and its row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadId {
+    Inbox(i64),
+    Outbox(i64),
+}
+
+impl DeadId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        if let Some(id) = raw.strip_prefix("inbox-") {
+            return id.parse().ok().map(DeadId::Inbox);
+        }
+        raw.strip_prefix("outbox-")
+            .and_then(|id| id.parse().ok())
+            .map(DeadId::Outbox)
+    }
+}

@@ -1,0 +1,458 @@
+//! The staff pages over HTTP as a browser without JavaScript uses them: the login form and its
+//! session cookie, CSRF tokens on every form, each page rendered, and the simulator's test customer
+//! booking through the real path.
+
+use std::collections::HashMap;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+
+use crate::admin::{TOKEN, admin_app, customer_says, execute};
+use crate::both_backends;
+use crate::helpers::{AppBuilder, Backend, TestApp};
+
+/// A cookie jar and a client that does not follow redirects, so that each answer is seen.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The CSRF token of the page's first form.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
+        let end = self.body[start..].find('"').unwrap();
+        self.body[start..start + end].to_owned()
+    }
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn answer(&mut self, response: reqwest::Response) -> Answer {
+        for value in response.headers().get_all(SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.into(), value.into());
+            }
+        }
+        Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Answer {
+        let response = self
+            .client
+            .get(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.answer(response).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let response = self
+            .client
+            .post(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.answer(response).await
+    }
+
+    /// Logs in with the admin token through the login form.
+    pub async fn log_in(&mut self) {
+        let form = self.get("/admin/login").await;
+        assert_eq!(form.status, 200);
+        let csrf = form.csrf();
+        let done = self
+            .post("/admin/login", &[("csrf", &csrf), ("token", TOKEN)])
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(done.location(), "/admin");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_gives_a_strict_http_only_session_and_logout_ends_it() {
+    let app = admin_app(Backend::Sqlite).await;
+    let mut browser = Browser::new(&app);
+    let first = browser.get("/admin").await;
+    assert_eq!(first.status, 303);
+    assert_eq!(first.location(), "/admin/login");
+
+    let form = browser.get("/admin/login").await;
+    let csrf = form.csrf();
+    let done = browser
+        .post("/admin/login", &[("csrf", &csrf), ("token", TOKEN)])
+        .await;
+    assert_eq!(done.status, 303);
+    let session = done
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("salonbot_admin="))
+        .unwrap();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=43200",
+        "Path=/admin",
+    ] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    assert!(!session.contains("Secure"), "plain HTTP: {session}");
+    assert!(!session.contains(TOKEN), "the token is not the cookie");
+
+    let day = browser.get("/admin").await;
+    assert_eq!(day.status, 200);
+    assert!(day.body.contains("No appointments on this day."));
+    let csrf = day.csrf();
+    let out = browser.post("/admin/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(browser.get("/admin").await.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_at_login_is_refused_and_spends_the_budget() {
+    let app = AppBuilder::new(Backend::Sqlite)
+        .var("ADMIN_TOKEN", TOKEN)
+        .var("RATE_LIMIT_INVALID_PER_MINUTE", "2")
+        .spawn()
+        .await;
+    let mut browser = Browser::new(&app);
+    for _ in 0..2 {
+        let form = browser.get("/admin/login").await;
+        let csrf = form.csrf();
+        let refused = browser
+            .post("/admin/login", &[("csrf", &csrf), ("token", "guess")])
+            .await;
+        assert_eq!(refused.status, 401);
+        assert!(refused.body.contains("That is not the admin token."));
+        assert!(!browser.cookies.contains_key("salonbot_admin"));
+    }
+    let form = browser.get("/admin/login").await;
+    let csrf = form.csrf();
+    let throttled = browser
+        .post("/admin/login", &[("csrf", &csrf), ("token", TOKEN)])
+        .await;
+    assert_eq!(throttled.status, 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_without_the_sessions_csrf_token_are_refused() {
+    let app = admin_app(Backend::Sqlite).await;
+    let id = customer_says(&app, "wamid.page.c1", "34600000031", "hola").await;
+    execute(
+        &app.store,
+        "UPDATE inbox_events SET status = 'dead', last_error = 'boom' WHERE id = $1",
+        id,
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    // The login form itself needs its token.
+    let _ = browser.get("/admin/login").await;
+    let no_token = browser.post("/admin/login", &[("token", TOKEN)]).await;
+    assert_eq!(no_token.status, 403);
+
+    browser.log_in().await;
+    let path = format!("/admin/dead-letters/inbox-{id}/discard");
+    for csrf in [None, Some("0123abcd"), Some("")] {
+        let form: Vec<(&str, &str)> = csrf.map(|c| ("csrf", c)).into_iter().collect();
+        let refused = browser.post(&path, &form).await;
+        assert_eq!(refused.status, 403, "{csrf:?}");
+    }
+    let still = app.store.inbox_event(id).await.unwrap().unwrap();
+    assert_eq!(still.status, salonbot::store::InboxStatus::Dead);
+
+    // Another session's token is no good either.
+    let mut other = Browser::new(&app);
+    other.log_in().await;
+    let theirs = other.get("/admin/dead-letters").await.csrf();
+    assert_eq!(browser.post(&path, &[("csrf", &theirs)]).await.status, 403);
+
+    let page = browser.get("/admin/dead-letters").await;
+    assert!(page.body.contains(&format!("inbox-{id}")));
+    assert!(page.body.contains("boom"));
+    let done = browser.post(&path, &[("csrf", &page.csrf())]).await;
+    assert_eq!(done.status, 303);
+    assert_eq!(done.location(), "/admin/dead-letters?note=discarded");
+    let after = browser.get(done.location()).await;
+    assert!(after.body.contains("Discarded."));
+    assert!(!after.body.contains(&format!("inbox-{id}")));
+}
+
+async fn every_page_renders(backend: Backend) {
+    let app = admin_app(backend).await;
+    customer_says(&app, "wamid.page.r1", "34600000041", "hola").await;
+    let _ = app.audit_records(1).await;
+    let mut browser = Browser::new(&app);
+    browser.log_in().await;
+    for (path, expected) in [
+        ("/admin", "Times in Europe/Madrid"),
+        ("/admin?date=2026-03-02", "2026-03-03"),
+        ("/admin/conversations", "********0041"),
+        (
+            "/admin/conversations/whatsapp:106540352242922:%2B34600000041",
+            "hola",
+        ),
+        ("/admin/dead-letters", "Inbox events (0)"),
+        ("/admin/webhooks?provider=whatsapp", "accepted"),
+        ("/admin/simulator", "+34600000000"),
+        ("/admin/stats", "<svg"),
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert!(page.body.contains(expected), "{path}: {}", page.body);
+        assert!(page.body.contains("name=\"viewport\""), "{path}");
+    }
+    let bad = browser.get("/admin?date=tomorrow").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("'date'"));
+
+    // Hand the conversation to a person and back, from its page.
+    let path = "/admin/conversations/whatsapp:106540352242922:%2B34600000041";
+    let page = browser.get(path).await;
+    assert!(page.body.contains("Hand to a person"));
+    let done = browser
+        .post(&format!("{path}/human"), &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(done.status, 303);
+    let page = browser.get(done.location()).await;
+    assert!(page.body.contains("Give back to the bot"), "{}", page.body);
+    let done = browser
+        .post(&format!("{path}/bot"), &[("csrf", &page.csrf())])
+        .await;
+    let page = browser.get(done.location()).await;
+    assert!(page.body.contains("Hand to a person"), "{}", page.body);
+}
+both_backends!(
+    every_staff_page_renders_for_a_signed_in_session,
+    every_page_renders
+);
+
+/// Taps the `n`-th choice (from 0) the simulator page offers, and says its title.
+async fn tap(browser: &mut Browser<'_>, n: usize) -> String {
+    let page = browser.get("/admin/simulator").await;
+    let marker = format!("name=\"choice\" value=\"{n}\">");
+    let at = page
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no choice {n} in {}", page.body));
+    let rest = &page.body[at + marker.len()..];
+    let title = rest[..rest.find("</button>").unwrap()].to_owned();
+    let done = browser
+        .post(
+            "/admin/simulator",
+            &[("csrf", &page.csrf()), ("choice", &n.to_string())],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    title
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_books_through_the_real_path_and_the_day_view_cancels_it() {
+    let app = admin_app(Backend::Sqlite).await;
+    let mut browser = Browser::new(&app);
+    browser.log_in().await;
+    let page = browser.get("/admin/simulator").await;
+    let sent = browser
+        .post(
+            "/admin/simulator",
+            &[("csrf", &page.csrf()), ("text", "hola")],
+        )
+        .await;
+    assert_eq!(sent.status, 303);
+    let page = browser.get("/admin/simulator").await;
+    assert!(page.body.contains("bubble in"), "{}", page.body);
+    assert!(page.body.contains("bubble out"), "{}", page.body);
+
+    // Book, service, anyone, the second day offered (today may have no time left), its first
+    // time, confirm.
+    let mut taps = Vec::new();
+    for n in [0, 0, 0, 1, 0, 0] {
+        taps.push(tap(&mut browser, n).await);
+    }
+    let key = "whatsapp:simulator:+34600000000";
+    let booked = app.store.conversation_appointments(key).await.unwrap();
+    assert_eq!(booked.len(), 1, "{taps:?}");
+    let appointment = &booked[0];
+    assert_eq!(
+        appointment.status,
+        salonbot::booking::appointment::AppointmentStatus::Confirmed,
+        "{taps:?}"
+    );
+    let day = appointment
+        .starts_at
+        .with_timezone(&chrono_tz::Europe::Madrid)
+        .date_naive();
+    let view = browser.get(&format!("/admin?date={day}")).await;
+    let card = format!("id=\"appointment-{}\"", appointment.id);
+    assert!(view.body.contains(&card), "{}", view.body);
+    assert!(view.body.contains("Corte y peinado mujer"), "{}", view.body);
+    assert!(view.body.contains("s-confirmed"));
+    assert!(view.body.contains("********0000"));
+
+    let cancelled = browser
+        .post(
+            &format!("/admin/appointments/{}/status", appointment.id),
+            &[
+                ("csrf", &view.csrf()),
+                ("date", &day.to_string()),
+                ("status", "cancelled"),
+            ],
+        )
+        .await;
+    assert_eq!(cancelled.status, 303, "{}", cancelled.body);
+    let view = browser.get(cancelled.location()).await;
+    assert!(view.body.contains("Appointment cancelled."));
+    assert!(view.body.contains("s-cancelled"));
+    let stored = app
+        .store
+        .appointment(appointment.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.status,
+        salonbot::booking::appointment::AppointmentStatus::Cancelled
+    );
+    // The simulated customer's replies were recorded, never sent: sandbox ids.
+    let sent = app.store.recent_outbox(Some(key), 50).await.unwrap();
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter()
+            .filter_map(|o| o.wamid.as_deref())
+            .all(|w| w.starts_with("sandbox."))
+    );
+}
+
+async fn walk_ins_are_booked_with_the_bots_availability(backend: Backend) {
+    use salonbot::booking::availability::{StaffChoice, free_slots};
+    use salonbot::booking::catalog::ServiceId;
+
+    let app = AppBuilder::new(backend)
+        .var("ADMIN_TOKEN", TOKEN)
+        .var("WHATSAPP_PHONE_NUMBER_ID", "106540352242922")
+        .spawn()
+        .await;
+    let catalog = salonbot::booking::catalog::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/salon.toml"
+    )))
+    .unwrap();
+    let tz = catalog.salon().time_zone;
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&tz).date_naive();
+    let service = ServiceId::new("cut-women");
+    let (day, slot) = (1..8)
+        .map(|d| today + chrono::Duration::days(d))
+        .find_map(|day| {
+            free_slots(&catalog, &service, StaffChoice::Anyone, day, now, &[])
+                .into_iter()
+                .next()
+                .map(|slot| (day, slot))
+        })
+        .expect("a free time within a week");
+    let time = slot.start.with_timezone(&tz).format("%H:%M").to_string();
+
+    let mut browser = Browser::new(&app);
+    browser.log_in().await;
+    let view = browser.get(&format!("/admin?date={day}")).await;
+    let form = [
+        ("csrf", view.csrf()),
+        ("date", day.to_string()),
+        ("service", "cut-women".to_owned()),
+        ("staff", slot.staff.as_str().to_owned()),
+        ("time", time.clone()),
+        ("phone", "+34600000061".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let booked = browser.post("/admin/walk-ins", &form).await;
+    assert_eq!(booked.status, 303, "{}", booked.body);
+    let view = browser.get(booked.location()).await;
+    assert!(view.body.contains("Booked."), "{}", view.body);
+    assert!(view.body.contains("s-confirmed"));
+    assert!(
+        view.body.contains(&format!("<strong>{time}")),
+        "{}",
+        view.body
+    );
+    let key = "whatsapp:106540352242922:+34600000061";
+    let stored = app.store.conversation_appointments(key).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].starts_at, slot.start);
+
+    // The same person at the same time is no longer free.
+    let again = browser.post("/admin/walk-ins", &form).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    let mut bad = form.clone();
+    bad[4] = ("time", "25:00");
+    let refused = browser.post("/admin/walk-ins", &bad).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("'time'"));
+    assert!(
+        refused.body.starts_with("<!doctype html>"),
+        "{}",
+        refused.body
+    );
+
+    // The operator API lists it with names, the masked phone and no deposit.
+    let (status, listed) = crate::admin::api(&app, &format!("/api/appointments?date={day}")).await;
+    assert_eq!(status, 200);
+    let first = &listed["data"][0];
+    assert_eq!(first["service"], "Corte y peinado mujer");
+    assert_eq!(first["staff_id"], slot.staff.as_str());
+    assert_eq!(first["status"], "confirmed");
+    assert_eq!(first["customer"], "********0061");
+    assert_eq!(first["deposit"], "none");
+    assert_eq!(first["start"], time);
+}
+both_backends!(
+    walk_ins_are_booked_with_the_same_availability_and_guarantee_as_the_bot,
+    walk_ins_are_booked_with_the_bots_availability
+);
