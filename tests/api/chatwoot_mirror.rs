@@ -466,12 +466,16 @@ async fn transactional_messages_still_go_out_in_human_mode(backend: Backend) {
     .await;
     let reminder = ana.wait_for(1).await;
     assert!(!text_of(&reminder[0]).is_empty(), "{reminder:?}");
-    let mirror = mirrored(&chatwoot, cw, 1).await;
-    assert!(
-        mirror
-            .iter()
-            .any(|m| m.content.starts_with(text_of(&reminder[0])))
-    );
+    // ... and is mirrored too, after the messages before it.
+    let said = text_of(&reminder[0]).to_owned();
+    wait_until(Duration::from_secs(30), "the reminder mirrored", || async {
+        chatwoot
+            .messages(cw)
+            .into_iter()
+            .any(|m| m.source_id.is_some() && m.content.starts_with(&said))
+            .then_some(())
+    })
+    .await;
 }
 both_backends!(
     transactional,
