@@ -481,29 +481,41 @@ async fn without_stripe_a_deposit_service_books_without_one() {
 /// message or call of it is left to make.
 async fn settled(app: &TestApp, customer: &Customer<'_>) {
     let key = customer.conversation_key();
+    // The conversation's Stripe calls and messages, as (id, status).
+    let rows = || async {
+        let calls = app
+            .store
+            .outbox_for_recipient(&format!("stripe:{key}"))
+            .await
+            .unwrap();
+        let messages = app
+            .store
+            .outbox_for_recipient(&customer.phone())
+            .await
+            .unwrap();
+        calls
+            .into_iter()
+            .chain(messages)
+            .map(|m| (m.id, m.status))
+            .collect::<Vec<_>>()
+    };
     wait_until(
         Duration::from_secs(30),
         "the conversation settled",
         || async {
+            // Rows, events, rows again: a settled Stripe call stores its news in the same
+            // transaction, and a turn its replies with the event's end, so nothing can slip
+            // between the reads when the rows read the same on both sides.
+            let before = rows().await;
             let events = app.store.conversation_events(&key).await.unwrap();
+            let after = rows().await;
+            let open_rows = after.iter().any(|(_, status)| {
+                matches!(status, OutboundStatus::Pending | OutboundStatus::Sending)
+            });
             let open_events = events
                 .iter()
                 .any(|e| !matches!(e.status, InboxStatus::Done | InboxStatus::Dead));
-            let calls = app
-                .store
-                .outbox_for_recipient(&format!("stripe:{key}"))
-                .await
-                .unwrap();
-            let messages = app
-                .store
-                .outbox_for_recipient(&customer.phone())
-                .await
-                .unwrap();
-            let open_rows = calls
-                .iter()
-                .chain(&messages)
-                .any(|m| matches!(m.status, OutboundStatus::Pending | OutboundStatus::Sending));
-            (!open_events && !open_rows).then_some(())
+            (before == after && !open_events && !open_rows).then_some(())
         },
     )
     .await;
