@@ -262,6 +262,10 @@ pub struct AppointmentView {
     /// `none`, `requested`, `open`, `paid`, `refunded`, `disputed`, ...
     pub deposit: String,
     pub deposit_minor: i64,
+    /// Whether the cancellation policy gives the deposit back were the salon to cancel now.
+    pub refund_by_policy: bool,
+    /// Why, in a few words (shown beside the cancel buttons of a paid deposit).
+    pub policy: String,
 }
 
 /// A day in the salon's time zone as UTC instants `[start, end)`.
@@ -282,6 +286,24 @@ pub fn today(catalog: &Catalog, now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&catalog.salon().time_zone).date_naive()
 }
 
+/// What the cancellation policy says of cancelling `a` now, for the day view.
+fn cancellation_policy(
+    catalog: &Catalog,
+    refund: bool,
+    a: &crate::store::Appointment,
+    now: DateTime<Utc>,
+) -> String {
+    let hours = catalog.salon().cancellation.free_until_hours;
+    let inside = a.starts_at - now >= chrono::Duration::hours(i64::from(hours));
+    match (inside, refund) {
+        (true, _) => format!("policy: refund (more than {hours} h before)"),
+        (false, true) => {
+            format!("policy: refund (late, under {hours} h, but late deposits are refunded)")
+        }
+        (false, false) => format!("policy: keep (late, under {hours} h before)"),
+    }
+}
+
 /// A day's appointments with their deposits and customers.
 pub async fn day(
     store: &Store,
@@ -290,6 +312,7 @@ pub async fn day(
 ) -> Result<Vec<AppointmentView>, StoreError> {
     let (from, to) = day_bounds(catalog, day);
     let tz = catalog.salon().time_zone;
+    let now = Utc::now();
     let mut views = Vec::new();
     for a in store.appointments_between(from, to).await? {
         let deposit = match store.payment(a.id).await? {
@@ -317,6 +340,8 @@ pub async fn day(
             .find(|s| s.id.as_str() == a.service_id)
             .map(|s| s.name.get(catalog.salon().default_language).to_owned())
             .unwrap_or_else(|| a.service_id.clone());
+        let refund_by_policy = crate::admin::ops::policy_refunds(catalog, &a, now);
+        let policy = cancellation_policy(catalog, refund_by_policy, &a, now);
         views.push(AppointmentView {
             id: a.id,
             staff_id: a.staff_id,
@@ -333,6 +358,8 @@ pub async fn day(
             customer_name,
             deposit,
             deposit_minor: a.deposit_minor,
+            refund_by_policy,
+            policy,
         });
     }
     Ok(views)
