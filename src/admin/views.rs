@@ -50,19 +50,7 @@ impl MessageView {
         conversation_key: String,
         status: String,
     ) -> Self {
-        let event = MessageEvent::deserialize(payload).ok();
-        let (from, name, kind, text) = match &event {
-            Some(e) => (
-                e.message.from.as_deref().map(|f| format!("+{f}")),
-                e.contact
-                    .as_ref()
-                    .and_then(|c| c.profile.as_ref())
-                    .and_then(|p| p.name.clone()),
-                e.message.kind.clone(),
-                text_of(e),
-            ),
-            None => (None, None, String::new(), None),
-        };
+        let (from, name, kind, text) = read_message(payload).unwrap_or_default();
         Self {
             id,
             from,
@@ -73,6 +61,76 @@ impl MessageView {
             conversation_key,
             status,
         }
+    }
+}
+
+/// What [`read_message`] gives: sender, profile name, type, text.
+type Read = (Option<String>, Option<String>, String, Option<String>);
+
+/// Sender (E.164), profile name, type and text of a customer's message, whatever its channel: a
+/// WhatsApp message, the generic channel's `{message_id, from, to, ts, text}`, or (Chatwoot's channel
+/// mode) an incoming Chatwoot message; `None` for anything else.
+fn read_message(payload: &Value) -> Option<Read> {
+    if let Ok(e) = MessageEvent::deserialize(payload) {
+        return Some((
+            e.message.from.as_deref().map(|f| format!("+{f}")),
+            e.contact
+                .as_ref()
+                .and_then(|c| c.profile.as_ref())
+                .and_then(|p| p.name.clone()),
+            e.message.kind.clone(),
+            text_of(&e),
+        ));
+    }
+    if let Ok(m) = crate::custom::wire::MessageIn::deserialize(payload) {
+        return Some((
+            Some(m.from.as_str().to_owned()),
+            None,
+            "text".into(),
+            Some(m.text),
+        ));
+    }
+    let event = crate::chatwoot::wire::EventIn::deserialize(payload).ok()?;
+    match event.meaning(crate::chatwoot::wire::Reading::Stored) {
+        crate::chatwoot::wire::Meaning::CustomerWrote { text } => {
+            Some((event.phone(), None, "text".into(), Some(text)))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a stored inbox event is a customer's message: of kind `message`, or a staff event that
+/// is a customer's words through Chatwoot (channel mode).
+fn is_customer_message(e: &InboxEvent) -> bool {
+    match e.kind {
+        crate::store::EventKind::Message => true,
+        crate::store::EventKind::Staff => crate::chatwoot::wire::EventIn::deserialize(&e.payload)
+            .is_ok_and(|event| {
+                matches!(
+                    event.meaning(crate::chatwoot::wire::Reading::Stored),
+                    crate::chatwoot::wire::Meaning::CustomerWrote { .. }
+                )
+            }),
+        _ => false,
+    }
+}
+
+/// The text of a message the bot sent, whatever its channel: WhatsApp's request, the generic
+/// channel's reply, or a reply posted into Chatwoot (channel mode); `None` for the other calls.
+fn sent_text(o: &crate::store::Outbound) -> Option<String> {
+    use crate::store::Provider;
+    match o.provider {
+        Provider::WhatsApp => Some(render(&o.payload).one_line()),
+        Provider::Custom => o
+            .payload
+            .get("text")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        Provider::Chatwoot => match serde_json::from_value(o.payload.clone()) {
+            Ok(crate::worker::staff::ChatwootCall::Reply { content, .. }) => Some(content),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -208,7 +266,7 @@ pub async fn transcript(store: &Store, key: &str) -> Result<Vec<Line>, StoreErro
         .conversation_events(key)
         .await?
         .into_iter()
-        .filter(|e| e.kind == crate::store::EventKind::Message)
+        .filter(is_customer_message)
         .map(|e: InboxEvent| {
             let view = MessageView::from_payload(
                 e.id,
@@ -227,17 +285,15 @@ pub async fn transcript(store: &Store, key: &str) -> Result<Vec<Line>, StoreErro
         })
         .collect();
     let sent = store.recent_outbox(Some(key), 500).await?;
-    lines.extend(
-        sent.into_iter()
-            .filter(|o| o.provider == crate::store::Provider::WhatsApp)
-            .map(|o| Line {
-                direction: "out",
-                at: o.created_at,
-                text: render(&o.payload).one_line(),
-                status: o.status.as_str().to_owned(),
-                error: o.last_error,
-            }),
-    );
+    lines.extend(sent.into_iter().filter_map(|o| {
+        Some(Line {
+            direction: "out",
+            at: o.created_at,
+            text: sent_text(&o)?,
+            status: o.status.as_str().to_owned(),
+            error: o.last_error,
+        })
+    }));
     lines.sort_by_key(|l| l.at);
     Ok(lines)
 }
@@ -423,5 +479,63 @@ impl DeadId {
         raw.strip_prefix("outbox-")
             .and_then(|id| id.parse().ok())
             .map(DeadId::Outbox)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(payload: &Value) -> (Option<String>, String, Option<String>) {
+        let (from, _, kind, text) = read_message(payload).unwrap_or_default();
+        (from, kind, text)
+    }
+
+    #[test]
+    fn a_message_is_read_whatever_its_channel() {
+        let whatsapp: Value = serde_json::json!({
+            "metadata": {"display_phone_number": "34910000000", "phone_number_id": "1065"},
+            "contact": {"wa_id": "34600111222", "profile": {"name": "Ana"}},
+            "message": {"from": "34600111222", "id": "wamid.1", "timestamp": "1764000000",
+                        "type": "text", "text": {"body": "hola"}}
+        });
+        assert_eq!(
+            read(&whatsapp),
+            (
+                Some("+34600111222".into()),
+                "text".into(),
+                Some("hola".into())
+            )
+        );
+        let custom = serde_json::json!({
+            "message_id": "m-1", "from": "+34600111223", "to": "+34910000000",
+            "ts": "2026-11-23T09:00:00Z", "text": "quiero cita"
+        });
+        assert_eq!(
+            read(&custom),
+            (
+                Some("+34600111223".into()),
+                "text".into(),
+                Some("quiero cita".into())
+            )
+        );
+        // Chatwoot's channel mode: the customer's words come as an incoming Chatwoot message.
+        let chatwoot: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/chatwoot/message_created.whatsapp_incoming.json"
+        ))
+        .unwrap_or_default();
+        assert_eq!(
+            read(&chatwoot),
+            (
+                Some("+34600111222".into()),
+                "text".into(),
+                Some("Quero marcar um corte sábado".into())
+            )
+        );
+        // An agent's private note is not the customer's message.
+        let mut note = chatwoot.clone();
+        note["message_type"] = "outgoing".into();
+        note["private"] = true.into();
+        assert_eq!(read_message(&note), None);
     }
 }
