@@ -579,7 +579,7 @@ async fn conversation(
         window: c.window_label(now),
         c,
         appointments,
-        transcript: views::transcript(&state.store, &id).await?,
+        transcript: views::transcript(&state.store, &state.catalog, &id).await?,
     })
 }
 
@@ -845,7 +845,7 @@ async fn simulator_page(
     render(&SimulatorPage {
         layout: layout(&state, &staff, "simulator", &params),
         phone: simulator::phone()?.as_str().to_owned(),
-        transcript: views::transcript(&state.store, &key).await?,
+        transcript: views::transcript(&state.store, &state.catalog, &key).await?,
         choices: choices.into_iter().map(|c| c.title).collect(),
     })
 }

@@ -64,6 +64,75 @@ impl MessageView {
     }
 }
 
+/// A short note of what the bot understood of a customer's text: the language model's reading when
+/// the turn asked it and it was recorded (`model_readings`), else the rules' reading, worked out
+/// again here (the rules are pure: the text, the catalog and the time it arrived give what the turn
+/// read, the catalog as it is now); none when neither read anything (the text may still have named
+/// an option of the step, which the step itself matches).
+async fn understood(
+    store: &Store,
+    catalog: &Catalog,
+    event_id: i64,
+    text: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
+    use crate::engine::understand::{self, Understanding};
+    use crate::worker::reading::rules_unsure;
+    let context = understand::Context {
+        catalog,
+        now: at,
+        language: None,
+    };
+    let rules = understand::understand(text, &context);
+    if !rules_unsure(&rules) {
+        return Ok(Some(describe(&rules, catalog)));
+    }
+    let model = store
+        .model_reading(event_id)
+        .await?
+        .flatten()
+        .and_then(|v| serde_json::from_value::<Understanding>(v).ok())
+        .filter(|r| !rules_unsure(r));
+    Ok(model.map(|reading| format!("model: {}", describe(&reading, catalog))))
+}
+
+/// A reading in a few words: the intent, the services, the staff member, the day and the time.
+fn describe(reading: &crate::engine::understand::Understanding, catalog: &Catalog) -> String {
+    let language = catalog.salon().default_language;
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(intent) = reading.intent {
+        parts.push(intent.as_str().to_owned());
+    }
+    for id in &reading.services {
+        parts.push(
+            catalog
+                .service(id)
+                .map(|s| s.name.get(language).to_owned())
+                .unwrap_or_else(|| id.as_str().to_owned()),
+        );
+    }
+    if let Some(staff) = &reading.staff {
+        parts.push(
+            catalog
+                .staff_member(staff)
+                .map(|s| s.name.clone())
+                .unwrap_or_else(|| staff.as_str().to_owned()),
+        );
+    }
+    if let Some(date) = reading.date {
+        parts.push(date.format("%a %Y-%m-%d").to_string());
+    }
+    match reading.time.as_ref().map(|t| t.bounds()) {
+        Some((Some(from), Some(to))) => {
+            parts.push(format!("{}–{}", from.format("%H:%M"), to.format("%H:%M")))
+        }
+        Some((Some(at), None)) => parts.push(at.format("%H:%M").to_string()),
+        Some(_) => parts.push("a time to ask about".into()),
+        None => {}
+    }
+    parts.join(", ")
+}
+
 /// What [`read_message`] gives: sender, profile name, type, text.
 type Read = (Option<String>, Option<String>, String, Option<String>);
 
@@ -155,6 +224,8 @@ pub struct Line {
     pub status: String,
     /// Why it failed, for outbound messages that did.
     pub error: Option<String>,
+    /// Inbound text: what the bot understood of it (see [`understood`]).
+    pub note: Option<String>,
 }
 
 impl Line {
@@ -261,29 +332,36 @@ impl ConversationView {
 }
 
 /// The transcript of a conversation: the customer's messages and what was sent, in time order.
-pub async fn transcript(store: &Store, key: &str) -> Result<Vec<Line>, StoreError> {
-    let mut lines: Vec<Line> = store
-        .conversation_events(key)
-        .await?
-        .into_iter()
-        .filter(is_customer_message)
-        .map(|e: InboxEvent| {
-            let view = MessageView::from_payload(
-                e.id,
-                &e.payload,
-                e.received_at,
-                e.conversation_key,
-                e.status.as_str().to_owned(),
-            );
-            Line {
-                direction: "in",
-                at: view.received_at,
-                text: view.text.unwrap_or_else(|| format!("[{}]", view.kind)),
-                status: view.status,
-                error: None,
-            }
-        })
-        .collect();
+pub async fn transcript(
+    store: &Store,
+    catalog: &Catalog,
+    key: &str,
+) -> Result<Vec<Line>, StoreError> {
+    let mut lines: Vec<Line> = Vec::new();
+    for e in store.conversation_events(key).await? {
+        if !is_customer_message(&e) {
+            continue;
+        }
+        let view = MessageView::from_payload(
+            e.id,
+            &e.payload,
+            e.received_at,
+            e.conversation_key,
+            e.status.as_str().to_owned(),
+        );
+        let note = match (&view.text, view.kind.as_str()) {
+            (Some(text), "text") => understood(store, catalog, e.id, text, e.received_at).await?,
+            _ => None,
+        };
+        lines.push(Line {
+            direction: "in",
+            at: view.received_at,
+            text: view.text.unwrap_or_else(|| format!("[{}]", view.kind)),
+            status: view.status,
+            error: None,
+            note,
+        });
+    }
     let sent = store.recent_outbox(Some(key), 500).await?;
     lines.extend(sent.into_iter().filter_map(|o| {
         Some(Line {
@@ -292,6 +370,7 @@ pub async fn transcript(store: &Store, key: &str) -> Result<Vec<Line>, StoreErro
             text: sent_text(&o)?,
             status: o.status.as_str().to_owned(),
             error: o.last_error,
+            note: None,
         })
     }));
     lines.sort_by_key(|l| l.at);

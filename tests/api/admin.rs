@@ -484,6 +484,7 @@ async fn generic_channel_messages_are_read_with_their_sender_and_text(backend: B
     let transcript = conversation["transcript"].as_array().unwrap();
     assert_eq!(transcript[0]["direction"], "in", "{conversation}");
     assert_eq!(transcript[0]["text"], "hola, quiero una cita");
+    assert_eq!(transcript[0]["note"], "book", "{conversation}");
     let reply = transcript
         .iter()
         .find(|l| l["direction"] == "out")
@@ -511,6 +512,34 @@ async fn generic_channel_messages_are_read_with_their_sender_and_text(backend: B
         "{}",
         page.body
     );
+    assert!(page.body.contains("understood: book"), "{}", page.body);
+
+    // Words the rules do not read, read by the language model (its reading recorded with the
+    // message): the note says what the model understood.
+    let id = format!("m-{}", uuid::Uuid::new_v4().simple());
+    let sent = post(&app, &message(&id, "+34600444051", "lo de siempre, porfa")).await;
+    assert_eq!(sent.status(), 200);
+    let event = app
+        .store
+        .find_inbox_event(salonbot::store::Provider::Custom, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let reading = serde_json::json!({"intent": "book", "services": ["highlights"]});
+    app.store
+        .record_model_reading(event.id, Some(&reading), "test-model", chrono::Utc::now())
+        .await
+        .unwrap();
+    handled(&app, &id).await;
+    let (_, conversation) = api(&app, &format!("/api/conversations/{path}")).await;
+    let line = conversation["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["text"] == "lo de siempre, porfa")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(line["note"], "model: book, Mechas", "{conversation}");
 }
 both_backends!(
     admin_reads_the_generic_channel,
