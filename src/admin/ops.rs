@@ -80,9 +80,10 @@ pub fn policy_refunds(catalog: &Catalog, appointment: &Appointment, now: DateTim
 /// How a cancellation by the salon went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cancelled {
-    /// Given to the conversation's turn: cancelled there, the deposit given back (`true`) or kept,
-    /// and the customer told.
-    InLane { refund: bool },
+    /// Given to the conversation's turn: cancelled there, the deposit given back (`refund`) or
+    /// kept, and the customer told when the conversation has started (`told`: a walk-in booked with
+    /// the phone of someone who never wrote to the bot is not written to).
+    InLane { refund: bool, told: bool },
     /// A walk-in nobody can be written to (no phone, no deposit): cancelled here.
     Directly,
 }
@@ -142,8 +143,9 @@ pub async fn cancel(
         refund,
     })
     .map_err(|_| AppError::Internal)?;
+    let told = state.store.listed_conversation(key).await?.is_some();
     staff_event(state, &appointment.business_id, key, payload).await?;
-    Ok(Cancelled::InLane { refund })
+    Ok(Cancelled::InLane { refund, told })
 }
 
 /// Puts a stored event back in its lane.

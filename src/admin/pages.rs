@@ -382,12 +382,12 @@ async fn appointment_status(
             .map(|d| d == "refund");
         let note = match ops::cancel(&state, id, refund).await? {
             ops::Cancelled::Directly => "cancelled",
-            ops::Cancelled::InLane { refund } => {
+            ops::Cancelled::InLane { refund, told } => {
                 settled_or_soon(&state, id).await?;
-                if refund {
-                    "cancelled_refund"
-                } else {
-                    "cancelled_told"
+                match (refund, told) {
+                    (true, _) => "cancelled_refund",
+                    (false, true) => "cancelled_told",
+                    (false, false) => "cancelled",
                 }
             }
         };

@@ -452,6 +452,20 @@ async fn walk_ins_are_booked_with_the_bots_availability(backend: Backend) {
     assert_eq!(first["customer"], "********0061");
     assert_eq!(first["deposit"], "none");
     assert_eq!(first["start"], time);
+
+    // Cancelled from the day view through its conversation, which never started: cancelled, and
+    // nobody written to.
+    let shown = cancel_from_the_day_view(&mut browser, &stored[0], None).await;
+    assert!(!shown.body.contains("customer is told"), "{}", shown.body);
+    let after = app.store.appointment(stored[0].id).await.unwrap().unwrap();
+    assert_eq!(after.status, AppointmentStatus::Cancelled);
+    assert!(
+        app.store
+            .recent_outbox(Some(key), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 both_backends!(
     walk_ins_are_booked_with_the_same_availability_and_guarantee_as_the_bot,
