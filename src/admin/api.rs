@@ -144,7 +144,7 @@ pub async fn conversation(
         return Err(AppError::NotFound(format!("no conversation {id}")));
     };
     let view = ConversationView::of(&state.store, c, Utc::now()).await?;
-    let transcript = views::transcript(&state.store, &id).await?;
+    let transcript = views::transcript(&state.store, &state.catalog, &id).await?;
     let appointments = state.store.conversation_appointments(&id).await?;
     let appointments: Vec<Value> = appointments
         .iter()

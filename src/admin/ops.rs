@@ -1,15 +1,19 @@
 //! What staff and operators change, shared by the pages and the API: a conversation handed to a
 //! person or given back to the bot (stored as staff-inbox events of the conversation's lane, so the
 //! turn makes the same transition as for Chatwoot's), an event replayed, a dead letter retried or
-//! discarded (the operations of `salonbot inbox dead|replay`).
+//! discarded (the operations of `salonbot inbox dead|replay`), an appointment cancelled by the salon
+//! (a staff event of its conversation's lane too, so that the turn cancels it, asks Stripe for the
+//! refund and tells the customer as it does for the customer's own cancellation).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::chatwoot::wire::TAKE_OVER;
+use crate::booking::appointment::{Appointment, AppointmentStatus};
+use crate::booking::catalog::{Catalog, LateDeposit};
+use crate::chatwoot::wire::{SALON_CANCEL, SalonCancelIn, TAKE_OVER};
 use crate::error::AppError;
-use crate::store::{EventKind, NewInboxEvent, Provider};
+use crate::store::{BookingError, EventKind, NewInboxEvent, Provider};
 
 use super::views::DeadId;
 
@@ -32,10 +36,21 @@ pub async fn hand_over(state: &AppState, key: &str, to: Holder) -> Result<(), Ap
             "event": "conversation_status_changed", "id": 0, "status": "resolved"
         }),
     };
+    staff_event(state, &conversation.business_id, key, payload).await
+}
+
+/// Stores a staff event in the lane of the conversation `key`, for the worker to apply in order with
+/// the conversation's other events.
+async fn staff_event(
+    state: &AppState,
+    business_id: &str,
+    key: &str,
+    payload: serde_json::Value,
+) -> Result<(), AppError> {
     let event = NewInboxEvent {
         provider: Provider::Chatwoot,
         provider_event_id: format!("admin:{}", uuid::Uuid::new_v4().simple()),
-        business_id: conversation.business_id,
+        business_id: business_id.to_owned(),
         conversation_key: key.to_owned(),
         kind: EventKind::Staff,
         payload: payload.to_string(),
@@ -46,11 +61,91 @@ pub async fn hand_over(state: &AppState, key: &str, to: Holder) -> Result<(), Ap
     match stored {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(err)) => {
-            tracing::warn!(error = %err, "hand-over not stored");
+            tracing::warn!(error = %err, "staff event not stored");
             Err(AppError::Unavailable)
         }
         Err(_) => Err(AppError::Unavailable),
     }
+}
+
+/// Whether the cancellation policy gives the deposit back when the salon cancels `appointment` at
+/// `now`: inside the free window (`free_until_hours` or more before it starts), or later when
+/// `late_deposit = "refund"`. The same rule as the customer's cancellation.
+pub fn policy_refunds(catalog: &Catalog, appointment: &Appointment, now: DateTime<Utc>) -> bool {
+    let policy = catalog.salon().cancellation;
+    appointment.starts_at - now >= chrono::Duration::hours(i64::from(policy.free_until_hours))
+        || policy.late_deposit == LateDeposit::Refund
+}
+
+/// How a cancellation by the salon went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancelled {
+    /// Given to the conversation's turn: cancelled there, the deposit given back (`refund`) or
+    /// kept, and the customer told when the conversation has started (`told`: a walk-in booked with
+    /// the phone of someone who never wrote to the bot is not written to).
+    InLane { refund: bool, told: bool },
+    /// A walk-in nobody can be written to (no phone, no deposit): cancelled here.
+    Directly,
+}
+
+/// Cancels an appointment for the salon, with its deposit given back or kept (`refund`; `None`:
+/// as the policy says). The appointment's conversation hears of it in its lane: the turn cancels it,
+/// asks Stripe for the refund through the outbox and tells the customer, in order with the
+/// conversation's other events.
+pub async fn cancel(
+    state: &AppState,
+    id: i64,
+    refund: Option<bool>,
+) -> Result<Cancelled, AppError> {
+    let Some(appointment) = state.store.appointment(id).await? else {
+        return Err(AppError::NotFound(format!("no appointment {id}")));
+    };
+    if !appointment.status.can_become(AppointmentStatus::Cancelled) {
+        return Err(AppError::Conflict(format!(
+            "an appointment {} cannot become cancelled",
+            appointment.status.as_str()
+        )));
+    }
+    let payment = state.store.payment(id).await?;
+    // Only a paid deposit can be given back.
+    let paid = payment
+        .as_ref()
+        .is_some_and(|p| p.status.as_str() == "paid");
+    let refund =
+        paid && refund.unwrap_or_else(|| policy_refunds(&state.catalog, &appointment, Utc::now()));
+    let key = &appointment.conversation_key;
+    if crate::whatsapp::messages::Recipient::of_conversation(key).is_none() {
+        // No turn runs for a conversation without a customer to answer.
+        if payment.is_some() {
+            return Err(AppError::Conflict(
+                "a deposit in a conversation without a customer to write to".into(),
+            ));
+        }
+        return match state
+            .store
+            .transition_appointment(id, AppointmentStatus::Cancelled, Utc::now())
+            .await
+        {
+            Ok(_) => Ok(Cancelled::Directly),
+            Err(BookingError::NotFound(_)) => {
+                Err(AppError::NotFound(format!("no appointment {id}")))
+            }
+            Err(BookingError::NotAllowed { from, to, .. }) => Err(AppError::Conflict(format!(
+                "an appointment {from} cannot become {to}"
+            ))),
+            Err(BookingError::SlotTaken) => Err(AppError::Conflict("the slot is taken".into())),
+            Err(BookingError::Store(err)) => Err(err.into()),
+        };
+    }
+    let payload = serde_json::to_value(SalonCancelIn {
+        event: SALON_CANCEL.to_owned(),
+        appointment: id,
+        refund,
+    })
+    .map_err(|_| AppError::Internal)?;
+    let told = state.store.listed_conversation(key).await?.is_some();
+    staff_event(state, &appointment.business_id, key, payload).await?;
+    Ok(Cancelled::InLane { refund, told })
 }
 
 /// Puts a stored event back in its lane.

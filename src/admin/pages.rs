@@ -122,6 +122,10 @@ fn note(code: &str) -> Option<&'static str> {
         "completed" => "Marked completed.",
         "no_show" => "Marked as a no-show.",
         "cancelled" => "Appointment cancelled.",
+        "cancelled_refund" => {
+            "Appointment cancelled. The deposit is being refunded and the customer is told."
+        }
+        "cancelled_told" => "Appointment cancelled. The customer is told.",
         "human" => "The conversation is now with a person; the bot stays silent.",
         "bot" => "The bot has the conversation again.",
         "retried" => "Sent back to be handled again.",
@@ -367,17 +371,29 @@ async fn appointment_status(
             name: "status",
             reason: "missing".into(),
         })?;
-    let to = AppointmentStatus::parse(&status).ok_or(AppError::Internal)?;
-    if to == AppointmentStatus::Cancelled
-        && let Some(payment) = state.store.payment(id).await?
-        && payment.status.as_str() == "paid"
-    {
-        return Err(AppError::Conflict(
-            "a paid deposit: refund it in Stripe's dashboard, which cancels the booking and tells \
-             the customer"
-                .into(),
-        ));
+    let date = form
+        .date("date")?
+        .map(|d| d.to_string())
+        .unwrap_or_default();
+    if status == "cancelled" {
+        // The salon's cancellation takes the customer's path: see `ops::cancel`.
+        let refund = form
+            .one_of("deposit", &["refund", "keep"])?
+            .map(|d| d == "refund");
+        let note = match ops::cancel(&state, id, refund).await? {
+            ops::Cancelled::Directly => "cancelled",
+            ops::Cancelled::InLane { refund, told } => {
+                settled_or_soon(&state, id).await?;
+                match (refund, told) {
+                    (true, _) => "cancelled_refund",
+                    (false, true) => "cancelled_told",
+                    (false, false) => "cancelled",
+                }
+            }
+        };
+        return Ok(see_other(&format!("/admin?date={date}&note={note}")));
     }
+    let to = AppointmentStatus::parse(&status).ok_or(AppError::Internal)?;
     match state.store.transition_appointment(id, to, Utc::now()).await {
         Ok(_) => {}
         Err(BookingError::NotFound(_)) => {
@@ -391,11 +407,25 @@ async fn appointment_status(
         Err(BookingError::SlotTaken) => return Err(AppError::Conflict("the slot is taken".into())),
         Err(BookingError::Store(err)) => return Err(err.into()),
     }
-    let date = form
-        .date("date")?
-        .map(|d| d.to_string())
-        .unwrap_or_default();
     Ok(see_other(&format!("/admin?date={date}&note={status}")))
+}
+
+/// Waits a little for the worker to apply a cancellation stored in the conversation's lane, so that
+/// the day view shows it (it shows the appointment as it is when the worker is slower).
+async fn settled_or_soon(state: &AppState, id: i64) -> Result<(), AppError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        let open = state
+            .store
+            .appointment(id)
+            .await?
+            .is_some_and(|a| a.status.can_become(AppointmentStatus::Cancelled));
+        if !open {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 async fn walk_in(State(state): State<AppState>, headers: HeaderMap, Form(form): Fields) -> Page {
@@ -549,7 +579,7 @@ async fn conversation(
         window: c.window_label(now),
         c,
         appointments,
-        transcript: views::transcript(&state.store, &id).await?,
+        transcript: views::transcript(&state.store, &state.catalog, &id).await?,
     })
 }
 
@@ -815,7 +845,7 @@ async fn simulator_page(
     render(&SimulatorPage {
         layout: layout(&state, &staff, "simulator", &params),
         phone: simulator::phone()?.as_str().to_owned(),
-        transcript: views::transcript(&state.store, &key).await?,
+        transcript: views::transcript(&state.store, &state.catalog, &key).await?,
         choices: choices.into_iter().map(|c| c.title).collect(),
     })
 }

@@ -50,19 +50,7 @@ impl MessageView {
         conversation_key: String,
         status: String,
     ) -> Self {
-        let event = MessageEvent::deserialize(payload).ok();
-        let (from, name, kind, text) = match &event {
-            Some(e) => (
-                e.message.from.as_deref().map(|f| format!("+{f}")),
-                e.contact
-                    .as_ref()
-                    .and_then(|c| c.profile.as_ref())
-                    .and_then(|p| p.name.clone()),
-                e.message.kind.clone(),
-                text_of(e),
-            ),
-            None => (None, None, String::new(), None),
-        };
+        let (from, name, kind, text) = read_message(payload).unwrap_or_default();
         Self {
             id,
             from,
@@ -73,6 +61,145 @@ impl MessageView {
             conversation_key,
             status,
         }
+    }
+}
+
+/// A short note of what the bot understood of a customer's text: the language model's reading when
+/// the turn asked it and it was recorded (`model_readings`), else the rules' reading, worked out
+/// again here (the rules are pure: the text, the catalog and the time it arrived give what the turn
+/// read, the catalog as it is now); none when neither read anything (the text may still have named
+/// an option of the step, which the step itself matches).
+async fn understood(
+    store: &Store,
+    catalog: &Catalog,
+    event_id: i64,
+    text: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
+    use crate::engine::understand::{self, Understanding};
+    use crate::worker::reading::rules_unsure;
+    let context = understand::Context {
+        catalog,
+        now: at,
+        language: None,
+    };
+    let rules = understand::understand(text, &context);
+    if !rules_unsure(&rules) {
+        return Ok(Some(describe(&rules, catalog)));
+    }
+    let model = store
+        .model_reading(event_id)
+        .await?
+        .flatten()
+        .and_then(|v| serde_json::from_value::<Understanding>(v).ok())
+        .filter(|r| !rules_unsure(r));
+    Ok(model.map(|reading| format!("model: {}", describe(&reading, catalog))))
+}
+
+/// A reading in a few words: the intent, the services, the staff member, the day and the time.
+fn describe(reading: &crate::engine::understand::Understanding, catalog: &Catalog) -> String {
+    let language = catalog.salon().default_language;
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(intent) = reading.intent {
+        parts.push(intent.as_str().to_owned());
+    }
+    for id in &reading.services {
+        parts.push(
+            catalog
+                .service(id)
+                .map(|s| s.name.get(language).to_owned())
+                .unwrap_or_else(|| id.as_str().to_owned()),
+        );
+    }
+    if let Some(staff) = &reading.staff {
+        parts.push(
+            catalog
+                .staff_member(staff)
+                .map(|s| s.name.clone())
+                .unwrap_or_else(|| staff.as_str().to_owned()),
+        );
+    }
+    if let Some(date) = reading.date {
+        parts.push(date.format("%a %Y-%m-%d").to_string());
+    }
+    match reading.time.as_ref().map(|t| t.bounds()) {
+        Some((Some(from), Some(to))) => {
+            parts.push(format!("{}–{}", from.format("%H:%M"), to.format("%H:%M")))
+        }
+        Some((Some(at), None)) => parts.push(at.format("%H:%M").to_string()),
+        Some(_) => parts.push("a time to ask about".into()),
+        None => {}
+    }
+    parts.join(", ")
+}
+
+/// What [`read_message`] gives: sender, profile name, type, text.
+type Read = (Option<String>, Option<String>, String, Option<String>);
+
+/// Sender (E.164), profile name, type and text of a customer's message, whatever its channel: a
+/// WhatsApp message, the generic channel's `{message_id, from, to, ts, text}`, or (Chatwoot's channel
+/// mode) an incoming Chatwoot message; `None` for anything else.
+fn read_message(payload: &Value) -> Option<Read> {
+    if let Ok(e) = MessageEvent::deserialize(payload) {
+        return Some((
+            e.message.from.as_deref().map(|f| format!("+{f}")),
+            e.contact
+                .as_ref()
+                .and_then(|c| c.profile.as_ref())
+                .and_then(|p| p.name.clone()),
+            e.message.kind.clone(),
+            text_of(&e),
+        ));
+    }
+    if let Ok(m) = crate::custom::wire::MessageIn::deserialize(payload) {
+        return Some((
+            Some(m.from.as_str().to_owned()),
+            None,
+            "text".into(),
+            Some(m.text),
+        ));
+    }
+    let event = crate::chatwoot::wire::EventIn::deserialize(payload).ok()?;
+    match event.meaning(crate::chatwoot::wire::Reading::Stored) {
+        crate::chatwoot::wire::Meaning::CustomerWrote { text } => {
+            Some((event.phone(), None, "text".into(), Some(text)))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a stored inbox event is a customer's message: of kind `message`, or a staff event that
+/// is a customer's words through Chatwoot (channel mode).
+fn is_customer_message(e: &InboxEvent) -> bool {
+    match e.kind {
+        crate::store::EventKind::Message => true,
+        crate::store::EventKind::Staff => crate::chatwoot::wire::EventIn::deserialize(&e.payload)
+            .is_ok_and(|event| {
+                matches!(
+                    event.meaning(crate::chatwoot::wire::Reading::Stored),
+                    crate::chatwoot::wire::Meaning::CustomerWrote { .. }
+                )
+            }),
+        _ => false,
+    }
+}
+
+/// The text of a message the bot sent, whatever its channel: WhatsApp's request, the generic
+/// channel's reply, or a reply posted into Chatwoot (channel mode); `None` for the other calls.
+fn sent_text(o: &crate::store::Outbound) -> Option<String> {
+    use crate::store::Provider;
+    match o.provider {
+        Provider::WhatsApp => Some(render(&o.payload).one_line()),
+        Provider::Custom => o
+            .payload
+            .get("text")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        Provider::Chatwoot => match serde_json::from_value(o.payload.clone()) {
+            Ok(crate::worker::staff::ChatwootCall::Reply { content, .. }) => Some(content),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -97,6 +224,8 @@ pub struct Line {
     pub status: String,
     /// Why it failed, for outbound messages that did.
     pub error: Option<String>,
+    /// Inbound text: what the bot understood of it (see [`understood`]).
+    pub note: Option<String>,
 }
 
 impl Line {
@@ -203,41 +332,47 @@ impl ConversationView {
 }
 
 /// The transcript of a conversation: the customer's messages and what was sent, in time order.
-pub async fn transcript(store: &Store, key: &str) -> Result<Vec<Line>, StoreError> {
-    let mut lines: Vec<Line> = store
-        .conversation_events(key)
-        .await?
-        .into_iter()
-        .filter(|e| e.kind == crate::store::EventKind::Message)
-        .map(|e: InboxEvent| {
-            let view = MessageView::from_payload(
-                e.id,
-                &e.payload,
-                e.received_at,
-                e.conversation_key,
-                e.status.as_str().to_owned(),
-            );
-            Line {
-                direction: "in",
-                at: view.received_at,
-                text: view.text.unwrap_or_else(|| format!("[{}]", view.kind)),
-                status: view.status,
-                error: None,
-            }
-        })
-        .collect();
+pub async fn transcript(
+    store: &Store,
+    catalog: &Catalog,
+    key: &str,
+) -> Result<Vec<Line>, StoreError> {
+    let mut lines: Vec<Line> = Vec::new();
+    for e in store.conversation_events(key).await? {
+        if !is_customer_message(&e) {
+            continue;
+        }
+        let view = MessageView::from_payload(
+            e.id,
+            &e.payload,
+            e.received_at,
+            e.conversation_key,
+            e.status.as_str().to_owned(),
+        );
+        let note = match (&view.text, view.kind.as_str()) {
+            (Some(text), "text") => understood(store, catalog, e.id, text, e.received_at).await?,
+            _ => None,
+        };
+        lines.push(Line {
+            direction: "in",
+            at: view.received_at,
+            text: view.text.unwrap_or_else(|| format!("[{}]", view.kind)),
+            status: view.status,
+            error: None,
+            note,
+        });
+    }
     let sent = store.recent_outbox(Some(key), 500).await?;
-    lines.extend(
-        sent.into_iter()
-            .filter(|o| o.provider == crate::store::Provider::WhatsApp)
-            .map(|o| Line {
-                direction: "out",
-                at: o.created_at,
-                text: render(&o.payload).one_line(),
-                status: o.status.as_str().to_owned(),
-                error: o.last_error,
-            }),
-    );
+    lines.extend(sent.into_iter().filter_map(|o| {
+        Some(Line {
+            direction: "out",
+            at: o.created_at,
+            text: sent_text(&o)?,
+            status: o.status.as_str().to_owned(),
+            error: o.last_error,
+            note: None,
+        })
+    }));
     lines.sort_by_key(|l| l.at);
     Ok(lines)
 }
@@ -262,6 +397,10 @@ pub struct AppointmentView {
     /// `none`, `requested`, `open`, `paid`, `refunded`, `disputed`, ...
     pub deposit: String,
     pub deposit_minor: i64,
+    /// Whether the cancellation policy gives the deposit back were the salon to cancel now.
+    pub refund_by_policy: bool,
+    /// Why, in a few words (shown beside the cancel buttons of a paid deposit).
+    pub policy: String,
 }
 
 /// A day in the salon's time zone as UTC instants `[start, end)`.
@@ -282,6 +421,24 @@ pub fn today(catalog: &Catalog, now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&catalog.salon().time_zone).date_naive()
 }
 
+/// What the cancellation policy says of cancelling `a` now, for the day view.
+fn cancellation_policy(
+    catalog: &Catalog,
+    refund: bool,
+    a: &crate::store::Appointment,
+    now: DateTime<Utc>,
+) -> String {
+    let hours = catalog.salon().cancellation.free_until_hours;
+    let inside = a.starts_at - now >= chrono::Duration::hours(i64::from(hours));
+    match (inside, refund) {
+        (true, _) => format!("policy: refund (more than {hours} h before)"),
+        (false, true) => {
+            format!("policy: refund (late, under {hours} h, but late deposits are refunded)")
+        }
+        (false, false) => format!("policy: keep (late, under {hours} h before)"),
+    }
+}
+
 /// A day's appointments with their deposits and customers.
 pub async fn day(
     store: &Store,
@@ -290,6 +447,7 @@ pub async fn day(
 ) -> Result<Vec<AppointmentView>, StoreError> {
     let (from, to) = day_bounds(catalog, day);
     let tz = catalog.salon().time_zone;
+    let now = Utc::now();
     let mut views = Vec::new();
     for a in store.appointments_between(from, to).await? {
         let deposit = match store.payment(a.id).await? {
@@ -317,6 +475,8 @@ pub async fn day(
             .find(|s| s.id.as_str() == a.service_id)
             .map(|s| s.name.get(catalog.salon().default_language).to_owned())
             .unwrap_or_else(|| a.service_id.clone());
+        let refund_by_policy = crate::admin::ops::policy_refunds(catalog, &a, now);
+        let policy = cancellation_policy(catalog, refund_by_policy, &a, now);
         views.push(AppointmentView {
             id: a.id,
             staff_id: a.staff_id,
@@ -333,6 +493,8 @@ pub async fn day(
             customer_name,
             deposit,
             deposit_minor: a.deposit_minor,
+            refund_by_policy,
+            policy,
         });
     }
     Ok(views)
@@ -396,5 +558,63 @@ impl DeadId {
         raw.strip_prefix("outbox-")
             .and_then(|id| id.parse().ok())
             .map(DeadId::Outbox)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(payload: &Value) -> (Option<String>, String, Option<String>) {
+        let (from, _, kind, text) = read_message(payload).unwrap_or_default();
+        (from, kind, text)
+    }
+
+    #[test]
+    fn a_message_is_read_whatever_its_channel() {
+        let whatsapp: Value = serde_json::json!({
+            "metadata": {"display_phone_number": "34910000000", "phone_number_id": "1065"},
+            "contact": {"wa_id": "34600111222", "profile": {"name": "Ana"}},
+            "message": {"from": "34600111222", "id": "wamid.1", "timestamp": "1764000000",
+                        "type": "text", "text": {"body": "hola"}}
+        });
+        assert_eq!(
+            read(&whatsapp),
+            (
+                Some("+34600111222".into()),
+                "text".into(),
+                Some("hola".into())
+            )
+        );
+        let custom = serde_json::json!({
+            "message_id": "m-1", "from": "+34600111223", "to": "+34910000000",
+            "ts": "2026-11-23T09:00:00Z", "text": "quiero cita"
+        });
+        assert_eq!(
+            read(&custom),
+            (
+                Some("+34600111223".into()),
+                "text".into(),
+                Some("quiero cita".into())
+            )
+        );
+        // Chatwoot's channel mode: the customer's words come as an incoming Chatwoot message.
+        let chatwoot: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/chatwoot/message_created.whatsapp_incoming.json"
+        ))
+        .unwrap_or_default();
+        assert_eq!(
+            read(&chatwoot),
+            (
+                Some("+34600111222".into()),
+                "text".into(),
+                Some("Quero marcar um corte sábado".into())
+            )
+        );
+        // An agent's private note is not the customer's message.
+        let mut note = chatwoot.clone();
+        note["message_type"] = "outgoing".into();
+        note["private"] = true.into();
+        assert_eq!(read_message(&note), None);
     }
 }

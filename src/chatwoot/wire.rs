@@ -210,6 +210,18 @@ impl<'de> Deserialize<'de> for MessageType {
 /// own `conversation_status_changed` to `resolved`).
 pub const TAKE_OVER: &str = "salonbot_take_over";
 
+/// The event the staff pages store to cancel an appointment of the conversation (its payload is a
+/// [`SalonCancelIn`]); Chatwoot's webhooks never carry it (an unknown event is stored as ignored).
+pub const SALON_CANCEL: &str = "salonbot_cancel";
+
+/// The payload of [`SALON_CANCEL`]: which appointment, and whether its deposit is given back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalonCancelIn {
+    pub event: String,
+    pub appointment: i64,
+    pub refund: bool,
+}
+
 /// What an event means to the bot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Meaning {

@@ -818,6 +818,67 @@ fn cancelling_late_keeps_the_deposit_and_early_refunds_it() {
 }
 
 #[test]
+fn the_salons_cancellation_cancels_refunds_as_asked_and_tells_the_customer_even_in_human_mode() {
+    let flow = flow();
+    let mut world = World::new();
+    world.deposits = true;
+    world.appointments.push(appointment(
+        7,
+        Duration::days(3),
+        AppointmentStatus::Confirmed,
+        2000,
+    ));
+    world.appointments[0].service_id = "highlights".into();
+    let mut conversation = in_state("greeting");
+    conversation.human = true;
+    let cancel = |refund| Input::SalonCancel {
+        appointment: 7,
+        refund,
+    };
+    let turn = world.step(&flow, &conversation, cancel(true));
+    assert_eq!(turn.effects, vec![Effect::Cancel(7), Effect::Refund(7)]);
+    assert_eq!(turn.replies.len(), 1);
+    assert!(
+        turn.replies[0]
+            .text
+            .starts_with("El salón te ha devuelto la señal de 20 €"),
+        "{}",
+        turn.replies[0].text
+    );
+    assert_eq!(
+        (turn.state.state.as_str(), turn.state.human),
+        ("greeting", true),
+        "the conversation stays where it was"
+    );
+
+    let turn = world.step(&flow, &conversation, cancel(false));
+    assert_eq!(turn.effects, vec![Effect::Cancel(7)]);
+    assert!(
+        turn.replies[0]
+            .text
+            .starts_with("El salón ha tenido que cancelar tu cita"),
+        "{}",
+        turn.replies[0].text
+    );
+
+    // Another conversation's appointment, or one no longer open: nothing.
+    let other = Input::SalonCancel {
+        appointment: 8,
+        refund: true,
+    };
+    assert!(world.step(&flow, &conversation, other).effects.is_empty());
+    world.appointments[0].status = AppointmentStatus::Cancelled;
+    let turn = world.step(&flow, &conversation, cancel(true));
+    assert!(turn.effects.is_empty() && turn.replies.is_empty());
+
+    // A conversation that never started (a walk-in's): cancelled, nobody told.
+    world.appointments[0].status = AppointmentStatus::Confirmed;
+    let turn = world.step(&flow, &Conversation::default(), cancel(false));
+    assert_eq!(turn.effects, vec![Effect::Cancel(7)]);
+    assert!(turn.replies.is_empty());
+}
+
+#[test]
 fn rescheduling_moves_the_same_appointment_and_its_own_time_is_not_in_the_way() {
     let flow = flow();
     let mut world = World::new();

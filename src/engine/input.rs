@@ -38,6 +38,9 @@ pub enum Input {
     },
     /// The salon's staff, in the staff inbox (Chatwoot).
     Staff(Staff),
+    /// The salon cancelled `appointment` (the staff pages' day view), giving its deposit back when
+    /// `refund` says so: cancelled as the customer's own cancellation is, and the customer told.
+    SalonCancel { appointment: i64, refund: bool },
     /// The executor could not hold the chosen time: someone else took it a moment earlier.
     SlotTaken,
     /// The executor found the customer's hold gone (it ran out before they confirmed).

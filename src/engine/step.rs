@@ -62,6 +62,7 @@ pub const ENGINE_TEMPLATES: &[&str] = &[
     "ahead_day_out_of_reach",
     "ahead_no_times_then",
     "ask_half",
+    "salon_cancelled",
 ];
 
 /// Misses in a row after which the bot offers a person.
@@ -120,6 +121,14 @@ impl Stepper<'_, '_> {
     fn run(&mut self, input: &Input) {
         if let Input::Staff(staff) = input {
             self.staff(*staff);
+            return;
+        }
+        if let Input::SalonCancel {
+            appointment,
+            refund,
+        } = input
+        {
+            self.salon_cancel(*appointment, *refund);
             return;
         }
         let from_customer = matches!(
@@ -196,6 +205,41 @@ impl Stepper<'_, '_> {
                 self.conv.human_since = Some(self.now());
             }
             Staff::HandBack => self.hand_back(),
+        }
+    }
+
+    /// The salon cancelled one of the customer's appointments: the same effects as the customer's
+    /// own cancellation (cancel, then refund when the salon gives the deposit back), and the customer
+    /// told, in human mode too (it is the salon's own news). Nothing for an appointment that is not
+    /// this conversation's or can no longer be cancelled; nothing is said in a conversation that
+    /// never started (a walk-in's), and the state stays where it was.
+    fn salon_cancel(&mut self, id: i64, refund: bool) {
+        use crate::booking::appointment::AppointmentStatus;
+        let Some(appointment) = self.view.appointments.iter().find(|a| a.id == id) else {
+            return;
+        };
+        if !appointment.status.can_become(AppointmentStatus::Cancelled) {
+            return;
+        }
+        let refunded = refund && appointment.deposit_minor > 0 && self.view.deposits;
+        self.effects.push(Effect::Cancel(id));
+        if refunded {
+            self.effects.push(Effect::Refund(id));
+        }
+        if self.conv.is_new() {
+            return;
+        }
+        // The message names the appointment; what the conversation was doing stays as it was.
+        let kept = self.conv.slots.clone();
+        self.fill_from_appointment(id);
+        self.say_template(if refunded {
+            "cancelled_by_salon"
+        } else {
+            "salon_cancelled"
+        });
+        self.conv.slots = kept;
+        if self.conv.slots.appointment == Some(id) {
+            self.conv.slots.appointment = None;
         }
     }
 
@@ -328,6 +372,10 @@ impl Stepper<'_, '_> {
                 }
             }
             Input::Staff(staff) => self.staff(*staff),
+            Input::SalonCancel {
+                appointment,
+                refund,
+            } => self.salon_cancel(*appointment, *refund),
             Input::System(event) => {
                 let found = self.find(|t| t.trigger == Trigger::Event(*event));
                 if let Some(transition) = found {

@@ -45,6 +45,17 @@ pub fn input_of(event: &InboxEvent) -> Result<Input, NoInput> {
             Ok(Input::Timer(timer))
         }
         EventKind::Staff => {
+            // The staff pages' cancellation of an appointment, stored in the conversation's lane.
+            if event.payload.get("event").and_then(Value::as_str)
+                == Some(crate::chatwoot::wire::SALON_CANCEL)
+            {
+                let cancel = crate::chatwoot::wire::SalonCancelIn::deserialize(&event.payload)
+                    .map_err(|e| NoInput::Unreadable(e.to_string()))?;
+                return Ok(Input::SalonCancel {
+                    appointment: cancel.appointment,
+                    refund: cancel.refund,
+                });
+            }
             let event = crate::chatwoot::wire::EventIn::deserialize(&event.payload)
                 .map_err(|e| NoInput::Unreadable(e.to_string()))?;
             crate::worker::staff::staff_input(&event).ok_or(NoInput::NotConversational)

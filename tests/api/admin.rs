@@ -454,3 +454,94 @@ both_backends!(
     dead_letters_are_listed_retried_discarded_and_events_replayed,
     dead_letters_are_retried_discarded_and_replayed
 );
+
+/// A message of the generic channel, stored through its signed webhook, is read like a WhatsApp
+/// one: `/api/messages` gives its sender and text, and the conversation's transcript (API and page)
+/// shows it and the bot's plain-text reply.
+async fn generic_channel_messages_are_read_with_their_sender_and_text(backend: Backend) {
+    use crate::custom_channel::{NOWHERE, builder, handled, message, post};
+    let app = builder(backend, NOWHERE)
+        .var("ADMIN_TOKEN", TOKEN)
+        .spawn()
+        .await;
+    let id = format!("m-{}", uuid::Uuid::new_v4().simple());
+    let sent = post(&app, &message(&id, "+34600444051", "hola, quiero una cita")).await;
+    assert_eq!(sent.status(), 200);
+    handled(&app, &id).await;
+
+    let (status, listed) = api(&app, "/api/messages").await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["total"], 1, "{listed}");
+    let first = &listed["data"][0];
+    assert_eq!(first["from"], "+34600444051", "{first}");
+    assert_eq!(first["text"], "hola, quiero una cita", "{first}");
+    assert_eq!(first["type"], "text", "{first}");
+
+    let key = "custom:+34910000000:+34600444051";
+    let path = key.replace('+', "%2B");
+    let (status, conversation) = api(&app, &format!("/api/conversations/{path}")).await;
+    assert_eq!(status, 200, "{conversation}");
+    let transcript = conversation["transcript"].as_array().unwrap();
+    assert_eq!(transcript[0]["direction"], "in", "{conversation}");
+    assert_eq!(transcript[0]["text"], "hola, quiero una cita");
+    assert_eq!(transcript[0]["note"], "book", "{conversation}");
+    let reply = transcript
+        .iter()
+        .find(|l| l["direction"] == "out")
+        .unwrap_or_else(|| panic!("the bot's reply: {conversation}"));
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("¿Qué servicio te hacemos?"),
+        "{reply}"
+    );
+
+    let mut browser = crate::admin_pages::Browser::new(&app);
+    browser.log_in().await;
+    let page = browser.get(&format!("/admin/conversations/{path}")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("<div class=\"bubble in\">hola, quiero una cita"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<div class=\"bubble out\">"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("understood: book"), "{}", page.body);
+
+    // Words the rules do not read, read by the language model (its reading recorded with the
+    // message): the note says what the model understood.
+    let id = format!("m-{}", uuid::Uuid::new_v4().simple());
+    let sent = post(&app, &message(&id, "+34600444051", "lo de siempre, porfa")).await;
+    assert_eq!(sent.status(), 200);
+    let event = app
+        .store
+        .find_inbox_event(salonbot::store::Provider::Custom, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let reading = serde_json::json!({"intent": "book", "services": ["highlights"]});
+    app.store
+        .record_model_reading(event.id, Some(&reading), "test-model", chrono::Utc::now())
+        .await
+        .unwrap();
+    handled(&app, &id).await;
+    let (_, conversation) = api(&app, &format!("/api/conversations/{path}")).await;
+    let line = conversation["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["text"] == "lo de siempre, porfa")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(line["note"], "model: book, Mechas", "{conversation}");
+}
+both_backends!(
+    admin_reads_the_generic_channel,
+    generic_channel_messages_are_read_with_their_sender_and_text
+);

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use salonbot::booking::appointment::AppointmentStatus;
 
 use crate::admin::{TOKEN, admin_app, customer_says, execute};
 use crate::both_backends;
@@ -451,8 +452,255 @@ async fn walk_ins_are_booked_with_the_bots_availability(backend: Backend) {
     assert_eq!(first["customer"], "********0061");
     assert_eq!(first["deposit"], "none");
     assert_eq!(first["start"], time);
+
+    // Cancelled from the day view through its conversation, which never started: cancelled, and
+    // nobody written to.
+    let shown = cancel_from_the_day_view(&mut browser, &stored[0], None).await;
+    assert!(!shown.body.contains("customer is told"), "{}", shown.body);
+    let after = app.store.appointment(stored[0].id).await.unwrap().unwrap();
+    assert_eq!(after.status, AppointmentStatus::Cancelled);
+    assert!(
+        app.store
+            .recent_outbox(Some(key), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 both_backends!(
     walk_ins_are_booked_with_the_same_availability_and_guarantee_as_the_bot,
     walk_ins_are_booked_with_the_bots_availability
+);
+
+/// The salon's cancellation from the day view, of `appointment` on its day, with the deposit
+/// `choice` (`refund`, `keep`, or none: as the policy says); the day view it lands on.
+async fn cancel_from_the_day_view(
+    browser: &mut Browser<'_>,
+    appointment: &salonbot::store::Appointment,
+    choice: Option<&str>,
+) -> Answer {
+    let day = appointment
+        .starts_at
+        .with_timezone(&chrono_tz::Europe::Madrid)
+        .date_naive()
+        .to_string();
+    let view = browser.get(&format!("/admin?date={day}")).await;
+    assert!(
+        view.body
+            .contains(&format!("id=\"appointment-{}\"", appointment.id)),
+        "{}",
+        view.body
+    );
+    let path = format!("/admin/appointments/{}/status", appointment.id);
+    let csrf = view.csrf();
+    let mut form = vec![
+        ("csrf", csrf.as_str()),
+        ("date", day.as_str()),
+        ("status", "cancelled"),
+    ];
+    if let Some(choice) = choice {
+        form.push(("deposit", choice));
+    }
+    // Without the session's CSRF token nothing is cancelled.
+    let forged = browser
+        .post(&path, &[("csrf", "forged"), ("status", "cancelled")])
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    let done = browser.post(&path, &form).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let shown = browser.get(done.location()).await;
+    assert!(
+        shown.body.contains("Appointment cancelled."),
+        "{}",
+        shown.body
+    );
+    shown
+}
+
+/// A booking without a deposit cancelled from the day view: cancelled in the customer's
+/// conversation, the customer told that the salon cancelled it, no deposit spoken of.
+async fn the_day_view_cancels_through_the_conversation(backend: Backend) {
+    let graph = crate::fake_graph::FakeGraph::start().await;
+    let app = crate::conversations::builder(backend, &graph)
+        .var("ADMIN_TOKEN", TOKEN)
+        .spawn()
+        .await;
+    let mut ana = crate::conversations::Customer::new(&app, &graph, "34600333041");
+    crate::conversations::up_to_confirm(&mut ana, "cut-women", "lucia", 1).await;
+    ana.tap("yes").await;
+    let booked = ana.appointments().await.remove(0);
+    assert_eq!(booked.status, AppointmentStatus::Confirmed);
+    let mut browser = Browser::new(&app);
+    browser.log_in().await;
+    let shown = cancel_from_the_day_view(&mut browser, &booked, None).await;
+    assert!(
+        shown.body.contains("The customer is told."),
+        "{}",
+        shown.body
+    );
+    let told = ana.wait_for(1).await.remove(0);
+    let text = crate::conversations::text_of(&told);
+    assert!(
+        text.contains("El salón ha tenido que cancelar tu cita"),
+        "{told}"
+    );
+    assert!(!text.contains("señal"), "{told}");
+    let after = app.store.appointment(booked.id).await.unwrap().unwrap();
+    assert_eq!(after.status, AppointmentStatus::Cancelled);
+    // Stored in the conversation's lane and handled there, like the customer's own messages.
+    let events = app
+        .store
+        .conversation_events(&ana.conversation_key())
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == salonbot::event::EventKind::Staff
+                && e.status == salonbot::store::InboxStatus::Done),
+        "{events:?}"
+    );
+    // Once cancelled there is nothing more to cancel.
+    let again = browser
+        .post(
+            &format!("/admin/appointments/{}/status", booked.id),
+            &[("csrf", &shown.csrf()), ("status", "cancelled")],
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+}
+both_backends!(
+    admin_cancel_without_deposit,
+    the_day_view_cancels_through_the_conversation
+);
+
+/// A paid deposit in the free window: the day view offers both ways, refunding as the policy's;
+/// cancelled with the refund, Stripe is asked for it with the PaymentIntent and the amount, the
+/// customer hears that the salon refunded the deposit and cancelled, and the appointment is
+/// `refunded` once Stripe confirms; Stripe's own webhook of the refund changes nothing more.
+async fn the_day_view_cancels_and_refunds_a_paid_deposit(backend: Backend) {
+    let (app, graph, stripe, _salon) =
+        crate::deposits::app_with_policy_and(backend, 24, "keep", &[("ADMIN_TOKEN", TOKEN)]).await;
+    let mut ana = crate::conversations::Customer::new(&app, &graph, "34600333042");
+    let (booked, intent) = crate::deposits::book_and_pay(&app, &mut ana, &stripe).await;
+    let mut browser = Browser::new(&app);
+    browser.log_in().await;
+    let day = booked
+        .starts_at
+        .with_timezone(&chrono_tz::Europe::Madrid)
+        .date_naive();
+    let view = browser.get(&format!("/admin?date={day}")).await;
+    assert!(
+        view.body.contains("Cancel and refund the deposit"),
+        "{}",
+        view.body
+    );
+    assert!(view.body.contains("Cancel and keep the deposit"));
+    assert!(view.body.contains("policy: refund (more than 24 h before)"));
+
+    let shown = cancel_from_the_day_view(&mut browser, &booked, Some("refund")).await;
+    assert!(
+        shown.body.contains("The deposit is being refunded"),
+        "{}",
+        shown.body
+    );
+    let told = ana.wait_for(1).await.remove(0);
+    assert!(
+        crate::conversations::text_of(&told)
+            .contains("El salón te ha devuelto la señal de 20 € y ha cancelado tu cita"),
+        "{told}"
+    );
+    crate::deposits::settled(&app, &ana).await;
+    let refunds = stripe.refunds();
+    assert_eq!(refunds.len(), 1, "one refund");
+    assert_eq!(refunds[0]["amount"], 2000);
+    assert_eq!(refunds[0]["payment_intent"], intent.as_str());
+    let after = app.store.appointment(booked.id).await.unwrap().unwrap();
+    assert_eq!(after.status, AppointmentStatus::Refunded);
+    let payment = app.store.payment(booked.id).await.unwrap().unwrap();
+    assert_eq!(
+        payment.refund_status,
+        Some(salonbot::booking::payment::RefundStatus::Succeeded)
+    );
+
+    let refunded = crate::deposits::charge_event(
+        "charge.refunded",
+        &intent,
+        &[("amount_refunded", 2000.into()), ("refunded", true.into())],
+    );
+    let before = graph.delivered_to(&ana.phone()).len();
+    assert_eq!(
+        crate::stripe_ingress::post_event(&app, &refunded)
+            .await
+            .status(),
+        200
+    );
+    crate::deposits::settled(&app, &ana).await;
+    assert_eq!(stripe.refunds().len(), 1);
+    let after = app.store.appointment(booked.id).await.unwrap().unwrap();
+    assert_eq!(after.status, AppointmentStatus::Refunded);
+    let said: Vec<String> = graph.delivered_to(&ana.phone())[before..]
+        .iter()
+        .map(|m| crate::conversations::text_of(m).to_owned())
+        .collect();
+    assert!(
+        said.iter().all(|t| !t.contains("El salón")),
+        "told once: {said:?}"
+    );
+}
+both_backends!(
+    admin_cancel_refunded,
+    the_day_view_cancels_and_refunds_a_paid_deposit
+);
+
+/// A paid deposit cancelled late, the policy keeping it: the day view says so, the salon keeps
+/// it, nothing is asked of Stripe, and the customer hears the salon cancelled without a word of a
+/// refund.
+async fn the_day_view_cancels_and_keeps_a_late_deposit(backend: Backend) {
+    // Every bookable time is inside 2,000 hours: every cancellation is late.
+    let (app, graph, stripe, _salon) =
+        crate::deposits::app_with_policy_and(backend, 2000, "keep", &[("ADMIN_TOKEN", TOKEN)])
+            .await;
+    let mut ana = crate::conversations::Customer::new(&app, &graph, "34600333043");
+    let (booked, _) = crate::deposits::book_and_pay(&app, &mut ana, &stripe).await;
+    let mut browser = Browser::new(&app);
+    browser.log_in().await;
+    let day = booked
+        .starts_at
+        .with_timezone(&chrono_tz::Europe::Madrid)
+        .date_naive();
+    let view = browser.get(&format!("/admin?date={day}")).await;
+    assert!(
+        view.body
+            .contains("policy: keep (late, under 2000 h before)"),
+        "{}",
+        view.body
+    );
+    // No choice sent: the policy's.
+    let shown = cancel_from_the_day_view(&mut browser, &booked, None).await;
+    assert!(
+        shown.body.contains("The customer is told."),
+        "{}",
+        shown.body
+    );
+    let told = ana.wait_for(1).await.remove(0);
+    let text = crate::conversations::text_of(&told);
+    assert!(
+        text.contains("El salón ha tenido que cancelar tu cita"),
+        "{told}"
+    );
+    assert!(!text.contains("devuelto"), "{told}");
+    crate::deposits::settled(&app, &ana).await;
+    assert!(stripe.refunds().is_empty(), "the deposit is kept");
+    let after = app.store.appointment(booked.id).await.unwrap().unwrap();
+    assert_eq!(after.status, AppointmentStatus::Cancelled);
+    let payment = app.store.payment(booked.id).await.unwrap().unwrap();
+    assert_eq!(
+        (payment.status, payment.refund_status),
+        (salonbot::booking::payment::PaymentStatus::Paid, None)
+    );
+}
+both_backends!(
+    admin_cancel_kept,
+    the_day_view_cancels_and_keeps_a_late_deposit
 );

@@ -17,6 +17,7 @@ use crate::helpers::{AppBuilder, Backend, TestApp, wait_until};
 async fn app(backend: Backend) -> (TestApp, FakeChatwoot) {
     let chatwoot = FakeChatwoot::start().await;
     let app = AppBuilder::new(backend)
+        .var("ADMIN_TOKEN", crate::admin::TOKEN)
         .var("CHATWOOT_MODE", "channel")
         .var("CHATWOOT_BASE_URL", &chatwoot.base())
         .var("CHATWOOT_API_TOKEN", fake_chatwoot::BOT_TOKEN)
@@ -251,4 +252,44 @@ async fn a_reply_whose_answer_was_lost_is_not_posted_twice(backend: Backend) {
 both_backends!(
     lost_answer,
     a_reply_whose_answer_was_lost_is_not_posted_twice
+);
+
+/// The conversation's transcript in channel mode: the customer's words through Chatwoot and the
+/// bot's replies posted there, in order.
+async fn the_admin_transcript_reads_channel_mode(backend: Backend) {
+    let (app, chatwoot) = app(backend).await;
+    let mut ana = Customer {
+        app: &app,
+        chatwoot: &chatwoot,
+        phone: "+34600888998".into(),
+        conversation: 0,
+        seen: 0,
+    };
+    let greeting = ana.say("hola").await;
+    assert_eq!(greeting.len(), 1, "{greeting:?}");
+    let (status, conversation) = crate::admin::api(
+        &app,
+        "/api/conversations/whatsapp:chatwoot-1:%2B34600888998",
+    )
+    .await;
+    assert_eq!(status, 200, "{conversation}");
+    let lines: Vec<(&str, &str)> = conversation["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["direction"].as_str().unwrap(),
+                l["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0], ("in", "hola"));
+    assert_eq!(lines[1].0, "out");
+    assert!(lines[1].1.contains("Peluquería Malasaña"), "{lines:?}");
+}
+both_backends!(
+    admin_transcript_in_channel_mode,
+    the_admin_transcript_reads_channel_mode
 );

@@ -35,7 +35,7 @@ fn unique(prefix: &str) -> String {
 }
 
 /// A customer's message as a gateway sends it.
-fn message(id: &str, from: &str, text: &str) -> Value {
+pub(crate) fn message(id: &str, from: &str, text: &str) -> Value {
     json!({"message_id": id, "from": from, "to": SALON, "ts": Utc::now().to_rfc3339(), "text": text})
 }
 
@@ -51,20 +51,20 @@ async fn post_signed_as(app: &TestApp, body: &[u8], signature: Option<&str>) -> 
     req.send().await.unwrap()
 }
 
-async fn post(app: &TestApp, message: &Value) -> reqwest::Response {
+pub(crate) async fn post(app: &TestApp, message: &Value) -> reqwest::Response {
     let body = message.to_string();
     post_signed_as(app, body.as_bytes(), Some(&sign(SECRET, body.as_bytes()))).await
 }
 
 /// An app with the channel on, its replies going to `reply_url`.
-fn builder(backend: Backend, reply_url: &str) -> AppBuilder {
+pub(crate) fn builder(backend: Backend, reply_url: &str) -> AppBuilder {
     AppBuilder::new(backend)
         .var("CUSTOM_WEBHOOK_SECRET", SECRET)
         .var("CUSTOM_REPLY_URL", reply_url)
 }
 
 /// A reply URL nothing listens on (for the tests that look at ingress only).
-const NOWHERE: &str = "http://127.0.0.1:9/replies";
+pub(crate) const NOWHERE: &str = "http://127.0.0.1:9/replies";
 
 async fn a_signed_message_is_stored_in_its_conversations_lane_before_the_200(backend: Backend) {
     let app = builder(backend, NOWHERE).spawn().await;
@@ -410,7 +410,7 @@ fn quick_retry(max_attempts: i32) -> OutboxRetry {
 }
 
 /// Waits until the customer's message is handled (its turn committed).
-async fn handled(app: &TestApp, id: &str) {
+pub(crate) async fn handled(app: &TestApp, id: &str) {
     wait_until(Duration::from_secs(30), "the message handled", || async {
         let event = app
             .store

@@ -479,7 +479,7 @@ async fn without_stripe_a_deposit_service_books_without_one() {
 
 /// Waits until the inbox holds no open event of the conversation (its news applied) and no
 /// message or call of it is left to make.
-async fn settled(app: &TestApp, customer: &Customer<'_>) {
+pub(crate) async fn settled(app: &TestApp, customer: &Customer<'_>) {
     let key = customer.conversation_key();
     // The conversation's Stripe calls and messages, as (id, status).
     let rows = || async {
@@ -811,6 +811,16 @@ async fn app_with_policy(
     free_until_hours: u32,
     late_deposit: &str,
 ) -> (TestApp, FakeGraph, FakeStripe, tempfile::TempDir) {
+    app_with_policy_and(backend, free_until_hours, late_deposit, &[]).await
+}
+
+/// [`app_with_policy`] with more variables set (`ADMIN_TOKEN` for the staff pages).
+pub(crate) async fn app_with_policy_and(
+    backend: Backend,
+    free_until_hours: u32,
+    late_deposit: &str,
+    vars: &[(&str, &str)],
+) -> (TestApp, FakeGraph, FakeStripe, tempfile::TempDir) {
     let salon = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/salon.toml"))
         .unwrap()
         .replace(
@@ -826,19 +836,21 @@ async fn app_with_policy(
     std::fs::write(&path, salon).unwrap();
     let graph = FakeGraph::start().await;
     let stripe = FakeStripe::start().await;
-    let app = builder(backend, &graph)
+    let mut builder = builder(backend, &graph)
         .var("SALON_CONFIG", path.to_str().unwrap())
         .var("STRIPE_SECRET_KEY", fake_stripe::KEY)
         .var("STRIPE_API_BASE", &stripe.base())
-        .var("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .spawn()
-        .await;
+        .var("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET);
+    for (name, value) in vars {
+        builder = builder.var(name, value);
+    }
+    let app = builder.spawn().await;
     (app, graph, stripe, dir)
 }
 
 /// Books a deposit service and pays it through Stripe's signed event: the confirmed appointment
 /// and the PaymentIntent that paid it.
-async fn book_and_pay(
+pub(crate) async fn book_and_pay(
     app: &TestApp,
     customer: &mut Customer<'_>,
     stripe: &FakeStripe,
@@ -867,7 +879,7 @@ async fn ask_to_cancel(customer: &mut Customer<'_>, appointment: i64) -> Value {
 
 /// A Stripe event about a charge of `intent`: `kind` from its fixture, with `fields` of the object
 /// set, and an id of its own.
-fn charge_event(kind: &str, intent: &str, fields: &[(&str, Value)]) -> Value {
+pub(crate) fn charge_event(kind: &str, intent: &str, fields: &[(&str, Value)]) -> Value {
     let mut event = fixture(kind);
     event["id"] = Value::from(format!("evt_{}", uuid::Uuid::new_v4().simple()));
     event["data"]["object"]["payment_intent"] = Value::from(intent);
