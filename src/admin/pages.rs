@@ -9,7 +9,8 @@ use std::time::Duration;
 use askama::Template;
 use axum::Form;
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -149,9 +150,19 @@ fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-/// The session, or a redirect to the login page.
-fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Result<Staff, Response>, AppError> {
-    Ok(auth::session(state, headers)?.ok_or_else(|| see_other("/admin/login")))
+/// The staff member signed in for a page; anyone else is sent to the login page.
+struct SignedIn(Staff);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match auth::session(state, &parts.headers) {
+            Ok(Some(staff)) => Ok(SignedIn(staff)),
+            Ok(None) => Err(see_other("/admin/login")),
+            Err(err) => Err(err.into_response()),
+        }
+    }
 }
 
 /// The session of a form's POST, its CSRF token checked.
@@ -284,11 +295,11 @@ struct Named {
     name: String,
 }
 
-async fn day(State(state): State<AppState>, headers: HeaderMap, Query(query): QueryPairs) -> Page {
-    let staff = match signed_in(&state, &headers)? {
-        Ok(staff) => staff,
-        Err(login) => return Ok(login),
-    };
+async fn day(
+    State(state): State<AppState>,
+    SignedIn(staff): SignedIn,
+    Query(query): QueryPairs,
+) -> Page {
     let params = Params(query);
     let date = params
         .date("date")?
@@ -488,13 +499,9 @@ struct ConversationsPage {
 
 async fn conversations(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(staff): SignedIn,
     Query(query): QueryPairs,
 ) -> Page {
-    let staff = match signed_in(&state, &headers)? {
-        Ok(staff) => staff,
-        Err(login) => return Ok(login),
-    };
     let params = Params(query);
     let page = state
         .store
@@ -534,14 +541,10 @@ struct ConversationPage {
 
 async fn conversation(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(staff): SignedIn,
     Path(id): Path<String>,
     Query(query): QueryPairs,
 ) -> Page {
-    let staff = match signed_in(&state, &headers)? {
-        Ok(staff) => staff,
-        Err(login) => return Ok(login),
-    };
     let params = Params(query);
     let Some(listed) = state.store.listed_conversation(&id).await? else {
         return Err(AppError::NotFound(format!("no conversation {id}")));
@@ -674,13 +677,9 @@ async fn dead_list(state: &AppState) -> Result<Vec<Section>, AppError> {
 
 async fn dead_letters(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(staff): SignedIn,
     Query(query): QueryPairs,
 ) -> Page {
-    let staff = match signed_in(&state, &headers)? {
-        Ok(staff) => staff,
-        Err(login) => return Ok(login),
-    };
     let params = Params(query);
     render(&DeadPage {
         layout: layout(&state, &staff, "dead", &params),
@@ -752,13 +751,9 @@ struct WebhooksPage {
 
 async fn webhooks(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(staff): SignedIn,
     Query(query): QueryPairs,
 ) -> Page {
-    let staff = match signed_in(&state, &headers)? {
-        Ok(staff) => staff,
-        Err(login) => return Ok(login),
-    };
     let params = Params(query);
     let filter = AuditFilter {
         provider: params.one_of("provider", &PROVIDERS)?,
@@ -832,13 +827,9 @@ struct SimulatorPage {
 
 async fn simulator_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(staff): SignedIn,
     Query(query): QueryPairs,
 ) -> Page {
-    let staff = match signed_in(&state, &headers)? {
-        Ok(staff) => staff,
-        Err(login) => return Ok(login),
-    };
     let params = Params(query);
     let key = simulator::conversation_key()?;
     let (choices, _) = simulator::last_choices(&state).await?;
@@ -890,13 +881,9 @@ const STATS_DAYS: u32 = 14;
 
 async fn stats(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(staff): SignedIn,
     Query(query): QueryPairs,
 ) -> Page {
-    let staff = match signed_in(&state, &headers)? {
-        Ok(staff) => staff,
-        Err(login) => return Ok(login),
-    };
     let params = Params(query);
     let t = state.store.totals(Utc::now(), STATS_DAYS).await?;
     let count = |status: &str| {
