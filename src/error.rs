@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::ingress::ratelimit::Throttled;
 use crate::ingress::signature::SignatureError;
-use crate::store::StoreError;
+use crate::store::{BookingError, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -60,6 +60,19 @@ impl From<StoreError> for AppError {
                 tracing::error!(error = %other, "storage error");
                 AppError::Internal
             }
+        }
+    }
+}
+
+impl From<BookingError> for AppError {
+    fn from(err: BookingError) -> Self {
+        match err {
+            BookingError::SlotTaken => AppError::Conflict("that time was just taken".into()),
+            BookingError::NotFound(id) => AppError::NotFound(format!("no appointment {id}")),
+            BookingError::NotAllowed { from, to, .. } => {
+                AppError::Conflict(format!("an appointment {from} cannot become {to}"))
+            }
+            BookingError::Store(err) => err.into(),
         }
     }
 }

@@ -10,10 +10,11 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::booking::appointment::{Appointment, AppointmentStatus};
-use crate::booking::catalog::{Catalog, LateDeposit};
+use crate::booking::catalog::Catalog;
+use crate::booking::payment::PaymentStatus;
 use crate::chatwoot::wire::{SALON_CANCEL, SalonCancelIn, TAKE_OVER};
 use crate::error::AppError;
-use crate::store::{BookingError, EventKind, NewInboxEvent, Provider};
+use crate::store::{EventKind, NewInboxEvent, Provider};
 
 use super::views::DeadId;
 
@@ -72,9 +73,10 @@ async fn staff_event(
 /// `now`: inside the free window (`free_until_hours` or more before it starts), or later when
 /// `late_deposit = "refund"`. The same rule as the customer's cancellation.
 pub fn policy_refunds(catalog: &Catalog, appointment: &Appointment, now: DateTime<Utc>) -> bool {
-    let policy = catalog.salon().cancellation;
-    appointment.starts_at - now >= chrono::Duration::hours(i64::from(policy.free_until_hours))
-        || policy.late_deposit == LateDeposit::Refund
+    catalog
+        .salon()
+        .cancellation
+        .refunds(appointment.starts_at, now)
 }
 
 /// How a cancellation by the salon went.
@@ -110,7 +112,7 @@ pub async fn cancel(
     // Only a paid deposit can be given back.
     let paid = payment
         .as_ref()
-        .is_some_and(|p| p.status.as_str() == "paid");
+        .is_some_and(|p| p.status == PaymentStatus::Paid);
     let refund =
         paid && refund.unwrap_or_else(|| policy_refunds(&state.catalog, &appointment, Utc::now()));
     let key = &appointment.conversation_key;
@@ -121,21 +123,11 @@ pub async fn cancel(
                 "a deposit in a conversation without a customer to write to".into(),
             ));
         }
-        return match state
+        state
             .store
             .transition_appointment(id, AppointmentStatus::Cancelled, Utc::now())
-            .await
-        {
-            Ok(_) => Ok(Cancelled::Directly),
-            Err(BookingError::NotFound(_)) => {
-                Err(AppError::NotFound(format!("no appointment {id}")))
-            }
-            Err(BookingError::NotAllowed { from, to, .. }) => Err(AppError::Conflict(format!(
-                "an appointment {from} cannot become {to}"
-            ))),
-            Err(BookingError::SlotTaken) => Err(AppError::Conflict("the slot is taken".into())),
-            Err(BookingError::Store(err)) => Err(err.into()),
-        };
+            .await?;
+        return Ok(Cancelled::Directly);
     }
     let payload = serde_json::to_value(SalonCancelIn {
         event: SALON_CANCEL.to_owned(),
@@ -212,7 +204,7 @@ pub async fn book_walk_in(state: &AppState, walk_in: &WalkIn) -> Result<i64, App
     use crate::booking::availability::{Busy, StaffChoice, free_slots};
     use crate::booking::catalog::{ServiceId, StaffId};
     use crate::conversation::{ConversationKey, CustomerId};
-    use crate::store::{BookingError, NewHold};
+    use crate::store::NewHold;
 
     // Bookings are keyed by the business number (its `phone_number_id`), as the bot keys them, so
     // that the database keeps a walk-in and a WhatsApp booking of one staff member apart.
@@ -275,23 +267,10 @@ pub async fn book_walk_in(state: &AppState, walk_in: &WalkIn) -> Result<i64, App
         hold_expires_at: now + chrono::Duration::minutes(5),
         deposit_minor: 0,
     };
-    let booking_error = |err: BookingError| match err {
-        BookingError::SlotTaken => AppError::Conflict("that time was just taken".into()),
-        BookingError::NotFound(id) => AppError::NotFound(format!("no appointment {id}")),
-        BookingError::NotAllowed { from, to, .. } => {
-            AppError::Conflict(format!("an appointment {from} cannot become {to}"))
-        }
-        BookingError::Store(err) => err.into(),
-    };
-    let held = state
-        .store
-        .hold_slot(&hold, now)
-        .await
-        .map_err(booking_error)?;
+    let held = state.store.hold_slot(&hold, now).await?;
     state
         .store
         .transition_appointment(held.id, AppointmentStatus::Confirmed, now)
-        .await
-        .map_err(booking_error)?;
+        .await?;
     Ok(held.id)
 }

@@ -19,7 +19,6 @@ use chrono::{Duration as Span, NaiveDate, Utc};
 use crate::app::AppState;
 use crate::booking::appointment::AppointmentStatus;
 use crate::error::AppError;
-use crate::store::BookingError;
 use crate::store::admin::{AuditFilter, LoggedWebhook};
 
 use super::api::{OUTCOMES, PROVIDERS};
@@ -405,19 +404,10 @@ async fn appointment_status(
         return Ok(see_other(&format!("/admin?date={date}&note={note}")));
     }
     let to = AppointmentStatus::parse(&status).ok_or(AppError::Internal)?;
-    match state.store.transition_appointment(id, to, Utc::now()).await {
-        Ok(_) => {}
-        Err(BookingError::NotFound(_)) => {
-            return Err(AppError::NotFound(format!("no appointment {id}")));
-        }
-        Err(BookingError::NotAllowed { from, to, .. }) => {
-            return Err(AppError::Conflict(format!(
-                "an appointment {from} cannot become {to}"
-            )));
-        }
-        Err(BookingError::SlotTaken) => return Err(AppError::Conflict("the slot is taken".into())),
-        Err(BookingError::Store(err)) => return Err(err.into()),
-    }
+    state
+        .store
+        .transition_appointment(id, to, Utc::now())
+        .await?;
     Ok(see_other(&format!("/admin?date={date}&note={status}")))
 }
 

@@ -15,7 +15,7 @@ use super::understand::{self, TimeWish};
 use crate::booking::appointment::Appointment;
 use crate::booking::appointment::AppointmentStatus;
 use crate::booking::availability::{self, Busy, Slot, StaffChoice};
-use crate::booking::catalog::{Catalog, Language, LateDeposit, ServiceId, StaffId};
+use crate::booking::catalog::{Catalog, Language, ServiceId, StaffId};
 
 /// How many days the day list offers per page at most (it pages through the booking horizon).
 pub const DAYS_LISTED: u32 = 10;
@@ -146,12 +146,7 @@ impl View<'_> {
         let free_cancel = slots
             .appointment
             .and_then(|id| self.upcoming_one(id))
-            .map(|a| {
-                let hours = i64::from(policy.free_until_hours);
-                a.starts_at - self.now >= chrono::Duration::hours(hours)
-                    || policy.late_deposit == LateDeposit::Refund
-                    || a.deposit_minor == 0
-            });
+            .map(|a| policy.refunds(a.starts_at, self.now) || a.deposit_minor == 0);
         match guard {
             Guard::DepositRequired => deposit_required,
             Guard::NoDeposit => !deposit_required,

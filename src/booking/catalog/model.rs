@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +103,15 @@ pub struct CancellationPolicy {
     pub free_until_hours: u32,
     /// What happens to the deposit when cancelling later than that.
     pub late_deposit: LateDeposit,
+}
+
+impl CancellationPolicy {
+    /// Whether cancelling an appointment that starts at `starts_at`, at `now`, gives its deposit
+    /// back: inside the free window, or later when `late_deposit = "refund"`.
+    pub fn refunds(&self, starts_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        starts_at - now >= chrono::Duration::hours(i64::from(self.free_until_hours))
+            || self.late_deposit == LateDeposit::Refund
+    }
 }
 
 /// The salon itself (`[salon]`).
