@@ -169,6 +169,51 @@ pub struct NewInboxEvent {
     /// The event's JSON.
     pub payload: String,
     pub received_at: DateTime<Utc>,
+    /// For a customer's message, whatever its channel: who wrote and what, as the operator's
+    /// listings find it. `None` for every other event.
+    pub said: Option<Said>,
+}
+
+/// Who wrote a customer's message and what, kept beside its payload so that the listings
+/// (`/api/messages`, the stats) read and search every channel's messages alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Said {
+    /// The customer's number, its digits without the `+`.
+    pub from_digits: String,
+    /// The text (or the title of the choice tapped, or a caption), folded to lower case for the
+    /// case-insensitive search; `None` for media without one.
+    pub folded_text: Option<String>,
+}
+
+impl Said {
+    pub fn new(from: &str, text: Option<&str>) -> Self {
+        Self {
+            from_digits: from.trim_start_matches('+').replace('\0', "\u{fffd}"),
+            folded_text: text.map(|t| t.to_lowercase().replace('\0', "\u{fffd}")),
+        }
+    }
+}
+
+/// JSON as the store can keep it: a NUL character (which a customer's client can send) becomes
+/// U+FFFD. Postgres' `jsonb` and `text` cannot hold it, and an event the database refused would be
+/// refused on every retry of its webhook.
+pub fn storable_json(json: String) -> Result<String, serde_json::Error> {
+    if !json.contains("\\u0000") {
+        return Ok(json);
+    }
+    let mut value: serde_json::Value = serde_json::from_str(&json)?;
+    replace_nul(&mut value);
+    serde_json::to_string(&value)
+}
+
+fn replace_nul(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{fffd}"),
+        Value::Array(items) => items.iter_mut().for_each(replace_nul),
+        Value::Object(map) => map.values_mut().for_each(replace_nul),
+        _ => {}
+    }
 }
 
 /// A stored inbox event.

@@ -60,6 +60,16 @@ pub async fn messages(
     })))
 }
 
+/// A sender as stored beside a message: a number's digits (shown in E.164, with its `+`), or a
+/// WhatsApp user id (`user:...`) as it is.
+fn listed_sender(stored: &str) -> String {
+    if !stored.is_empty() && stored.bytes().all(|b| b.is_ascii_digit()) {
+        format!("+{stored}")
+    } else {
+        stored.to_owned()
+    }
+}
+
 /// `GET /api/stats`
 pub async fn stats(_: Operator, State(state): State<AppState>) -> Answer {
     let t = state.store.totals(Utc::now(), 14).await?;
@@ -80,7 +90,7 @@ pub async fn stats(_: Operator, State(state): State<AppState>) -> Answer {
         "messages": t.messages,
         "customers": t.customers,
         "top_senders": t.top_senders.iter()
-            .map(|(from, n)| json!({ "from": format!("+{from}"), "messages": n }))
+            .map(|(from, n)| json!({ "from": listed_sender(from), "messages": n }))
             .collect::<Vec<_>>(),
         "first_message_at": t.first_message_at,
         "last_message_at": t.last_message_at,

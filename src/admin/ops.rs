@@ -49,6 +49,7 @@ async fn staff_event(
     payload: serde_json::Value,
 ) -> Result<(), AppError> {
     let event = NewInboxEvent {
+        said: None,
         provider: Provider::Chatwoot,
         provider_event_id: format!("admin:{}", uuid::Uuid::new_v4().simple()),
         business_id: business_id.to_owned(),

@@ -11,7 +11,7 @@ use crate::conversation::{ConversationKey, CustomerId, Masked};
 use crate::store::admin::{DeadOutbound, ListedConversation, ListedMessage};
 use crate::store::{InboxEvent, Store, StoreError};
 use crate::whatsapp::messages::render::render;
-use crate::whatsapp::webhook::{MessageContent, MessageEvent};
+use crate::whatsapp::webhook::MessageEvent;
 
 /// A customer's message.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -148,7 +148,7 @@ fn read_message(payload: &Value) -> Option<Read> {
                 .and_then(|c| c.profile.as_ref())
                 .and_then(|p| p.name.clone()),
             e.message.kind.clone(),
-            text_of(&e),
+            e.message.words().map(str::to_owned),
         ));
     }
     if let Ok(m) = crate::custom::wire::MessageIn::deserialize(payload) {
@@ -199,16 +199,6 @@ fn sent_text(o: &crate::store::Outbound) -> Option<String> {
             Ok(crate::worker::staff::ChatwootCall::Reply { content, .. }) => Some(content),
             _ => None,
         },
-        _ => None,
-    }
-}
-
-fn text_of(event: &MessageEvent) -> Option<String> {
-    match event.message.content() {
-        MessageContent::Text(t) => Some(t.to_owned()),
-        MessageContent::Choice { title, .. } => Some(title.to_owned()),
-        MessageContent::QuickReply { text, .. } => Some(text.to_owned()),
-        MessageContent::Media { caption, .. } => caption.map(str::to_owned),
         _ => None,
     }
 }

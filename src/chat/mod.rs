@@ -481,6 +481,7 @@ impl Chat {
     /// Stores what the staff did, as the staff inbox's webhook would, and runs it.
     async fn staff(&mut self, payload: Value) -> anyhow::Result<()> {
         let event = NewInboxEvent {
+            said: None,
             provider: Provider::Chatwoot,
             provider_event_id: format!("sim:{}", uuid::Uuid::new_v4().simple()),
             business_id: BUSINESS_ID.to_owned(),

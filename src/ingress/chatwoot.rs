@@ -26,7 +26,7 @@ use crate::chatwoot::wire::{EventIn, Meaning, Reading};
 use crate::config::ChatwootMode;
 use crate::conversation::{ConversationKey, CustomerId, E164, Masked};
 use crate::error::AppError;
-use crate::event::{EventKind, NewInboxEvent, unrouted_lane};
+use crate::event::{EventKind, NewInboxEvent, Said, storable_json, unrouted_lane};
 use crate::store::Provider;
 
 /// How old a signature's timestamp may be (as far ahead too).
@@ -62,8 +62,9 @@ async fn receive_event(
     }
     let event: EventIn =
         serde_json::from_slice(&body).map_err(|e| AppError::Malformed(e.to_string()))?;
-    let payload =
-        String::from_utf8(body.to_vec()).map_err(|e| AppError::Malformed(e.to_string()))?;
+    let payload = String::from_utf8(body.to_vec())
+        .map_err(|e| AppError::Malformed(e.to_string()))
+        .and_then(|json| storable_json(json).map_err(|e| AppError::Malformed(e.to_string())))?;
     let id = event.dedup_id(&body);
     let meaning = event.meaning(match state.config.chatwoot.mode {
         ChatwootMode::Mirror => Reading::Mirror,
@@ -84,7 +85,16 @@ async fn receive_event(
         }
         (_, Some((business, key))) => (business, key, EventKind::Staff),
     };
+    // A customer's words through Chatwoot (channel mode) are listed with the other channels'.
+    let said = match (&meaning, kind) {
+        (Meaning::CustomerWrote { text }, EventKind::Staff) => {
+            ConversationKey::parse(&conversation_key)
+                .map(|key| Said::new(&key.customer.to_string(), Some(text)))
+        }
+        _ => None,
+    };
     let new = NewInboxEvent {
+        said,
         provider: Provider::Chatwoot,
         provider_event_id: id,
         business_id,

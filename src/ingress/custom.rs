@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::conversation::ConversationKey;
 use crate::custom::wire::{MessageIn, WireError};
 use crate::error::AppError;
-use crate::event::{EventKind, NewInboxEvent};
+use crate::event::{EventKind, NewInboxEvent, Said, storable_json};
 use crate::store::Provider;
 
 /// A message: verified, read, stored before the 200.
@@ -66,12 +66,15 @@ async fn receive_message(
 pub fn inbox_event(message: &MessageIn, received_at: DateTime<Utc>) -> NewInboxEvent {
     let key = ConversationKey::custom(&message.to, message.from.clone());
     NewInboxEvent {
+        said: Some(Said::new(message.from.as_str(), Some(&message.text))),
         provider: Provider::Custom,
         provider_event_id: message.message_id.clone(),
         business_id: message.to.to_string(),
         conversation_key: key.to_string(),
         kind: EventKind::Message,
-        payload: serde_json::to_string(message).unwrap_or_default(),
+        payload: serde_json::to_string(message)
+            .and_then(storable_json)
+            .unwrap_or_default(),
         received_at,
     }
 }

@@ -102,6 +102,7 @@ pub async fn inbox_event(
         ),
     };
     Ok(NewInboxEvent {
+        said: None,
         provider: Provider::Stripe,
         provider_event_id: event.id.clone(),
         business_id,

@@ -156,8 +156,10 @@ fn inbox_event(event: WebhookEvent, received_at: DateTime<Utc>) -> NewInboxEvent
         conversation_key,
         kind,
         payload,
+        said,
     } = event;
     NewInboxEvent {
+        said,
         provider: Provider::WhatsApp,
         provider_event_id,
         business_id,

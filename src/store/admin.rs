@@ -145,18 +145,18 @@ pub struct DeadOutbound {
 const DEPOSITS: &str = "SELECT CAST(sum(CASE WHEN status = 'paid' THEN amount_minor ELSE 0 END) AS BIGINT), \
      CAST(sum(amount_refunded) AS BIGINT) FROM payments";
 
-/// How a backend reads a message's sender and text out of its payload (as the indexes do).
-fn json_paths(store: &Store) -> (&'static str, &'static str) {
-    match store {
-        Store::Postgres(_) => (
-            "(payload #>> '{message,from}')",
-            "(payload #>> '{message,text,body}')",
-        ),
-        Store::Sqlite(_) => (
-            "json_extract(payload, '$.message.from')",
-            "json_extract(payload, '$.message.text.body')",
-        ),
+/// A LIKE pattern matching any text that contains `text`, its `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
     }
+    pattern.push('%');
+    pattern
 }
 
 /// A value to bind, in the order the placeholders were numbered.
@@ -217,11 +217,10 @@ impl Store {
         &self,
         filter: &MessageFilter,
     ) -> Result<Page<ListedMessage>, StoreError> {
-        let (from_path, text_path) = json_paths(self);
         let mut c = Conditions::default();
         if let Some(digits) = &filter.from_digits {
             c.add(
-                |n| format!("{from_path} = ${n}"),
+                |n| format!("message_from = ${n}"),
                 Bind::Text(digits.clone()),
             );
         }
@@ -229,17 +228,13 @@ impl Store {
             c.add(|n| format!("received_at >= ${n}"), Bind::Time(Time(since)));
         }
         if let Some(text) = &filter.text {
-            // `instr`/`strpos` rather than LIKE: nothing in the text needs escaping.
-            let find = match self {
-                Store::Postgres(_) => "strpos",
-                Store::Sqlite(_) => "instr",
-            };
+            // The stored text is folded to lower case; on Postgres the trigram index serves LIKE.
             c.add(
-                |n| format!("{find}(lower({text_path}), lower(${n})) > 0"),
-                Bind::Text(text.clone()),
+                |n| format!("message_text LIKE ${n} ESCAPE '\\'"),
+                Bind::Text(contains_pattern(&text.to_lowercase())),
             );
         }
-        let filters = c.and("kind = 'message'");
+        let filters = c.and("message_from IS NOT NULL");
         let (limit, offset) = (c.next(), c.next() + 1);
         let list = format!(
             "SELECT id, conversation_key, received_at, status, payload FROM inbox_events \
@@ -317,15 +312,13 @@ impl Store {
 
     /// The newest message of each sender given (digits), for the conversations list.
     pub async fn last_message_of(&self, digits: &str) -> Result<Option<ListedMessage>, StoreError> {
-        let (from_path, _) = json_paths(self);
-        let sql = format!(
+        let row: Option<MessageRow> = on!(Store, self, |s| sqlx::query_as(
             "SELECT id, conversation_key, received_at, status, payload FROM inbox_events \
-             WHERE kind = 'message' AND {from_path} = $1 ORDER BY received_at DESC, id DESC LIMIT 1"
-        );
-        let row: Option<MessageRow> = on!(Store, self, |s| sqlx::query_as(&sql)
-            .bind(digits)
-            .fetch_optional(s.read())
-            .await?);
+             WHERE message_from = $1 ORDER BY received_at DESC, id DESC LIMIT 1"
+        )
+        .bind(digits)
+        .fetch_optional(s.read())
+        .await?);
         Ok(row.map(|r| ListedMessage {
             id: r.id,
             conversation_key: r.conversation_key,
@@ -416,22 +409,17 @@ impl Store {
 
     /// The numbers of the stats page; messages per day over the `days` days up to `now`.
     pub async fn totals(&self, now: DateTime<Utc>, days: u32) -> Result<Totals, StoreError> {
-        let (from_path, _) = json_paths(self);
-        let summary = format!(
-            "SELECT count(*), count(DISTINCT {from_path}), min(received_at), max(received_at) \
-             FROM inbox_events WHERE kind = 'message'"
-        );
-        let top = format!(
-            "SELECT {from_path} AS sender, count(*) AS n FROM inbox_events \
-             WHERE kind = 'message' AND {from_path} IS NOT NULL \
-             GROUP BY {from_path} ORDER BY n DESC, sender LIMIT 5"
-        );
+        let summary = "SELECT count(*), count(DISTINCT message_from), min(received_at), max(received_at) \
+             FROM inbox_events WHERE message_from IS NOT NULL";
+        let top = "SELECT message_from AS sender, count(*) AS n FROM inbox_events \
+             WHERE message_from IS NOT NULL \
+             GROUP BY message_from ORDER BY n DESC, sender LIMIT 5";
         let since = now - chrono::Duration::days(i64::from(days));
         let summary: (i64, i64, Option<Time>, Option<Time>) =
-            on!(Store, self, |s| sqlx::query_as(&summary)
+            on!(Store, self, |s| sqlx::query_as(summary)
                 .fetch_one(s.read())
                 .await?);
-        let top: Vec<(String, i64)> = on!(Store, self, |s| sqlx::query_as(&top)
+        let top: Vec<(String, i64)> = on!(Store, self, |s| sqlx::query_as(top)
             .fetch_all(s.read())
             .await?);
         let outbound: (i64,) = on!(Store, self, |s| sqlx::query_as(
@@ -455,18 +443,20 @@ impl Store {
         )
         .fetch_all(s.read())
         .await?);
-        let recent: Vec<(Time,)> = on!(Store, self, |s| sqlx::query_as(
-            "SELECT received_at FROM inbox_events WHERE kind = 'message' AND received_at >= $1",
+        let recent: Vec<(Time,)> = on!(Store, self, |s| {
+            sqlx::query_as(
+            "SELECT received_at FROM inbox_events WHERE message_from IS NOT NULL AND received_at >= $1",
         )
         .bind(Time(since))
         .fetch_all(s.read())
-        .await?);
+        .await?
+        });
         let money: (Option<i64>, Option<i64>) = on!(Store, self, |s| sqlx::query_as(DEPOSITS)
             .fetch_one(s.read())
             .await?);
         let answered: Vec<(Time, Option<Time>)> = on!(Store, self, |s| sqlx::query_as(
             "SELECT received_at, processed_at FROM inbox_events \
-             WHERE kind = 'message' ORDER BY received_at DESC, id DESC LIMIT 1000",
+             WHERE message_from IS NOT NULL ORDER BY received_at DESC, id DESC LIMIT 1000",
         )
         .fetch_all(s.read())
         .await?);

@@ -22,8 +22,8 @@ const COLUMNS: &str = "id, provider, provider_event_id, business_id, conversatio
 /// Stores one event unless its `(provider, provider_event_id)` is stored already, or was and has been
 /// removed by retention (`inbox_seen`).
 pub(super) const INSERT: &str = "INSERT INTO inbox_events (provider, provider_event_id, business_id, \
-         conversation_key, kind, payload, received_at, next_attempt_at) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $7 \
+         conversation_key, kind, payload, received_at, next_attempt_at, message_from, message_text) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $7, $8, $9 \
      WHERE NOT EXISTS (SELECT 1 FROM inbox_seen WHERE provider = $1 AND provider_event_id = $2) \
      ON CONFLICT (provider, provider_event_id) DO NOTHING";
 
@@ -448,6 +448,8 @@ impl Tx<'_> {
             .bind(e.kind.as_str())
             .bind(payload)
             .bind(Time(e.received_at))
+            .bind(e.said.as_ref().map(|said| &said.from_digits))
+            .bind(e.said.as_ref().and_then(|said| said.folded_text.as_ref()))
             .execute(&mut **tx)
             .await?
             .rows_affected());
@@ -491,6 +493,8 @@ mod pg {
         let mut kinds = Vec::with_capacity(batch.len());
         let mut payloads = Vec::with_capacity(batch.len());
         let mut received = Vec::with_capacity(batch.len());
+        let mut froms = Vec::with_capacity(batch.len());
+        let mut texts = Vec::with_capacity(batch.len());
         for e in batch {
             providers.push(e.provider.as_str());
             ids.push(e.provider_event_id.as_str());
@@ -499,14 +503,16 @@ mod pg {
             kinds.push(e.kind.as_str());
             payloads.push(e.payload.as_str());
             received.push(e.received_at);
+            froms.push(e.said.as_ref().map(|said| said.from_digits.as_str()));
+            texts.push(e.said.as_ref().and_then(|said| said.folded_text.as_deref()));
         }
         let inserted: Vec<(String, String)> = sqlx::query_as(
             "INSERT INTO inbox_events \
                (provider, provider_event_id, business_id, conversation_key, kind, payload, \
-                received_at, next_attempt_at) \
-             SELECT p, e, b, c, k, pl::jsonb, r, r \
+                received_at, next_attempt_at, message_from, message_text) \
+             SELECT p, e, b, c, k, pl::jsonb, r, r, mf, mt \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                         $7::timestamptz[]) AS t(p, e, b, c, k, pl, r) \
+                         $7::timestamptz[], $8::text[], $9::text[]) AS t(p, e, b, c, k, pl, r, mf, mt) \
              WHERE NOT EXISTS (SELECT 1 FROM inbox_seen s \
                                WHERE s.provider = t.p AND s.provider_event_id = t.e) \
              ON CONFLICT (provider, provider_event_id) DO NOTHING \
@@ -519,6 +525,8 @@ mod pg {
         .bind(&kinds)
         .bind(&payloads)
         .bind(&received)
+        .bind(&froms)
+        .bind(&texts)
         .fetch_all(pool)
         .await?;
         let new: HashSet<(String, String)> = inserted.into_iter().collect();

@@ -76,13 +76,13 @@ impl PgStore {
         &MIGRATOR
     }
 
-    /// Whether the `btree_gist` extension (the no-double-booking constraint's) is installed, and if
-    /// not, whether it can be.
-    pub async fn btree_gist(&self) -> Result<(bool, bool), StoreError> {
+    /// Whether an extension the migrations create is installed, and if not, whether it can be.
+    pub async fn extension(&self, name: &str) -> Result<(bool, bool), StoreError> {
         let (installed, available): (bool, bool) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'btree_gist'), \
-                    EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'btree_gist')",
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = $1), \
+                    EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1)",
         )
+        .bind(name)
         .fetch_one(&self.pool)
         .await?;
         Ok((installed, available))

@@ -52,6 +52,7 @@ impl DueRow {
         let payload = serde_json::to_string(&fired)
             .map_err(|e| StoreError::Corrupt(format!("timer {}: {e}", self.id)))?;
         Ok(NewInboxEvent {
+            said: None,
             provider: Provider::Timer,
             provider_event_id: format!("{}@{due_ms}", self.timer_key),
             business_id: self.business_id.clone(),

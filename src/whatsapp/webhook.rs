@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::conversation::{ConversationKey, CustomerId};
+use crate::event::{Said, storable_json};
 
 type Extra = Map<String, Value>;
 
@@ -394,6 +395,18 @@ impl MessageIn {
         CustomerId::from_parts(phone, user_id)
     }
 
+    /// The words of the message a person reads in the chat: its text, the title of the choice
+    /// tapped, or a media's caption; `None` for anything else.
+    pub fn words(&self) -> Option<&str> {
+        match self.content() {
+            MessageContent::Text(t) => Some(t),
+            MessageContent::Choice { title, .. } => Some(title),
+            MessageContent::QuickReply { text, .. } => Some(text),
+            MessageContent::Media { caption, .. } => caption,
+            _ => None,
+        }
+    }
+
     pub fn content(&self) -> MessageContent<'_> {
         match self.kind.as_str() {
             "text" => match &self.text {
@@ -555,6 +568,8 @@ pub struct WebhookEvent {
     pub kind: WebhookEventKind,
     /// The event's JSON: a [`MessageEvent`], [`StatusEvent`], [`ErrorsEvent`] or [`OtherEvent`].
     pub payload: String,
+    /// A message's sender and words, for the operator's listings.
+    pub said: Option<Said>,
 }
 
 impl NotificationIn {
@@ -583,6 +598,7 @@ impl NotificationIn {
                             conversation_key: format!("whatsapp:{}:system", entry.id),
                             kind: WebhookEventKind::Other,
                             payload,
+                            said: None,
                         });
                         continue;
                     }
@@ -591,8 +607,9 @@ impl NotificationIn {
                 let contacts = std::mem::take(&mut value.contacts);
                 for message in std::mem::take(&mut value.messages) {
                     let contact = find_contact(&contacts, &message).cloned();
-                    let key =
-                        ConversationKey::whatsapp(&business, message.customer(contact.as_ref()));
+                    let customer = message.customer(contact.as_ref());
+                    let said = Said::new(&customer.to_string(), message.words());
+                    let key = ConversationKey::whatsapp(&business, customer);
                     let id = message.id.clone();
                     let payload = event_payload(&MessageEvent {
                         metadata: metadata.clone(),
@@ -605,6 +622,7 @@ impl NotificationIn {
                         conversation_key: key.to_string(),
                         kind: WebhookEventKind::Message,
                         payload,
+                        said: Some(said),
                     });
                 }
                 for status in std::mem::take(&mut value.statuses) {
@@ -626,6 +644,7 @@ impl NotificationIn {
                         conversation_key: key.status_lane(),
                         kind: WebhookEventKind::Status,
                         payload,
+                        said: None,
                     });
                 }
                 if !value.errors.is_empty() {
@@ -640,6 +659,7 @@ impl NotificationIn {
                             .to_string(),
                         kind: WebhookEventKind::Error,
                         payload,
+                        said: None,
                     });
                 }
             }
@@ -665,25 +685,9 @@ fn find_contact<'a>(contacts: &'a [ContactIn], message: &MessageIn) -> Option<&'
         })
 }
 
-/// An event's stored JSON. A NUL character (which a customer's client can send) becomes U+FFFD: Postgres'
-/// `jsonb` cannot hold `\u0000`, and an event the database refuses would be refused on every retry.
+/// An event's stored JSON (see [`storable_json`]).
 fn event_payload<T: Serialize>(event: &T) -> Result<String, serde_json::Error> {
-    let payload = serde_json::to_string(event)?;
-    if !payload.contains("\\u0000") {
-        return Ok(payload);
-    }
-    let mut value = serde_json::to_value(event)?;
-    replace_nul(&mut value);
-    serde_json::to_string(&value)
-}
-
-fn replace_nul(value: &mut Value) {
-    match value {
-        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{fffd}"),
-        Value::Array(items) => items.iter_mut().for_each(replace_nul),
-        Value::Object(map) => map.values_mut().for_each(replace_nul),
-        _ => {}
-    }
+    storable_json(serde_json::to_string(event)?)
 }
 
 fn digest(payload: &str) -> String {

@@ -444,6 +444,7 @@ pub fn news_event(
     now: DateTime<Utc>,
 ) -> NewInboxEvent {
     NewInboxEvent {
+        said: None,
         provider: Provider::Stripe,
         provider_event_id: id.clone(),
         business_id: business_id.to_owned(),

@@ -85,6 +85,7 @@ pub async fn route(store: &Store, event: &InboxEvent) -> Outcome {
             business_id,
         } => {
             let routed = NewInboxEvent {
+                said: None,
                 provider: event.provider,
                 provider_event_id: format!("{}@routed", event.provider_event_id),
                 business_id,

@@ -268,6 +268,15 @@ async fn messages_are_filtered_ordered_and_paged(backend: Backend) {
     let (_, q) = api(&app, "/api/messages?q=cita").await;
     assert_eq!(q["total"], 1);
     assert_eq!(q["data"][0]["text"], "Hola, quiero una CITA");
+    // Case folds beyond ASCII; `%`, `_` and `\` are letters to find, not wildcards.
+    let (_, q) = api(&app, "/api/messages?q=MA%C3%91ANA").await;
+    assert_eq!(q["total"], 1, "{q}");
+    assert_eq!(q["data"][0]["text"], "mañana por la tarde");
+    for literal in ["%25", "_", "h_llo", "%5C"] {
+        let (status, q) = api(&app, &format!("/api/messages?q={literal}")).await;
+        assert_eq!(status, 200, "{literal}: {q}");
+        assert_eq!(q["total"], 0, "{literal}: {q}");
+    }
     let since = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let (_, recent) = api(
         &app,
@@ -476,6 +485,17 @@ async fn generic_channel_messages_are_read_with_their_sender_and_text(backend: B
     assert_eq!(first["from"], "+34600444051", "{first}");
     assert_eq!(first["text"], "hola, quiero una cita", "{first}");
     assert_eq!(first["type"], "text", "{first}");
+    for path in [
+        "/api/messages?from=%2B34600444051",
+        "/api/messages?from=34600444051&q=QUIERO",
+    ] {
+        let (_, found) = api(&app, path).await;
+        assert_eq!(found["total"], 1, "{path}: {found}");
+        assert_eq!(found["data"][0]["text"], "hola, quiero una cita");
+    }
+    let (_, stats) = api(&app, "/api/stats").await;
+    assert_eq!(stats["customers"], 1, "{stats}");
+    assert_eq!(stats["top_senders"][0]["from"], "+34600444051", "{stats}");
 
     let key = "custom:+34910000000:+34600444051";
     let path = key.replace('+', "%2B");

@@ -288,6 +288,38 @@ async fn the_admin_transcript_reads_channel_mode(backend: Backend) {
     assert_eq!(lines[0], ("in", "hola"));
     assert_eq!(lines[1].0, "out");
     assert!(lines[1].1.contains("Peluquería Malasaña"), "{lines:?}");
+
+    // The customer's words through Chatwoot are listed, and found by sender and text, with the
+    // other channels' messages; the agent's own messages are not the customer's.
+    ana.say("Quiero una cita").await;
+    for path in [
+        "/api/messages",
+        "/api/messages?from=%2B34600888998",
+        "/api/messages?q=CITA",
+    ] {
+        let (status, listed) = crate::admin::api(&app, path).await;
+        assert_eq!(status, 200, "{listed}");
+        let texts: Vec<&str> = listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap())
+            .collect();
+        let expected: &[&str] = if path.contains("q=") {
+            &["Quiero una cita"]
+        } else {
+            &["hola", "Quiero una cita"]
+        };
+        assert_eq!(texts, expected, "{path}: {listed}");
+        assert_eq!(
+            listed["data"][0]["from"], "+34600888998",
+            "{path}: {listed}"
+        );
+    }
+    let (_, stats) = crate::admin::api(&app, "/api/stats").await;
+    assert_eq!(stats["messages"], 2, "{stats}");
+    assert_eq!(stats["customers"], 1, "{stats}");
+    assert_eq!(stats["top_senders"][0]["from"], "+34600888998", "{stats}");
 }
 both_backends!(
     admin_transcript_in_channel_mode,

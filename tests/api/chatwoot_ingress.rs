@@ -131,6 +131,23 @@ both_backends!(
     a_signed_agent_reply_is_stored_once_in_the_customers_lane
 );
 
+/// An agent's reply carrying U+0000 (which Postgres' `jsonb` cannot hold) is stored with U+FFFD in
+/// its place and acknowledged, not refused on every one of Chatwoot's retries.
+#[tokio::test]
+async fn a_reply_with_a_nul_character_is_stored_not_refused_forever() {
+    let app = chatwoot_builder(Backend::Postgres).spawn().await;
+    let event = agent_reply(9103, 153, "+34600111222", "Hola\u{0}Ana");
+    let res = post_event(&app, &event).await;
+    assert_eq!(res.status(), 200);
+    let stored = app
+        .store
+        .find_inbox_event(Provider::Chatwoot, "message_created:9103")
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(stored.payload["content"], "Hola\u{fffd}Ana");
+}
+
 async fn events_the_bot_does_not_act_on_are_stored_and_marked_ignored(backend: Backend) {
     let app = chatwoot_builder(backend).spawn().await;
     let cases = [

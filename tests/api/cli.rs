@@ -258,6 +258,7 @@ async fn inbox_dead_lists_failed_events_and_replay_puts_them_back() {
     store.migrate().await.unwrap();
     store
         .record_inbound(&[NewInboxEvent {
+            said: None,
             provider: Provider::WhatsApp,
             provider_event_id: "wamid.ops".into(),
             business_id: "b".into(),

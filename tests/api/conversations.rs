@@ -776,6 +776,7 @@ async fn a_turn_commits_once_and_only_under_its_claim(backend: Backend) {
     let key = "whatsapp:b:+34600000777";
     store
         .record_inbound(&[NewInboxEvent {
+            said: None,
             provider: Provider::WhatsApp,
             provider_event_id: "wamid.once".into(),
             business_id: "b".into(),
@@ -885,6 +886,7 @@ async fn turns_committed_together_apply_each_under_its_own_claim(backend: Backen
             &phones
                 .iter()
                 .map(|phone| NewInboxEvent {
+                    said: None,
                     provider: Provider::WhatsApp,
                     provider_event_id: format!("wamid.{phone}"),
                     business_id: "b".into(),

@@ -90,6 +90,23 @@ both_backends!(
     a_signed_message_is_stored_in_its_conversations_lane_before_the_200
 );
 
+/// Postgres cannot hold U+0000 in `jsonb` or `text`: a message carrying one is still stored (as
+/// U+FFFD) and acknowledged, or the gateway would send it again in vain for ever.
+#[tokio::test]
+async fn a_message_with_a_nul_character_is_stored_not_refused_forever() {
+    let app = builder(Backend::Postgres, NOWHERE).spawn().await;
+    let id = unique("m");
+    let res = post(&app, &message(&id, "+34600111222", "hola\u{0}mundo")).await;
+    assert_eq!(res.status(), 200);
+    let stored = app
+        .store
+        .find_inbox_event(Provider::Custom, &id)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(stored.payload["text"], "hola\u{fffd}mundo");
+}
+
 async fn bad_missing_and_changed_signatures_are_refused_with_401_before_parsing(backend: Backend) {
     let app = builder(backend, NOWHERE)
         .var("RATE_LIMIT_INVALID_PER_MINUTE", "100")

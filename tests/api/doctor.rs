@@ -447,3 +447,35 @@ async fn a_chatwoot_that_hangs_fails_within_the_timeout() {
         "gave up on its own"
     );
 }
+
+/// On Postgres the database check names the extensions the migrations create, each installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_the_extensions_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::TestDb::new(Backend::Postgres).await;
+    let url = db.url.clone();
+    let migrate = Command::new(BIN)
+        .arg("migrate")
+        .env_clear()
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{migrate:?}");
+    let (_, report) =
+        tokio::task::spawn_blocking(move || doctor(dir.path(), &[], &[("DATABASE_URL", &url)]))
+            .await
+            .unwrap();
+    assert!(
+        line(&report, "database").contains("is migrated"),
+        "{report}"
+    );
+    assert!(
+        line(&report, "btree_gist").starts_with("ok") && report.contains("(no double booking)"),
+        "{report}"
+    );
+    assert!(
+        line(&report, "pg_trgm").starts_with("ok")
+            && report.contains("(the messages' text search)"),
+        "{report}"
+    );
+}

@@ -108,6 +108,7 @@ async fn play(
         });
         store
             .record_inbound(&[NewInboxEvent {
+                said: None,
                 provider: Provider::WhatsApp,
                 provider_event_id: wamid.clone(),
                 business_id: "106540352242922".into(),

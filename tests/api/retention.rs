@@ -17,6 +17,7 @@ const BUSINESS: &str = "106540352242922";
 
 fn event(id: &str, at: DateTime<Utc>) -> NewInboxEvent {
     NewInboxEvent {
+        said: None,
         provider: Provider::WhatsApp,
         provider_event_id: id.to_owned(),
         business_id: BUSINESS.to_owned(),

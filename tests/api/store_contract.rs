@@ -10,6 +10,7 @@ use crate::helpers::{Backend, TestDb};
 
 fn event(id: &str, conversation: &str, at: DateTime<Utc>) -> NewInboxEvent {
     NewInboxEvent {
+        said: None,
         provider: Provider::WhatsApp,
         provider_event_id: id.to_owned(),
         business_id: "106540352242922".to_owned(),

@@ -56,6 +56,7 @@ async fn events_of_one_conversation_run_in_order_across_workers(backend: Backend
     for n in 0..20 {
         for c in 0..5 {
             batch.push(NewInboxEvent {
+                said: None,
                 provider: Provider::WhatsApp,
                 provider_event_id: format!("c{c}-{n:02}"),
                 business_id: "b".into(),
@@ -140,6 +141,7 @@ async fn a_failing_event_is_retried_then_dead_with_its_error() {
     let store = db.store().await;
     store
         .record_inbound(&[NewInboxEvent {
+            said: None,
             provider: Provider::WhatsApp,
             provider_event_id: "bad".into(),
             business_id: "b".into(),
@@ -183,6 +185,7 @@ async fn a_dead_event_can_be_listed_and_replayed(backend: Backend) {
     let store = db.store().await;
     store
         .record_inbound(&[NewInboxEvent {
+            said: None,
             provider: Provider::WhatsApp,
             provider_event_id: "doomed".into(),
             business_id: "b".into(),
@@ -240,6 +243,7 @@ both_backends!(replay, a_dead_event_can_be_listed_and_replayed);
 
 fn message(id: &str, conversation: &str) -> NewInboxEvent {
     NewInboxEvent {
+        said: None,
         provider: Provider::WhatsApp,
         provider_event_id: id.into(),
         business_id: "b".into(),
@@ -420,6 +424,7 @@ async fn a_status_ahead_of_its_wamid_is_retried_and_applied_once_the_wamid_is_st
     let wamid = "wamid.early";
     store
         .record_inbound(&[NewInboxEvent {
+            said: None,
             provider: Provider::WhatsApp,
             provider_event_id: format!("{wamid}:delivered"),
             business_id: reply.business_id.clone(),
