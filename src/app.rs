@@ -29,6 +29,7 @@ use crate::ingress::dedup::SeenCache;
 use crate::ingress::ratelimit::RateLimiter;
 use crate::store::writer::{InboxWriter, WriterOptions};
 use crate::store::{Store, StoreOptions};
+use crate::stripe::client::Sandbox;
 use crate::telemetry::Metrics;
 use crate::worker::housekeeping;
 use crate::worker::inbox::WorkerOptions;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     /// Whether WhatsApp sending is paused (token or account problem), for readiness.
     pub sending: Arc<SendingState>,
+    /// The Stripe stand-in the simulated conversations' deposits go to (the simulator's "pay").
+    pub stripe_sandbox: Sandbox,
     pub started: Instant,
 }
 
@@ -102,6 +105,7 @@ impl App {
         let (audit, audit_writer) = AuditSink::spawn(store.clone(), metrics.clone());
 
         let senders = Senders::from_config(&config, &metrics)?;
+        let stripe_sandbox = senders.stripe_sandbox.clone();
         let pacer = Arc::new(Pacer::new(
             config
                 .whatsapp
@@ -178,6 +182,7 @@ impl App {
                 metrics,
                 catalog: setup.catalog,
                 sending: pipeline.sending(),
+                stripe_sandbox,
                 started: Instant::now(),
             },
             shutdown,

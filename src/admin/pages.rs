@@ -813,6 +813,8 @@ struct SimulatorPage {
     phone: String,
     transcript: Vec<Line>,
     choices: Vec<String>,
+    /// A payment link is open: the page offers to pay it (in the sandbox).
+    can_pay: bool,
 }
 
 async fn simulator_page(
@@ -828,6 +830,7 @@ async fn simulator_page(
         phone: simulator::phone()?.as_str().to_owned(),
         transcript: views::transcript(&state.store, &state.catalog, &key).await?,
         choices: choices.into_iter().map(|c| c.title).collect(),
+        can_pay: simulator::can_pay(&state).await?,
     })
 }
 
@@ -839,6 +842,7 @@ async fn simulator_act(
     let form = Params(form);
     form_session(&state, &headers, &form)?;
     let act = match (form.get("choice"), form.text("text", 4096)?) {
+        _ if form.get("pay").is_some() => Act::Pay,
         (Some(n), _) => Act::Tap(n.parse().map_err(|_| AppError::BadParameter {
             name: "choice",
             reason: format!("expected a number, got '{n}'"),

@@ -47,10 +47,24 @@ pub async fn last_choices(state: &AppState) -> Result<(Vec<Choice>, Option<Strin
     })
 }
 
-/// What the customer does: writes a line, or taps the `n`-th choice of the bot's last message.
+/// What the customer does: writes a line, taps the `n`-th choice of the bot's last message, or
+/// pays the open payment link (in the Stripe sandbox: the simulated conversation's deposits never
+/// reach the salon's Stripe).
 pub enum Act {
     Text(String),
     Tap(usize),
+    Pay,
+}
+
+/// Whether the test customer has a payment link to pay: a deposit waiting, with its session.
+pub async fn can_pay(state: &AppState) -> Result<bool, AppError> {
+    let key = conversation_key()?;
+    Ok(state
+        .store
+        .unsettled_payments()
+        .await?
+        .iter()
+        .any(|p| p.conversation_key == key && p.session_id.is_some()))
 }
 
 /// Sends the customer's act through the real path and waits (a while) for the bot's answer.
@@ -59,6 +73,16 @@ pub async fn act(state: &AppState, act: Act) -> Result<(), AppError> {
     let id = format!("wamid.sim.{}", uuid::Uuid::new_v4().simple());
     let now = Utc::now();
     let message = match act {
+        Act::Pay => {
+            chat::pay_open_links(
+                &state.store,
+                &state.stripe_sandbox,
+                &conversation_key()?,
+                now,
+            )
+            .await?;
+            return wait_for_answer(state, None).await;
+        }
         Act::Text(text) => chat::text_message(&from, &id, now.timestamp(), &text),
         Act::Tap(n) => {
             let (choices, wamid) = last_choices(state).await?;
@@ -77,29 +101,41 @@ pub async fn act(state: &AppState, act: Act) -> Result<(), AppError> {
         Ok(Ok(_)) => {}
         Ok(Err(_)) | Err(_) => return Err(AppError::Unavailable),
     }
-    wait_for_answer(state, &id).await
+    wait_for_answer(state, Some(&id)).await
 }
 
-/// Until the message is handled and its replies are out (or `ANSWER_WAIT` has passed).
-async fn wait_for_answer(state: &AppState, id: &str) -> Result<(), AppError> {
+/// Until the message `id` and every other event of the conversation are handled and the replies
+/// are out, twice in a row (a call's answer may put news in the lane between the two reads), or
+/// `ANSWER_WAIT` has passed.
+async fn wait_for_answer(state: &AppState, id: Option<&str>) -> Result<(), AppError> {
     let deadline = tokio::time::Instant::now() + ANSWER_WAIT;
     let key = conversation_key()?;
+    let done =
+        |e: &crate::store::InboxEvent| matches!(e.status, InboxStatus::Done | InboxStatus::Dead);
+    let mut quiet = 0;
     while tokio::time::Instant::now() < deadline {
-        let handled = state
-            .store
-            .find_inbox_event(Provider::WhatsApp, id)
-            .await?
-            .is_some_and(|e| matches!(e.status, InboxStatus::Done | InboxStatus::Dead));
-        if handled {
-            let open = state
+        let handled = match id {
+            Some(id) => state
                 .store
-                .recent_outbox(Some(&key), 20)
+                .find_inbox_event(Provider::WhatsApp, id)
                 .await?
-                .iter()
-                .any(|r| matches!(r.status, OutboundStatus::Pending | OutboundStatus::Sending));
-            if !open {
-                return Ok(());
-            }
+                .is_some_and(|e| done(&e)),
+            None => true,
+        } && state
+            .store
+            .conversation_events(&key)
+            .await?
+            .iter()
+            .all(done);
+        let open = state
+            .store
+            .recent_outbox(Some(&key), 20)
+            .await?
+            .iter()
+            .any(|r| matches!(r.status, OutboundStatus::Pending | OutboundStatus::Sending));
+        quiet = if handled && !open { quiet + 1 } else { 0 };
+        if quiet == 2 {
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -59,6 +59,39 @@ pub use inbound::{notification, notification_to, tap_message, text_message};
 /// The simulated business number's id (WhatsApp's `phone_number_id`): the conversation key is
 /// `whatsapp:simulator:<phone>`.
 pub const BUSINESS_ID: &str = "simulator";
+
+/// Pays a simulated conversation's open payment links in the Stripe sandbox, as the customer would
+/// on Checkout, and puts the news in the conversation's lane as reconciliation does for Stripe's
+/// (the bot hears of it as of a real payment). How many were paid.
+pub async fn pay_open_links(
+    store: &Store,
+    sandbox: &Sandbox,
+    conversation_key: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<usize, crate::store::StoreError> {
+    let mut paid = 0;
+    for payment in store.unsettled_payments().await? {
+        if payment.conversation_key == conversation_key
+            && let Some(session) = payment.session_id.as_deref()
+            && sandbox.pay(session).is_some()
+        {
+            paid += 1;
+        }
+    }
+    if paid > 0 {
+        let api = StripeApi::Sandbox(sandbox.clone());
+        crate::worker::reconcile::reconcile_conversation(store, &api, conversation_key, now)
+            .await?;
+    }
+    Ok(paid)
+}
+
+/// Whether a conversation's business number is the simulated one (`salonbot chat` and the staff
+/// pages' simulator): its replies, deposits and refunds stay on this machine (the WhatsApp and
+/// Stripe sandboxes) and it is not mirrored into the staff inbox, whatever is configured.
+pub fn is_simulated(business_id: &str) -> bool {
+    business_id == BUSINESS_ID
+}
 /// The customer's phone when neither `--phone` nor `--lang` is given.
 pub const DEFAULT_PHONE: &str = "+34600000000";
 /// How often due timers fire (and failed events are retried) while the prompt waits.
@@ -137,6 +170,7 @@ async fn session(config: Config, options: ChatOptions) -> anyhow::Result<()> {
     let senders = Senders {
         whatsapp: WhatsAppSender::Sandbox,
         stripe: Some(StripeApi::Sandbox(stripe.clone())),
+        stripe_sandbox: stripe.clone(),
         // No Chatwoot: `/agent` and `/resolve` stand in for the staff inbox.
         chatwoot: None,
         staff: Some(StaffSettings {
@@ -456,24 +490,19 @@ impl Chat {
     async fn pay(&mut self) -> anyhow::Result<()> {
         // The link may still be on its way (the session's news not applied yet).
         self.pump().await?;
-        let mut paid = 0;
-        for payment in self.store.unsettled_payments().await? {
-            if payment.conversation_key != self.conversation_key {
-                continue;
-            }
-            if let Some(session) = payment.session_id.as_deref()
-                && self.stripe.pay(session).is_some()
-            {
-                paid += 1;
-            }
-        }
-        if paid == 0 {
+        if pay_open_links(
+            &self.store,
+            &self.stripe,
+            &self.conversation_key,
+            Utc::now(),
+        )
+        .await?
+            == 0
+        {
             println!("(no payment link is open to pay)");
             return Ok(());
         }
         println!("  (paid on the sandbox's Checkout)");
-        let api = StripeApi::Sandbox(self.stripe.clone());
-        crate::worker::reconcile::reconcile(&self.store, &api, Utc::now()).await?;
         self.pump().await?;
         Ok(())
     }

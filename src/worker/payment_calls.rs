@@ -21,6 +21,7 @@ use crate::store::{
     CallAnswer, CallOutcome, NewOutbound, Outbound, Provider, Settle, Store, StoreError,
     StoredPayment, provider_lane,
 };
+use crate::stripe::client::Sandbox;
 use crate::stripe::wire::{APPOINTMENT_KEY, ATTEMPT_KEY, CheckoutSessionOut, RefundOut};
 use crate::stripe::{StripeApi, StripeError};
 use crate::worker::retry::RetryPolicy;
@@ -128,6 +129,8 @@ impl PaymentCall {
 pub struct PaymentSender {
     store: Store,
     api: Option<StripeApi>,
+    /// The simulated conversations' Stripe ([`crate::chat::is_simulated`]).
+    sandbox: StripeApi,
 }
 
 /// What to do with a claimed call, once made (or not).
@@ -154,9 +157,14 @@ impl Made {
 }
 
 impl PaymentSender {
-    /// `api` is `None` where Stripe is not configured: its rows then fail with that reason.
-    pub fn new(store: Store, api: Option<StripeApi>) -> Self {
-        Self { store, api }
+    /// `api` is `None` where Stripe is not configured: its rows then fail with that reason. The
+    /// simulated conversations' rows go to `sandbox` instead, whatever is configured.
+    pub fn new(store: Store, api: Option<StripeApi>, sandbox: Sandbox) -> Self {
+        Self {
+            store,
+            api,
+            sandbox: StripeApi::Sandbox(sandbox),
+        }
     }
 
     /// Makes one claimed call and settles it: answered (with its news), retried later, or given up.
@@ -176,7 +184,12 @@ impl PaymentSender {
             }
         };
         let appointment = call.appointment_id();
-        let Some(api) = &self.api else {
+        let api = if crate::chat::is_simulated(&row.business_id) {
+            Some(&self.sandbox)
+        } else {
+            self.api.as_ref()
+        };
+        let Some(api) = api else {
             let error = "Stripe is not configured (STRIPE_SECRET_KEY)".to_owned();
             let news = refused(&call, &error);
             return self.give_up(row, error, news).await;

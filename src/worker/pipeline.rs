@@ -24,6 +24,7 @@ use crate::engine::templates::Templates;
 use crate::engine::{self, ConversationFlow, Flow};
 use crate::store::Store;
 use crate::stripe::StripeApi;
+use crate::stripe::client::Sandbox;
 use crate::telemetry::Metrics;
 use crate::whatsapp::client::WhatsAppSender;
 use crate::whatsapp::messages::limits;
@@ -82,6 +83,8 @@ pub struct Senders {
     pub whatsapp: WhatsAppSender,
     /// Stripe, when deposits are taken; `None`: services with a deposit are booked without one.
     pub stripe: Option<StripeApi>,
+    /// Where the simulated conversations' deposits go instead ([`crate::chat::is_simulated`]).
+    pub stripe_sandbox: Sandbox,
     /// Chatwoot, the staff inbox, when configured.
     pub chatwoot: Option<ChatwootApi>,
     /// What the turns do for the staff inbox (agents' replies, the mirror, the idle time); `None`
@@ -98,6 +101,7 @@ impl Senders {
         Ok(Self {
             whatsapp: WhatsAppSender::from_config(&config.whatsapp, metrics.clone())?,
             stripe: StripeApi::from_config(&config.stripe, metrics.clone())?,
+            stripe_sandbox: Sandbox::default(),
             chatwoot: ChatwootApi::from_config(&config.chatwoot, metrics.clone())?,
             staff: StaffSettings::from_config(&config.chatwoot),
             custom: CustomClient::from_config(&config.custom, metrics.clone())?,
@@ -148,7 +152,7 @@ impl Pipeline {
         let window = Window::new(store.clone(), reengagement.clone());
         let handler = InboxHandler::new(store.clone(), window, Arc::new(turns), metrics.clone());
         Self {
-            payments: PaymentSender::new(store.clone(), senders.stripe),
+            payments: PaymentSender::new(store.clone(), senders.stripe, senders.stripe_sandbox),
             staff: StaffSender::new(store.clone(), senders.chatwoot),
             custom: CustomSender::new(store.clone(), senders.custom, metrics.clone()),
             store,

@@ -42,7 +42,7 @@ pub enum Found {
     Failed(String),
 }
 
-/// Asks Stripe about every unsettled deposit with a session, and records the news of those no
+/// Asks Stripe about every unsettled deposit with a session (but the simulator's), and records the news of those no
 /// longer open in their conversations' lanes. Only the store's own failures stop it; a session
 /// Stripe cannot answer for is reported and the rest go on.
 pub async fn reconcile(
@@ -50,8 +50,37 @@ pub async fn reconcile(
     api: &StripeApi,
     now: DateTime<Utc>,
 ) -> Result<Vec<Reconciled>, StoreError> {
+    // The simulated conversations' sessions are the sandbox's, unknown to Stripe.
+    reconcile_where(store, api, now, |p| {
+        !crate::chat::is_simulated(&p.business_id)
+    })
+    .await
+}
+
+/// [`reconcile`] for one conversation's deposits only (the simulator's "pay", whose sandbox knows
+/// none of the others).
+pub async fn reconcile_conversation(
+    store: &Store,
+    api: &StripeApi,
+    conversation_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Reconciled>, StoreError> {
+    reconcile_where(store, api, now, |p| p.conversation_key == conversation_key).await
+}
+
+async fn reconcile_where(
+    store: &Store,
+    api: &StripeApi,
+    now: DateTime<Utc>,
+    wanted: impl Fn(&StoredPayment) -> bool,
+) -> Result<Vec<Reconciled>, StoreError> {
     let mut report = Vec::new();
-    for payment in store.unsettled_payments().await? {
+    for payment in store
+        .unsettled_payments()
+        .await?
+        .into_iter()
+        .filter(|p| wanted(p))
+    {
         let Some(session_id) = payment.session_id.clone() else {
             continue;
         };

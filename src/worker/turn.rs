@@ -338,10 +338,23 @@ impl TurnRunner {
         };
         let mut commit = self.commit_of(cx.event, &cx.recipient, &turn, now);
         // The staff inbox serves WhatsApp's conversations: an agent's reply could not reach a
-        // customer of the generic channel, so its conversations are not mirrored.
+        // customer of the generic channel, so its conversations are not mirrored. The simulated
+        // customer's conversation stays on this machine: no mirror, and its replies are WhatsApp's
+        // (sandboxed) even in channel mode.
         let on_custom =
             ConversationKey::parse(&cx.event.conversation_key).is_some_and(|key| key.is_custom());
-        if let Some(staff) = self.settings.staff.filter(|_| !on_custom) {
+        let staff = self.settings.staff.filter(|_| !on_custom).map(|staff| {
+            if crate::chat::is_simulated(&cx.event.business_id) {
+                StaffSettings {
+                    mirror: false,
+                    channel: false,
+                    ..staff
+                }
+            } else {
+                staff
+            }
+        });
+        if let Some(staff) = staff {
             self.staff_side(cx, input, &turn, &mut commit, staff, now)
                 .await?;
         }

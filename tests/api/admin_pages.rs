@@ -372,6 +372,68 @@ async fn the_simulator_books_through_the_real_path_and_the_day_view_cancels_it()
     );
 }
 
+/// The simulator takes a deposit as a customer's booking would, but in the Stripe sandbox: with the
+/// salon's Stripe configured, nothing reaches it; the page offers to pay the link, and paying it
+/// confirms the booking through the same news as a real payment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulators_deposit_is_paid_in_the_sandbox_never_at_the_salons_stripe() {
+    let stripe = crate::fake_stripe::FakeStripe::start().await;
+    let app = AppBuilder::new(Backend::Sqlite)
+        .var("ADMIN_TOKEN", TOKEN)
+        .var("WHATSAPP_RECIPIENT_GAP_MS", "0")
+        .var("STRIPE_SECRET_KEY", crate::fake_stripe::KEY)
+        .var("STRIPE_API_BASE", &stripe.base())
+        .var("STRIPE_WEBHOOK_SECRET", "whsec_simulator_test")
+        .spawn()
+        .await;
+    let mut browser = Browser::new(&app);
+    browser.log_in().await;
+    let page = browser.get("/admin/simulator").await;
+    let sent = browser
+        .post(
+            "/admin/simulator",
+            &[("csrf", &page.csrf()), ("text", "quiero mechas")],
+        )
+        .await;
+    assert_eq!(sent.status, 303);
+    // Lucía, the second day offered, its first time, confirm.
+    let mut taps = Vec::new();
+    for n in [0, 1, 0, 0] {
+        taps.push(tap(&mut browser, n).await);
+    }
+    let key = "whatsapp:simulator:+34600000000";
+    let booked = app.store.conversation_appointments(key).await.unwrap();
+    assert_eq!(booked.len(), 1, "{taps:?}");
+    assert_eq!(
+        booked[0].status,
+        AppointmentStatus::PendingPayment,
+        "{taps:?}"
+    );
+    let page = browser.get("/admin/simulator").await;
+    assert!(
+        page.body
+            .contains("sandbox.salonbot.invalid/pay/cs_sandbox_"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("name=\"pay\""), "{}", page.body);
+
+    let paid = browser
+        .post("/admin/simulator", &[("csrf", &page.csrf()), ("pay", "1")])
+        .await;
+    assert_eq!(paid.status, 303, "{}", paid.body);
+    let stored = app.store.appointment(booked[0].id).await.unwrap().unwrap();
+    assert_eq!(stored.status, AppointmentStatus::Confirmed);
+    let page = browser.get("/admin/simulator").await;
+    assert!(page.body.contains("Pago recibido"), "{}", page.body);
+    assert!(!page.body.contains("name=\"pay\""), "{}", page.body);
+    assert!(
+        stripe.requests().is_empty(),
+        "the salon's Stripe was called: {:?}",
+        stripe.requests()
+    );
+}
+
 async fn walk_ins_are_booked_with_the_bots_availability(backend: Backend) {
     use salonbot::booking::availability::{StaffChoice, free_slots};
     use salonbot::booking::catalog::ServiceId;

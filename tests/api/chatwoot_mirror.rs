@@ -566,3 +566,45 @@ both_backends!(
     lost_mirror_answer,
     a_mirrored_message_whose_answer_was_lost_is_not_posted_twice
 );
+
+/// The staff pages' simulated customer stays on this machine: its conversation is not mirrored into
+/// the salon's Chatwoot (no contact, no conversation, no call at all), while a real customer's is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulators_conversation_is_not_mirrored() {
+    let graph = FakeGraph::start().await;
+    let chatwoot = FakeChatwoot::start().await;
+    let app = builder(Backend::Sqlite, &graph)
+        .var("ADMIN_TOKEN", crate::admin::TOKEN)
+        .var("CHATWOOT_BASE_URL", &chatwoot.base())
+        .var("CHATWOOT_API_TOKEN", fake_chatwoot::USER_TOKEN)
+        .var("CHATWOOT_ACCOUNT_ID", fake_chatwoot::ACCOUNT)
+        .var("CHATWOOT_INBOX_ID", &fake_chatwoot::INBOX.to_string())
+        .var("CHATWOOT_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .spawn()
+        .await;
+    let mut browser = crate::admin_pages::Browser::new(&app);
+    browser.log_in().await;
+    let page = browser.get("/admin/simulator").await;
+    let sent = browser
+        .post(
+            "/admin/simulator",
+            &[("csrf", &page.csrf()), ("text", "hola")],
+        )
+        .await;
+    assert_eq!(sent.status, 303);
+    let page = browser.get("/admin/simulator").await;
+    assert!(page.body.contains("bubble out"), "{}", page.body);
+    // The bot's sandboxed reply is recorded; the mirror wrote no row for it at all.
+    let rows = app
+        .store
+        .recent_outbox(Some("whatsapp:simulator:+34600000000"), 50)
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|r| r.provider == Provider::WhatsApp),
+        "{rows:?}"
+    );
+    assert!(chatwoot.requests().is_empty(), "{:?}", chatwoot.requests());
+    assert_eq!(chatwoot.contacts(), 0);
+}

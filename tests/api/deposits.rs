@@ -349,6 +349,7 @@ impl SessionRow {
         let sender = PaymentSender::new(
             self.store.clone(),
             Some(StripeApi::Live(self.client.clone())),
+            Default::default(),
         );
         let policy = RetryPolicy {
             base: Duration::from_secs(1),
@@ -1119,6 +1120,7 @@ async fn a_failed_refund_stays_visible_and_is_asked_for_again(backend: Backend) 
     let sender = salonbot::worker::payment_calls::PaymentSender::new(
         app.store.clone(),
         Some(salonbot::stripe::StripeApi::Live(client)),
+        Default::default(),
     );
     let policy = salonbot::worker::retry::RetryPolicy {
         base: Duration::from_secs(1),
