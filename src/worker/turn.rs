@@ -74,6 +74,9 @@ pub struct TurnSettings {
     pub return_urls: (String, String),
     /// The staff inbox (Chatwoot): agents' replies to send, the mirror, the idle time of human mode.
     pub staff: Option<StaffSettings>,
+    /// The salon's calendar, where every channel's bookings go (see [`TurnSettings::calendar`]):
+    /// the WhatsApp business number when one is configured.
+    pub salon_calendar: Option<String>,
 }
 
 impl Default for TurnSettings {
@@ -84,6 +87,7 @@ impl Default for TurnSettings {
             return_urls: ("https://wa.me/".into(), "https://wa.me/".into()),
             model: None,
             staff: None,
+            salon_calendar: None,
         }
     }
 }
@@ -112,6 +116,20 @@ impl TurnSettings {
             model: crate::language_model::ModelReader::from_config(&config.openai),
             return_urls: payments::return_urls(&config.stripe, catalog),
             staff,
+            salon_calendar: config.whatsapp.phone_number_id.clone(),
+        }
+    }
+
+    /// The business id a conversation's bookings are kept under, and their availability read from.
+    /// One salon has one set of staff whatever channel a customer writes on: with a WhatsApp
+    /// business number configured, every channel's bookings (the generic channel's, Chatwoot's
+    /// channel mode's) go in its calendar, so that the database keeps them apart as it keeps two
+    /// WhatsApp bookings apart. Without one, the conversation's own business number. The simulated
+    /// customer's bookings stay in a calendar of their own.
+    pub fn calendar(&self, business_id: &str) -> String {
+        match &self.salon_calendar {
+            Some(salon) if !crate::chat::is_simulated(business_id) => salon.clone(),
+            _ => business_id.to_owned(),
         }
     }
 }
@@ -651,7 +669,7 @@ impl TurnRunner {
             reads.busy = self
                 .store
                 .busy_times(
-                    &event.business_id,
+                    &self.settings.calendar(&event.business_id),
                     now - Duration::days(1),
                     now + Duration::days(horizon),
                     now,
@@ -686,16 +704,17 @@ impl TurnRunner {
                 Effect::Hold(hold) => booking.push(BookingOp::Hold(NewHold {
                     hold_expires_at: hold.expires_at,
                     deposit_minor: i64::try_from(hold.deposit).unwrap_or(i64::MAX),
-                    ..new_hold(event, &hold.slot)
+                    ..new_hold(event, &hold.slot, &self.settings)
                 })),
                 Effect::ReleaseHold => booking.push(BookingOp::ReleaseHold),
                 Effect::Confirm => booking.push(BookingOp::Confirm),
                 // The deposit effects need the store's word first (`Deposits::plan_effects`).
                 Effect::RequestDeposit | Effect::Refund(_) => {}
                 Effect::Cancel(id) => booking.push(BookingOp::Cancel(*id)),
-                Effect::Reschedule { appointment, to } => {
-                    booking.push(BookingOp::Reschedule(*appointment, new_hold(event, to)))
-                }
+                Effect::Reschedule { appointment, to } => booking.push(BookingOp::Reschedule(
+                    *appointment,
+                    new_hold(event, to, &self.settings),
+                )),
                 Effect::Handoff => {
                     tracing::info!(conversation = %Masked(key), "conversation handed to the salon's staff");
                 }
@@ -859,9 +878,9 @@ struct Reads {
     appointments: Vec<Appointment>,
 }
 
-fn new_hold(event: &InboxEvent, slot: &SlotRequest) -> NewHold {
+fn new_hold(event: &InboxEvent, slot: &SlotRequest, settings: &TurnSettings) -> NewHold {
     NewHold {
-        business_id: event.business_id.clone(),
+        business_id: settings.calendar(&event.business_id),
         conversation_key: event.conversation_key.clone(),
         service_id: slot.service.clone(),
         staff_id: slot.staff.clone(),

@@ -701,3 +701,58 @@ async fn the_channels_conversations_are_not_mirrored_into_chatwoot() {
     );
     assert_eq!(chatwoot.conversations().len(), 0);
 }
+
+/// One salon, two channels: with a WhatsApp business number configured, a booking made on the
+/// generic channel goes in the salon's calendar (the WhatsApp number's), so that the database keeps
+/// it and a WhatsApp booking (or a walk-in) of the same staff member apart.
+async fn the_channels_bookings_share_the_salons_calendar(backend: Backend) {
+    use salonbot::booking::appointment::AppointmentStatus;
+    use salonbot::store::{BookingError, NewHold};
+    let receiver = Receiver::start().await;
+    let app = builder(backend, &receiver.url)
+        .var("WHATSAPP_PHONE_NUMBER_ID", "106540352242922")
+        .spawn()
+        .await;
+    let ana = "+34600222999";
+    // Highlights, Lucía, the first day and time offered, confirm (no deposit without Stripe).
+    for (n, text) in ["quiero mechas", "1", "1", "1", "1"]
+        .into_iter()
+        .enumerate()
+    {
+        say(&app, ana, text).await;
+        receiver.wait_for(ana, n + 1).await;
+    }
+    let key = format!("custom:{SALON}:{ana}");
+    let booked = wait_until(Duration::from_secs(30), "the booking", || async {
+        app.store
+            .conversation_appointments(&key)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.status == AppointmentStatus::Confirmed)
+    })
+    .await;
+    assert_eq!(booked.business_id, "106540352242922");
+
+    // The same staff member at the same time, asked for by a WhatsApp customer: refused by the
+    // database.
+    let whatsapp = NewHold {
+        business_id: "106540352242922".into(),
+        conversation_key: "whatsapp:106540352242922:+34600333444".into(),
+        service_id: booked.service_id.clone(),
+        staff_id: booked.staff_id.clone(),
+        starts_at: booked.starts_at,
+        ends_at: booked.ends_at,
+        occupied_until: booked.occupied_until,
+        hold_expires_at: Utc::now() + chrono::Duration::minutes(5),
+        deposit_minor: 0,
+    };
+    assert!(matches!(
+        app.store.hold_slot(&whatsapp, Utc::now()).await,
+        Err(BookingError::SlotTaken)
+    ));
+}
+both_backends!(
+    one_calendar_for_every_channel,
+    the_channels_bookings_share_the_salons_calendar
+);
