@@ -54,7 +54,8 @@ SELECT 'whatsapp', 'wamid.bench.' || i, '106540352242922', 'whatsapp:10654035224
 FROM m;
 ANALYZE;"
 fi
-ADMIN_TOKEN="$token" DATABASE_URL="$url" LISTEN_ADDR=127.0.0.1:18080 WHATSAPP_APP_SECRET=bench \
+# The messages are old: a retention longer than their age keeps them while they are listed.
+ADMIN_TOKEN="$token" DATABASE_URL="$url" LISTEN_ADDR=127.0.0.1:18080 WHATSAPP_APP_SECRET=bench QUEUE_RETENTION_DAYS=3650 \
   WHATSAPP_VERIFY_TOKEN=bench RUST_LOG=warn "$bin" serve >/dev/null 2>&1 &
 server=$!
 trap 'kill $server' EXIT

@@ -1,6 +1,6 @@
 //! `salonbot doctor`: checks a deployment from the operator's side, one line per check, and says what
 //! to do about each problem. The configuration and the salon's files; the database (reachable,
-//! migrated, `btree_gist` and `pg_trgm` on Postgres); Redis; WhatsApp (the secrets set, the token valid for the
+//! migrated, `btree_gist` on Postgres); Redis; WhatsApp (the secrets set, the token valid for the
 //! number, the named templates approved, and with `--public-url` the webhook handshake as Meta will
 //! call it); Stripe (the key works, in test or live mode, and the webhook's signing secret is set);
 //! Chatwoot when it is configured (the webhook secret set, the token working and the inbox there).
@@ -240,26 +240,21 @@ async fn database(config: &Config) -> Vec<Check> {
         Err(err) => check(Level::Fail, name, format!("{url}: {err}")),
     }];
     if let Store::Postgres(pg) = &store {
-        // The extensions the migrations create, and what each is for.
-        for (name, serves) in [
-            ("btree_gist", "no double booking"),
-            ("pg_trgm", "the messages' text search"),
-        ] {
-            checks.push(match pg.extension(name).await {
-                Ok((true, _)) => check(Level::Ok, name, format!("installed ({serves})")),
-                Ok((false, true)) => check(
-                    Level::Warn,
-                    name,
-                    "available, not installed yet: `salonbot migrate` creates it",
-                ),
-                Ok((false, false)) => check(
-                    Level::Fail,
-                    name,
-                    "not available on this server: install PostgreSQL's contrib package",
-                ),
-                Err(err) => check(Level::Fail, name, err.to_string()),
-            });
-        }
+        let name = "btree_gist";
+        checks.push(match pg.extension(name).await {
+            Ok((true, _)) => check(Level::Ok, name, "installed (no double booking)"),
+            Ok((false, true)) => check(
+                Level::Warn,
+                name,
+                "available, not installed yet: `salonbot migrate` creates it",
+            ),
+            Ok((false, false)) => check(
+                Level::Fail,
+                name,
+                "not available on this server: install PostgreSQL's contrib package",
+            ),
+            Err(err) => check(Level::Fail, name, err.to_string()),
+        });
     }
     checks
 }

@@ -181,15 +181,26 @@ pub struct Said {
     /// The customer's number, its digits without the `+`.
     pub from_digits: String,
     /// The text (or the title of the choice tapped, or a caption), folded to lower case for the
-    /// case-insensitive search; `None` for media without one.
+    /// case-insensitive search, its first [`Said::SEARCHED_CHARS`] characters; `None` for media
+    /// without one.
     pub folded_text: Option<String>,
 }
 
 impl Said {
+    /// How much of a text the search reads: enough for what customers write, and small enough
+    /// (2,000 bytes at most) for the index that holds the texts.
+    pub const SEARCHED_CHARS: usize = 500;
+
     pub fn new(from: &str, text: Option<&str>) -> Self {
         Self {
             from_digits: from.trim_start_matches('+').replace('\0', "\u{fffd}"),
-            folded_text: text.map(|t| t.to_lowercase().replace('\0', "\u{fffd}")),
+            folded_text: text.map(|t| {
+                t.to_lowercase()
+                    .chars()
+                    .take(Self::SEARCHED_CHARS)
+                    .map(|c| if c == '\0' { '\u{fffd}' } else { c })
+                    .collect()
+            }),
         }
     }
 }
@@ -253,5 +264,36 @@ impl InboxEvent {
     /// The fired timer this event carries (for events of kind [`EventKind::Timer`]).
     pub fn timer(&self) -> Result<TimerFired, serde_json::Error> {
         TimerFired::deserialize(&self.payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn said_keeps_digits_and_a_folded_capped_text() {
+        let said = Said::new("+34600111222", Some("Hola ÁNGEL\0ÑU"));
+        assert_eq!(said.from_digits, "34600111222");
+        assert_eq!(said.folded_text.as_deref(), Some("hola ángel\u{fffd}ñu"));
+        let long = "💇".repeat(4096);
+        let said = Said::new("34600111222", Some(&long));
+        let kept = said.folded_text.unwrap();
+        assert_eq!(kept.chars().count(), Said::SEARCHED_CHARS);
+        assert!(kept.len() <= 2000, "{} bytes", kept.len());
+        assert_eq!(Said::new("user:US.1", None).folded_text, None);
+    }
+
+    #[test]
+    fn storable_json_replaces_nul_and_leaves_the_rest_alone() {
+        let clean = r#"{"a":"b"}"#.to_owned();
+        assert_eq!(storable_json(clean.clone()).unwrap(), clean);
+        let with_nul = r#"{"a":["x\u0000y",{"b":"\u0000"}],"n":1}"#.to_owned();
+        let stored: serde_json::Value =
+            serde_json::from_str(&storable_json(with_nul).unwrap()).unwrap();
+        assert_eq!(
+            stored,
+            serde_json::json!({"a": ["x\u{fffd}y", {"b": "\u{fffd}"}], "n": 1})
+        );
     }
 }

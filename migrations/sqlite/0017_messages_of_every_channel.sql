@@ -5,23 +5,24 @@ ALTER TABLE inbox_events ADD COLUMN message_from TEXT;
 ALTER TABLE inbox_events ADD COLUMN message_text TEXT;
 
 -- The messages stored before: WhatsApp's and the generic channel's, read from their payloads (the text,
--- a choice's title or a caption, as ingress reads them now; SQLite's lower() folds ASCII only).
+-- a choice's title or a caption, its first 500 characters, as ingress reads them now; SQLite's lower()
+-- folds ASCII only).
 UPDATE inbox_events SET
     message_from = coalesce(json_extract(payload, '$.message.from'),
                             'user:' || json_extract(payload, '$.message.from_user_id')),
-    message_text = lower(coalesce(json_extract(payload, '$.message.text.body'),
+    message_text = substr(lower(coalesce(json_extract(payload, '$.message.text.body'),
                                   json_extract(payload, '$.message.interactive.button_reply.title'),
                                   json_extract(payload, '$.message.interactive.list_reply.title'),
                                   json_extract(payload, '$.message.button.text'),
-                                  json_extract(payload, '$.message.' || json_extract(payload, '$.message.type') || '.caption')))
+                                  json_extract(payload, '$.message.' || json_extract(payload, '$.message.type') || '.caption'))), 1, 500)
 WHERE kind = 'message' AND provider = 'whatsapp';
 UPDATE inbox_events SET
     message_from = ltrim(json_extract(payload, '$.from'), '+'),
-    message_text = lower(json_extract(payload, '$.text'))
+    message_text = substr(lower(json_extract(payload, '$.text')), 1, 500)
 WHERE kind = 'message' AND provider = 'custom';
 
--- The listings' indexes follow: in time order and by sender. A substring of the text is found by
--- reading the messages' texts (SQLite has no trigram index).
+-- The listings' indexes follow: in time order, and by sender. A substring of the text (`q`) is found
+-- by reading the texts in the table (SQLite's planner would not scan an index holding them instead).
 DROP INDEX inbox_events_messages_by_time;
 DROP INDEX inbox_events_messages_by_sender;
 CREATE INDEX inbox_events_messages_by_time ON inbox_events (received_at, id)

@@ -86,13 +86,9 @@ async fn clean_old_schemas() {
                     .await;
             }
             // Database-wide, so created once here rather than by many tests' migrations at once.
-            for extension in ["btree_gist", "pg_trgm"] {
-                let _ = sqlx::query(&format!(
-                    "CREATE EXTENSION IF NOT EXISTS {extension} WITH SCHEMA public"
-                ))
+            let _ = sqlx::query("CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public")
                 .execute(&mut conn)
                 .await;
-            }
         })
         .await;
 }

@@ -744,6 +744,37 @@ async fn every_request_is_audited_and_rejected_ones_without_their_body() {
     );
 }
 
+/// The longest text WhatsApp allows, in characters of several bytes, is stored and listed: what the
+/// listings' index holds of it stays within an index entry's limit.
+#[tokio::test]
+async fn the_longest_message_is_stored_and_found() {
+    let app = crate::helpers::AppBuilder::new(Backend::Postgres)
+        .var("ADMIN_TOKEN", crate::admin::TOKEN)
+        .spawn()
+        .await;
+    let wamid = unique("wamid.long");
+    // Characters that do not compress (an index entry holds a compressed text too).
+    let mut seed = 7u32;
+    let varied: String = (0..4090)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            char::from_u32(0x4E00 + (seed >> 8) % 0x5000).unwrap()
+        })
+        .collect();
+    let text = format!("tinte {varied}");
+    let res = app
+        .post_whatsapp(text_message(&wamid, "34600111222", &text))
+        .await;
+    assert_eq!(res.status(), 200);
+    let (status, found) = crate::admin::api(&app, "/api/messages?q=TINTE").await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(
+        found["data"][0]["text"].as_str().unwrap().chars().count(),
+        4096
+    );
+}
+
 #[tokio::test]
 async fn a_message_with_a_nul_character_is_stored_not_refused_forever() {
     // Postgres' jsonb cannot hold U+0000; such a message must still be stored (and acknowledged),
