@@ -228,7 +228,8 @@ impl Store {
             c.add(|n| format!("received_at >= ${n}"), Bind::Time(Time(since)));
         }
         if let Some(text) = &filter.text {
-            // The stored text is folded to lower case; on Postgres the trigram index serves LIKE.
+            // The stored text is folded to lower case; on Postgres an index holds the texts, so
+            // that LIKE reads it rather than the table.
             c.add(
                 |n| format!("message_text LIKE ${n} ESCAPE '\\'"),
                 Bind::Text(contains_pattern(&text.to_lowercase())),
