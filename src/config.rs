@@ -304,6 +304,22 @@ pub struct Config {
 const DEFAULT_DATABASE_URL: &str = "sqlite://data/salonbot.db";
 
 impl Config {
+    /// The salon's own business id, when the configuration names one: the WhatsApp business number
+    /// (`WHATSAPP_PHONE_NUMBER_ID`), else in Chatwoot's channel mode the account
+    /// (`chatwoot-<CHATWOOT_ACCOUNT_ID>`), which stands for the number Chatwoot owns. The salon's
+    /// bookings of every channel are kept under it (one calendar per salon), walk-ins too.
+    pub fn salon_business(&self) -> Option<String> {
+        match (
+            &self.whatsapp.phone_number_id,
+            self.chatwoot.mode,
+            &self.chatwoot.account_id,
+        ) {
+            (Some(number), ..) => Some(number.clone()),
+            (None, ChatwootMode::Channel, Some(account)) => Some(format!("chatwoot-{account}")),
+            (None, ..) => None,
+        }
+    }
+
     /// Where the message templates of the flows in `flows_dir` are read from: `TEMPLATES_DIR`, or
     /// else the `templates` folder beside `flows_dir` (`templates` for the default `flows`, the
     /// shipped set), where they have always been looked for.

@@ -207,19 +207,15 @@ pub async fn book_walk_in(state: &AppState, walk_in: &WalkIn) -> Result<i64, App
     use crate::conversation::{ConversationKey, CustomerId};
     use crate::store::NewHold;
 
-    // Bookings are keyed by the business number (its `phone_number_id`), as the bot keys them, so
-    // that the database keeps a walk-in and a WhatsApp booking of one staff member apart.
-    let business = state
-        .config
-        .whatsapp
-        .phone_number_id
-        .clone()
-        .ok_or_else(|| {
-            AppError::Conflict(
-                "WHATSAPP_PHONE_NUMBER_ID is not set: walk-ins are booked under the business number"
-                    .into(),
-            )
-        })?;
+    // Booked in the salon's calendar, as the bot books every channel's customers, so that the
+    // database keeps a walk-in and a customer's booking of one staff member apart.
+    let business = state.config.salon_business().ok_or_else(|| {
+        AppError::Conflict(
+            "neither WHATSAPP_PHONE_NUMBER_ID nor Chatwoot's channel mode (CHATWOOT_ACCOUNT_ID) \
+             names the salon's business: walk-ins are booked in its calendar"
+                .into(),
+        )
+    })?;
     let now = Utc::now();
     let (from, to) = super::views::day_bounds(&state.catalog, walk_in.day);
     let busy: Vec<Busy> = state

@@ -197,14 +197,8 @@ async fn route(state: &AppState, event: &EventIn) -> Result<Option<(String, Stri
         }
     }
     // Channel mode may run without a WhatsApp number of the bot's own: the account stands for it.
-    let business = match (
-        &state.config.whatsapp.phone_number_id,
-        state.config.chatwoot.mode,
-        &state.config.chatwoot.account_id,
-    ) {
-        (Some(number), ..) => number.clone(),
-        (None, ChatwootMode::Channel, Some(account)) => format!("chatwoot-{account}"),
-        (None, ..) => return Ok(None),
+    let Some(business) = state.config.salon_business() else {
+        return Ok(None);
     };
     let Some(phone) = event.phone().and_then(|p| E164::parse(&p)) else {
         return Ok(None);

@@ -75,7 +75,7 @@ pub struct TurnSettings {
     /// The staff inbox (Chatwoot): agents' replies to send, the mirror, the idle time of human mode.
     pub staff: Option<StaffSettings>,
     /// The salon's calendar, where every channel's bookings go (see [`TurnSettings::calendar`]):
-    /// the WhatsApp business number when one is configured.
+    /// [`crate::config::Config::salon_business`].
     pub salon_calendar: Option<String>,
 }
 
@@ -116,15 +116,15 @@ impl TurnSettings {
             model: crate::language_model::ModelReader::from_config(&config.openai),
             return_urls: payments::return_urls(&config.stripe, catalog),
             staff,
-            salon_calendar: config.whatsapp.phone_number_id.clone(),
+            salon_calendar: config.salon_business(),
         }
     }
 
     /// The business id a conversation's bookings are kept under, and their availability read from.
-    /// One salon has one set of staff whatever channel a customer writes on: with a WhatsApp
-    /// business number configured, every channel's bookings (the generic channel's, Chatwoot's
-    /// channel mode's) go in its calendar, so that the database keeps them apart as it keeps two
-    /// WhatsApp bookings apart. Without one, the conversation's own business number. The simulated
+    /// One salon has one set of staff whatever channel a customer writes on: with the salon's
+    /// business id configured (its WhatsApp business number, or Chatwoot's account in channel
+    /// mode), every channel's bookings go in its calendar, so that the database keeps them apart as
+    /// it keeps two WhatsApp bookings apart. Without one, the conversation's own business number. The simulated
     /// customer's bookings stay in a calendar of their own.
     pub fn calendar(&self, business_id: &str) -> String {
         match &self.salon_calendar {

@@ -766,3 +766,81 @@ both_backends!(
     admin_cancel_kept,
     the_day_view_cancels_and_keeps_a_late_deposit
 );
+
+/// Books a walk-in from the day view of `day`, as a signed-in member of the staff.
+async fn book_walk_in(app: &TestApp, day: chrono::NaiveDate, staff: &str, time: &str) -> Answer {
+    let mut browser = Browser::new(app);
+    browser.log_in().await;
+    let view = browser.get(&format!("/admin?date={day}")).await;
+    let day = day.to_string();
+    let csrf = view.csrf();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("date", day.as_str()),
+        ("service", "cut-women"),
+        ("staff", staff),
+        ("time", time),
+        ("phone", "+34600000062"),
+    ];
+    browser.post("/admin/walk-ins", &form).await
+}
+
+/// A walk-in is booked in the salon's calendar: under Chatwoot's account in channel mode without a
+/// WhatsApp number of the bot's own (where the customers' bookings are too), and refused with what
+/// to set when the configuration names no salon business at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walk_in_goes_in_the_salons_calendar_or_says_what_names_it() {
+    use salonbot::booking::availability::{StaffChoice, free_slots};
+    use salonbot::booking::catalog::ServiceId;
+
+    let catalog = salonbot::booking::catalog::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/salon.toml"
+    )))
+    .unwrap();
+    let tz = catalog.salon().time_zone;
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&tz).date_naive();
+    let service = ServiceId::new("cut-women");
+    let (day, slot) = (1..8)
+        .map(|d| today + chrono::Duration::days(d))
+        .find_map(|day| {
+            free_slots(&catalog, &service, StaffChoice::Anyone, day, now, &[])
+                .into_iter()
+                .next()
+                .map(|slot| (day, slot))
+        })
+        .expect("a free time within a week");
+    let time = slot.start.with_timezone(&tz).format("%H:%M").to_string();
+    let walk_in = |app| book_walk_in(app, day, slot.staff.as_str(), &time);
+    let channel = AppBuilder::new(Backend::Sqlite)
+        .var("ADMIN_TOKEN", TOKEN)
+        .var("CHATWOOT_MODE", "channel")
+        .var("CHATWOOT_BASE_URL", "http://127.0.0.1:9")
+        .var("CHATWOOT_API_TOKEN", "bot-token")
+        .var("CHATWOOT_ACCOUNT_ID", "7")
+        .var("CHATWOOT_WEBHOOK_SECRET", "cw-secret")
+        .spawn()
+        .await;
+    let booked = walk_in(&channel).await;
+    assert_eq!(booked.status, 303, "{}", booked.body);
+    let stored = channel
+        .store
+        .conversation_appointments("whatsapp:chatwoot-7:+34600000062")
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].business_id, "chatwoot-7");
+
+    let unnamed = AppBuilder::new(Backend::Sqlite)
+        .var("ADMIN_TOKEN", TOKEN)
+        .spawn()
+        .await;
+    let refused = walk_in(&unnamed).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(
+        refused.body.contains("WHATSAPP_PHONE_NUMBER_ID"),
+        "{}",
+        refused.body
+    );
+}
