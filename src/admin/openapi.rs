@@ -54,8 +54,8 @@ pub fn document() -> Value {
         ),
         param(
             "q",
-            "case-insensitive substring of the text",
-            json!({ "type": "string" }),
+            "case-insensitive substring of the text's first 500 characters (% and _ literal)",
+            json!({ "type": "string", "maxLength": 200 }),
         ),
     ]);
     let mut webhooks = paging();
