@@ -295,20 +295,25 @@ async fn tap(browser: &mut Browser<'_>, n: usize) -> String {
     title
 }
 
+/// Writes `text` as the simulator's test customer and returns the page that follows.
+pub async fn simulator_says(browser: &mut Browser<'_>, text: &str) -> Answer {
+    let page = browser.get("/admin/simulator").await;
+    let sent = browser
+        .post(
+            "/admin/simulator",
+            &[("csrf", &page.csrf()), ("text", text)],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    browser.get("/admin/simulator").await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulator_books_through_the_real_path_and_the_day_view_cancels_it() {
     let app = admin_app(Backend::Sqlite).await;
     let mut browser = Browser::new(&app);
     browser.log_in().await;
-    let page = browser.get("/admin/simulator").await;
-    let sent = browser
-        .post(
-            "/admin/simulator",
-            &[("csrf", &page.csrf()), ("text", "hola")],
-        )
-        .await;
-    assert_eq!(sent.status, 303);
-    let page = browser.get("/admin/simulator").await;
+    let page = simulator_says(&mut browser, "hola").await;
     assert!(page.body.contains("bubble in"), "{}", page.body);
     assert!(page.body.contains("bubble out"), "{}", page.body);
 
@@ -388,14 +393,7 @@ async fn the_simulators_deposit_is_paid_in_the_sandbox_never_at_the_salons_strip
         .await;
     let mut browser = Browser::new(&app);
     browser.log_in().await;
-    let page = browser.get("/admin/simulator").await;
-    let sent = browser
-        .post(
-            "/admin/simulator",
-            &[("csrf", &page.csrf()), ("text", "quiero mechas")],
-        )
-        .await;
-    assert_eq!(sent.status, 303);
+    simulator_says(&mut browser, "quiero mechas").await;
     // Lucía, the second day offered, its first time, confirm.
     let mut taps = Vec::new();
     for n in [0, 1, 0, 0] {
@@ -435,33 +433,12 @@ async fn the_simulators_deposit_is_paid_in_the_sandbox_never_at_the_salons_strip
 }
 
 async fn walk_ins_are_booked_with_the_bots_availability(backend: Backend) {
-    use salonbot::booking::availability::{StaffChoice, free_slots};
-    use salonbot::booking::catalog::ServiceId;
-
     let app = AppBuilder::new(backend)
         .var("ADMIN_TOKEN", TOKEN)
         .var("WHATSAPP_PHONE_NUMBER_ID", "106540352242922")
         .spawn()
         .await;
-    let catalog = salonbot::booking::catalog::load(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/salon.toml"
-    )))
-    .unwrap();
-    let tz = catalog.salon().time_zone;
-    let now = chrono::Utc::now();
-    let today = now.with_timezone(&tz).date_naive();
-    let service = ServiceId::new("cut-women");
-    let (day, slot) = (1..8)
-        .map(|d| today + chrono::Duration::days(d))
-        .find_map(|day| {
-            free_slots(&catalog, &service, StaffChoice::Anyone, day, now, &[])
-                .into_iter()
-                .next()
-                .map(|slot| (day, slot))
-        })
-        .expect("a free time within a week");
-    let time = slot.start.with_timezone(&tz).format("%H:%M").to_string();
+    let (day, slot, time) = a_free_cut();
 
     let mut browser = Browser::new(&app);
     browser.log_in().await;
@@ -767,6 +744,37 @@ both_backends!(
     the_day_view_cancels_and_keeps_a_late_deposit
 );
 
+/// The first free time for a women's cut within a week (from tomorrow: today may have none left),
+/// with nothing booked: its day, the slot, and its time in the salon's zone.
+fn a_free_cut() -> (
+    chrono::NaiveDate,
+    salonbot::booking::availability::Slot,
+    String,
+) {
+    use salonbot::booking::availability::{StaffChoice, free_slots};
+    use salonbot::booking::catalog::ServiceId;
+    let catalog = salonbot::booking::catalog::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/salon.toml"
+    )))
+    .unwrap();
+    let tz = catalog.salon().time_zone;
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&tz).date_naive();
+    let service = ServiceId::new("cut-women");
+    let (day, slot) = (1..8)
+        .map(|d| today + chrono::Duration::days(d))
+        .find_map(|day| {
+            free_slots(&catalog, &service, StaffChoice::Anyone, day, now, &[])
+                .into_iter()
+                .next()
+                .map(|slot| (day, slot))
+        })
+        .expect("a free time within a week");
+    let time = slot.start.with_timezone(&tz).format("%H:%M").to_string();
+    (day, slot, time)
+}
+
 /// Books a walk-in from the day view of `day`, as a signed-in member of the staff.
 async fn book_walk_in(app: &TestApp, day: chrono::NaiveDate, staff: &str, time: &str) -> Answer {
     let mut browser = Browser::new(app);
@@ -790,28 +798,7 @@ async fn book_walk_in(app: &TestApp, day: chrono::NaiveDate, staff: &str, time: 
 /// to set when the configuration names no salon business at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_walk_in_goes_in_the_salons_calendar_or_says_what_names_it() {
-    use salonbot::booking::availability::{StaffChoice, free_slots};
-    use salonbot::booking::catalog::ServiceId;
-
-    let catalog = salonbot::booking::catalog::load(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/salon.toml"
-    )))
-    .unwrap();
-    let tz = catalog.salon().time_zone;
-    let now = chrono::Utc::now();
-    let today = now.with_timezone(&tz).date_naive();
-    let service = ServiceId::new("cut-women");
-    let (day, slot) = (1..8)
-        .map(|d| today + chrono::Duration::days(d))
-        .find_map(|day| {
-            free_slots(&catalog, &service, StaffChoice::Anyone, day, now, &[])
-                .into_iter()
-                .next()
-                .map(|slot| (day, slot))
-        })
-        .expect("a free time within a week");
-    let time = slot.start.with_timezone(&tz).format("%H:%M").to_string();
+    let (day, slot, time) = a_free_cut();
     let walk_in = |app| book_walk_in(app, day, slot.staff.as_str(), &time);
     let channel = AppBuilder::new(Backend::Sqlite)
         .var("ADMIN_TOKEN", TOKEN)

@@ -18,17 +18,24 @@ use crate::helpers::{Backend, TestApp, wait_until};
 
 /// An app answering through the fake Graph API and mirroring into the fake Chatwoot, which
 /// delivers its webhooks back to the app.
-async fn app(backend: Backend) -> (TestApp, FakeGraph, FakeChatwoot) {
-    let graph = FakeGraph::start().await;
-    let chatwoot = FakeChatwoot::start().await;
-    let app = builder(backend, &graph)
+/// The app answering through the fake Graph API and mirroring into the fake Chatwoot.
+fn mirrored_builder(
+    backend: Backend,
+    graph: &FakeGraph,
+    chatwoot: &FakeChatwoot,
+) -> crate::helpers::AppBuilder {
+    builder(backend, graph)
         .var("CHATWOOT_BASE_URL", &chatwoot.base())
         .var("CHATWOOT_API_TOKEN", fake_chatwoot::USER_TOKEN)
         .var("CHATWOOT_ACCOUNT_ID", fake_chatwoot::ACCOUNT)
         .var("CHATWOOT_INBOX_ID", &fake_chatwoot::INBOX.to_string())
         .var("CHATWOOT_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .spawn()
-        .await;
+}
+
+async fn app(backend: Backend) -> (TestApp, FakeGraph, FakeChatwoot) {
+    let graph = FakeGraph::start().await;
+    let chatwoot = FakeChatwoot::start().await;
+    let app = mirrored_builder(backend, &graph, &chatwoot).spawn().await;
     chatwoot.deliver_to(app.url("/webhooks/chatwoot"), WEBHOOK_SECRET);
     (app, graph, chatwoot)
 }
@@ -573,26 +580,13 @@ both_backends!(
 async fn the_simulators_conversation_is_not_mirrored() {
     let graph = FakeGraph::start().await;
     let chatwoot = FakeChatwoot::start().await;
-    let app = builder(Backend::Sqlite, &graph)
+    let app = mirrored_builder(Backend::Sqlite, &graph, &chatwoot)
         .var("ADMIN_TOKEN", crate::admin::TOKEN)
-        .var("CHATWOOT_BASE_URL", &chatwoot.base())
-        .var("CHATWOOT_API_TOKEN", fake_chatwoot::USER_TOKEN)
-        .var("CHATWOOT_ACCOUNT_ID", fake_chatwoot::ACCOUNT)
-        .var("CHATWOOT_INBOX_ID", &fake_chatwoot::INBOX.to_string())
-        .var("CHATWOOT_WEBHOOK_SECRET", WEBHOOK_SECRET)
         .spawn()
         .await;
     let mut browser = crate::admin_pages::Browser::new(&app);
     browser.log_in().await;
-    let page = browser.get("/admin/simulator").await;
-    let sent = browser
-        .post(
-            "/admin/simulator",
-            &[("csrf", &page.csrf()), ("text", "hola")],
-        )
-        .await;
-    assert_eq!(sent.status, 303);
-    let page = browser.get("/admin/simulator").await;
+    let page = crate::admin_pages::simulator_says(&mut browser, "hola").await;
     assert!(page.body.contains("bubble out"), "{}", page.body);
     // The bot's sandboxed reply is recorded; the mirror wrote no row for it at all.
     let rows = app

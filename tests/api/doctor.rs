@@ -38,14 +38,18 @@ fn line<'a>(report: &'a str, name: &str) -> &'a str {
 
 fn migrated(dir: &Path) -> String {
     let url = format!("sqlite://{}", dir.join("bot.db").display());
+    migrate(&url);
+    url
+}
+
+fn migrate(url: &str) {
     let out = Command::new(BIN)
         .arg("migrate")
         .env_clear()
-        .env("DATABASE_URL", &url)
+        .env("DATABASE_URL", url)
         .output()
         .unwrap();
-    assert!(out.status.success());
-    url
+    assert!(out.status.success(), "{out:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -454,13 +458,7 @@ async fn on_postgres_the_extensions_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let db = crate::helpers::TestDb::new(Backend::Postgres).await;
     let url = db.url.clone();
-    let migrate = Command::new(BIN)
-        .arg("migrate")
-        .env_clear()
-        .env("DATABASE_URL", &url)
-        .output()
-        .unwrap();
-    assert!(migrate.status.success(), "{migrate:?}");
+    migrate(&url);
     let (_, report) =
         tokio::task::spawn_blocking(move || doctor(dir.path(), &[], &[("DATABASE_URL", &url)]))
             .await
