@@ -251,11 +251,12 @@ pub struct ConversationView {
     pub last_message: Option<String>,
 }
 
-/// The customer's phone digits of a conversation key, when it is a phone's.
-pub fn phone_digits(key: &str) -> Option<String> {
+/// The customer of a conversation key as the listings store a message's sender (`Said`): a phone's
+/// digits, or the user id's stored form (`user:...`); `None` for the business number's own lane.
+pub fn listed_sender(key: &str) -> Option<String> {
     match ConversationKey::parse(key)?.customer {
-        CustomerId::Phone(p) => Some(p.as_str().trim_start_matches('+').to_owned()),
-        _ => None,
+        CustomerId::System => None,
+        customer => Some(customer.to_string().trim_start_matches('+').to_owned()),
     }
 }
 
@@ -275,7 +276,7 @@ impl ConversationView {
         c: ListedConversation,
         now: DateTime<Utc>,
     ) -> Result<Self, StoreError> {
-        let last_message = match phone_digits(&c.conversation_key) {
+        let last_message = match listed_sender(&c.conversation_key) {
             Some(digits) => store
                 .last_message_of(&digits)
                 .await?
@@ -446,7 +447,7 @@ pub async fn day(
             Some(p) if p.amount_refunded > 0 => "refunded".to_owned(),
             Some(p) => p.status.as_str().to_owned(),
         };
-        let customer_name = match phone_digits(&a.conversation_key) {
+        let customer_name = match listed_sender(&a.conversation_key) {
             Some(d) => store
                 .last_message_of(&d)
                 .await?

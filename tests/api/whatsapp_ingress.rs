@@ -195,7 +195,10 @@ async fn the_placeholder_batch_with_one_id_twice_stores_it_once() {
 
 #[tokio::test]
 async fn a_customer_known_only_by_user_id_is_kept() {
-    let app = spawn_app(Backend::Postgres).await;
+    let app = crate::helpers::AppBuilder::new(Backend::Postgres)
+        .var("ADMIN_TOKEN", crate::admin::TOKEN)
+        .spawn()
+        .await;
     let wamid = unique("wamid.bsuid");
     let body = json!({
         "object": "whatsapp_business_account",
@@ -217,6 +220,21 @@ async fn a_customer_known_only_by_user_id_is_kept() {
         event.conversation_key,
         "whatsapp:106540352242922:user:ES.13491208655302741918"
     );
+    // The staff see the message and whose it is, though there is no phone.
+    let (_, stats) = crate::admin::api(&app, "/api/stats").await;
+    assert_eq!(stats["customers"], 1, "{stats}");
+    assert_eq!(
+        stats["top_senders"][0]["from"], "user:ES.13491208655302741918",
+        "{stats}"
+    );
+    let (_, listed) = crate::admin::api(&app, "/api/conversations").await;
+    let mine = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == event.conversation_key.as_str())
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(mine["last_message"], "hola", "{mine}");
 }
 
 #[tokio::test]
