@@ -3,7 +3,7 @@
 -- (`message_text`, folded to lower case) beside the payload. Both are NULL for every other event.
 ALTER TABLE inbox_events ADD COLUMN message_from TEXT, ADD COLUMN message_text TEXT;
 
--- The messages stored before: WhatsApp's and the generic channel's, read from their payloads (the text,
+-- The messages stored before, read from their payloads (the text,
 -- a choice's title or a caption, its first 500 characters, as ingress reads them now).
 UPDATE inbox_events SET
     message_from = coalesce(payload #>> '{message,from}', 'user:' || (payload #>> '{message,from_user_id}')),
@@ -17,6 +17,13 @@ UPDATE inbox_events SET
     message_from = ltrim(payload ->> 'from', '+'),
     message_text = left(lower(payload ->> 'text'), 500)
 WHERE kind = 'message' AND provider = 'custom';
+-- Chatwoot's channel mode: the customer's words led to their conversation (`whatsapp:<business>:<phone>`).
+UPDATE inbox_events SET
+    message_from = ltrim(split_part(conversation_key, ':', 3), '+'),
+    message_text = left(lower(payload ->> 'content'), 500)
+WHERE provider = 'chatwoot' AND kind = 'staff' AND conversation_key LIKE 'whatsapp:%'
+  AND payload ->> 'event' = 'message_created' AND payload ->> 'message_type' = 'incoming'
+  AND coalesce(payload ->> 'private', 'false') <> 'true' AND btrim(coalesce(payload ->> 'content', '')) <> '';
 
 -- The listings' indexes follow: in time order, and by sender. A substring of the text (`q`) is found
 -- by reading the texts in an index of their own, which holds them beside the order of the listing:

@@ -4,7 +4,7 @@
 ALTER TABLE inbox_events ADD COLUMN message_from TEXT;
 ALTER TABLE inbox_events ADD COLUMN message_text TEXT;
 
--- The messages stored before: WhatsApp's and the generic channel's, read from their payloads (the text,
+-- The messages stored before, read from their payloads (the text,
 -- a choice's title or a caption, its first 500 characters, as ingress reads them now; SQLite's lower()
 -- folds ASCII only).
 UPDATE inbox_events SET
@@ -20,6 +20,15 @@ UPDATE inbox_events SET
     message_from = ltrim(json_extract(payload, '$.from'), '+'),
     message_text = substr(lower(json_extract(payload, '$.text')), 1, 500)
 WHERE kind = 'message' AND provider = 'custom';
+-- Chatwoot's channel mode: the customer's words led to their conversation (`whatsapp:<business>:<phone>`).
+UPDATE inbox_events SET
+    message_from = ltrim(substr(conversation_key, 10 + instr(substr(conversation_key, 10), ':')), '+'),
+    message_text = substr(lower(json_extract(payload, '$.content')), 1, 500)
+WHERE provider = 'chatwoot' AND kind = 'staff' AND conversation_key LIKE 'whatsapp:%'
+  AND json_extract(payload, '$.event') = 'message_created'
+  AND json_extract(payload, '$.message_type') = 'incoming'
+  AND coalesce(json_extract(payload, '$.private'), 0) = 0
+  AND trim(coalesce(json_extract(payload, '$.content'), '')) <> '';
 
 -- The listings' indexes follow: in time order, and by sender. A substring of the text (`q`) is found
 -- by reading the texts in the table (SQLite's planner would not scan an index holding them instead).

@@ -85,11 +85,15 @@ async fn receive_event(
         }
         (_, Some((business, key))) => (business, key, EventKind::Staff),
     };
-    // A customer's words through Chatwoot (channel mode) are listed with the other channels'.
-    let said = match (&meaning, kind) {
-        (Meaning::CustomerWrote { text }, EventKind::Staff) => {
+    // A customer's words through Chatwoot (channel mode) are listed with the other channels', the
+    // bot's to act on or not (a person has the conversation): whose they are, by the customer of
+    // the conversation they were led to, else by the phone Chatwoot has.
+    let said = match (state.config.chatwoot.mode, event.meaning(Reading::Stored)) {
+        (ChatwootMode::Channel, Meaning::CustomerWrote { text }) => {
             ConversationKey::parse(&conversation_key)
-                .map(|key| Said::new(&key.customer.to_string(), Some(text)))
+                .map(|key| key.customer.to_string())
+                .or_else(|| event.phone())
+                .map(|from| Said::new(&from, Some(&text)))
         }
         _ => None,
     };

@@ -168,8 +168,21 @@ async fn a_hand_off_opens_the_conversation_and_the_bot_leaves_open_ones_alone(ba
         note.content.contains("quiero hablar con una persona"),
         "{note:?}"
     );
-    // The conversation is open: a person has it, and the bot says nothing.
+    // The conversation is open: a person has it, and the bot says nothing. The customer's words
+    // are still listed as theirs.
     assert!(ana.say("hola?").await.is_empty());
+    let (_, listed) = crate::admin::api(&app, "/api/messages?from=%2B34600999000").await;
+    let texts: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["quiero hablar con una persona", "hola?"],
+        "{listed}"
+    );
     // The staff's note `/bot` gives it back: pending again, and the bot answers.
     chatwoot.note(ana.conversation, "/bot").await;
     wait_until(
