@@ -1,7 +1,7 @@
 //! `salonbot doctor`: checks a deployment from the operator's side, one line per check, and says what
 //! to do about each problem. The configuration and the salon's files; the database (reachable,
-//! migrated, `btree_gist` on Postgres); Redis; WhatsApp (the secrets set, the token valid for the
-//! number, the named templates approved, and with `--public-url` the webhook handshake as Meta will
+//! migrated, `btree_gist` on Postgres, upcoming bookings outside the salon's calendar); Redis;
+//! WhatsApp (the secrets set, the token valid for the number, the named templates approved, and with `--public-url` the webhook handshake as Meta will
 //! call it); Stripe (the key works, in test or live mode, and the webhook's signing secret is set);
 //! Chatwoot when it is configured (the webhook secret set, the token working and the inbox there).
 //! Every remote check has a short timeout and names the URL it called; no secret is printed.
@@ -252,6 +252,27 @@ async fn database(config: &Config) -> Vec<Check> {
                 Level::Fail,
                 name,
                 "not available on this server: install PostgreSQL's contrib package",
+            ),
+            Err(err) => check(Level::Fail, name, err.to_string()),
+        });
+    }
+    if let Some(calendar) = config.salon_business() {
+        let name = "calendar";
+        let outside = store
+            .upcoming_outside(&calendar, crate::chat::BUSINESS_ID, chrono::Utc::now())
+            .await;
+        checks.push(match outside {
+            Ok(0) => check(
+                Level::Ok,
+                name,
+                format!("every channel books in the salon's calendar ({calendar})"),
+            ),
+            Ok(n) => check(
+                Level::Warn,
+                name,
+                format!(
+                    "{n} upcoming booking(s) were made outside the salon's calendar ({calendar}), before every channel shared it: nothing keeps them apart from the others; look at them in the day view"
+                ),
             ),
             Err(err) => check(Level::Fail, name, err.to_string()),
         });

@@ -183,6 +183,28 @@ impl Store {
             .await?))
     }
 
+    /// How many live bookings still to come are kept under another business than `calendar` (the
+    /// simulator's aside): made before every channel shared the salon's calendar, so the database
+    /// does not keep them apart from the calendar's.
+    pub async fn upcoming_outside(
+        &self,
+        calendar: &str,
+        simulator: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let sql = format!(
+            "SELECT count(*) FROM appointments \
+             WHERE business_id <> $1 AND business_id <> $2 AND status IN {LIVE} AND occupied_until > $3"
+        );
+        let (n,): (i64,) = on!(Store, self, |s| sqlx::query_as(&sql)
+            .bind(calendar)
+            .bind(simulator)
+            .bind(Time(now))
+            .fetch_one(s.read())
+            .await?);
+        Ok(n)
+    }
+
     /// The live busy times of a business between two instants (holds that ran out excluded).
     pub async fn busy_times(
         &self,

@@ -452,23 +452,63 @@ async fn a_chatwoot_that_hangs_fails_within_the_timeout() {
     );
 }
 
-/// On Postgres the database check names the extension the migrations create, installed.
+/// On Postgres the database check names the extension the migrations create, installed; and with
+/// the salon's business configured, the calendar check finds bookings made outside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_postgres_the_extensions_are_checked() {
+async fn on_postgres_the_extension_and_the_calendar_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let db = crate::helpers::TestDb::new(Backend::Postgres).await;
     let url = db.url.clone();
     migrate(&url);
-    let (_, report) =
-        tokio::task::spawn_blocking(move || doctor(dir.path(), &[], &[("DATABASE_URL", &url)]))
-            .await
-            .unwrap();
+    let run = |url: String, dir: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            doctor(
+                &dir,
+                &[],
+                &[
+                    ("DATABASE_URL", &url),
+                    ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID),
+                ],
+            )
+            .1
+        })
+    };
+    let report = run(url.clone(), dir.path().to_owned()).await.unwrap();
     assert!(
         line(&report, "database").contains("is migrated"),
         "{report}"
     );
     assert!(
         line(&report, "btree_gist").starts_with("ok") && report.contains("(no double booking)"),
+        "{report}"
+    );
+    assert!(line(&report, "calendar").starts_with("ok"), "{report}");
+
+    // A booking of the generic channel's made under its own number, as before every channel
+    // shared the salon's calendar.
+    let store = salonbot::store::Store::connect(
+        &salonbot::config::DatabaseUrl::parse(&url).unwrap(),
+        &salonbot::store::StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let start = chrono::Utc::now() + chrono::Duration::days(2);
+    let hold = salonbot::store::NewHold {
+        business_id: "+34910000000".into(),
+        conversation_key: "custom:+34910000000:+34600111222".into(),
+        service_id: "cut-women".into(),
+        staff_id: "lucia".into(),
+        starts_at: start,
+        ends_at: start + chrono::Duration::minutes(45),
+        occupied_until: start + chrono::Duration::minutes(45),
+        hold_expires_at: chrono::Utc::now() + chrono::Duration::minutes(5),
+        deposit_minor: 0,
+    };
+    store.hold_slot(&hold, chrono::Utc::now()).await.unwrap();
+    let report = run(url, dir.path().to_owned()).await.unwrap();
+    let calendar = line(&report, "calendar");
+    assert!(
+        calendar.starts_with("warn") && calendar.contains("1 upcoming booking(s)"),
         "{report}"
     );
 }
