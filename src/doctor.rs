@@ -2,8 +2,9 @@
 //! to do about each problem. The configuration and the salon's files; the database (reachable,
 //! migrated, `btree_gist` on Postgres, upcoming bookings outside the salon's calendar); Redis;
 //! WhatsApp (the secrets set, the token valid for the number, the named templates approved, and
-//! with `--public-url` the webhook handshake as Meta will call it); Stripe (the key works, in test or live mode, and the webhook's signing secret is set);
-//! Chatwoot when it is configured (the webhook secret set, the token working and the inbox there).
+//! with `--public-url` the webhook handshake as Meta will call it); Stripe (the key works, in test
+//! or live mode, and the webhook's signing secret is set); Chatwoot when it is configured (the
+//! webhook secret set, the token working and the inbox there).
 //! Every remote check has a short timeout and names the URL it called; no secret is printed.
 //! Exit 0 only when nothing failed.
 
