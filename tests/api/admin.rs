@@ -45,6 +45,16 @@ async fn api_send(app: &TestApp, method: reqwest::Method, path: &str) -> (Status
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// The texts of a message listing's page, in its order.
+pub fn texts(listing: &Value) -> Vec<&str> {
+    listing["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect()
+}
+
 /// Runs a statement on the app's database (to put a row in a state only failures reach).
 pub async fn execute(store: &Store, sql: &str, id: i64) {
     match store {
@@ -235,14 +245,8 @@ async fn messages_are_filtered_ordered_and_paged(backend: Backend) {
     let (status, all) = api(&app, "/api/messages").await;
     assert_eq!(status, 200);
     assert_eq!(all["total"], 3);
-    let texts: Vec<&str> = all["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        texts,
+        texts(&all),
         [
             "Hola, quiero una CITA",
             "hello there",

@@ -172,14 +172,8 @@ async fn a_hand_off_opens_the_conversation_and_the_bot_leaves_open_ones_alone(ba
     // are still listed as theirs.
     assert!(ana.say("hola?").await.is_empty());
     let (_, listed) = crate::admin::api(&app, "/api/messages?from=%2B34600999000").await;
-    let texts: Vec<&str> = listed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        texts,
+        crate::admin::texts(&listed),
         ["quiero hablar con una persona", "hola?"],
         "{listed}"
     );
@@ -312,12 +306,7 @@ async fn the_admin_transcript_reads_channel_mode(backend: Backend) {
     ] {
         let (status, listed) = crate::admin::api(&app, path).await;
         assert_eq!(status, 200, "{listed}");
-        let texts: Vec<&str> = listed["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["text"].as_str().unwrap())
-            .collect();
+        let texts = crate::admin::texts(&listed);
         let expected: &[&str] = if path.contains("q=") {
             &["Quiero una cita"]
         } else {
