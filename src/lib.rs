@@ -36,7 +36,8 @@ pub mod doctor;
 pub mod engine;
 /// The one HTTP error type and its mapping to status codes and JSON bodies.
 pub mod error;
-/// Inbox events, the shared shape of what ingress stores and the worker runs (and a fired timer's payload).
+/// Inbox events, the shared shape of what ingress stores and the worker runs: who wrote a customer's
+/// message and what, for the listings (`Said`); JSON as the store can keep it; a fired timer's payload.
 pub mod event;
 /// `/health`, `/health/live`, `/health/ready`.
 pub mod health;

@@ -223,11 +223,7 @@ pub async fn book_walk_in(state: &AppState, walk_in: &WalkIn) -> Result<i64, App
         .busy_times(&business, from, to, now)
         .await?
         .into_iter()
-        .map(|b| Busy {
-            staff: StaffId::new(b.staff_id),
-            start: b.starts_at,
-            end: b.occupied_until,
-        })
+        .map(Busy::from)
         .collect();
     let choice = match &walk_in.staff {
         Some(id) => StaffChoice::Specific(StaffId::new(id.clone())),

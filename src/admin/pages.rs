@@ -18,6 +18,7 @@ use chrono::{Duration as Span, NaiveDate, Utc};
 
 use crate::app::AppState;
 use crate::booking::appointment::AppointmentStatus;
+use crate::booking::catalog::StaffId;
 use crate::error::AppError;
 use crate::store::admin::{AuditFilter, LoggedWebhook};
 
@@ -322,11 +323,10 @@ async fn day(
     let others: Vec<AppointmentView> = appointments
         .into_iter()
         .filter(|a| {
-            !state
+            state
                 .catalog
-                .staff()
-                .iter()
-                .any(|m| m.id.as_str() == a.staff_id)
+                .staff_member(&StaffId::new(a.staff_id.clone()))
+                .is_none()
         })
         .collect();
     if !others.is_empty() {
@@ -553,17 +553,7 @@ async fn conversation(
                 .with_timezone(&tz)
                 .format("%Y-%m-%d %H:%M")
                 .to_string(),
-            service: state
-                .catalog
-                .services()
-                .iter()
-                .find(|s| s.id.as_str() == a.service_id)
-                .map(|s| {
-                    s.name
-                        .get(state.catalog.salon().default_language)
-                        .to_owned()
-                })
-                .unwrap_or(a.service_id),
+            service: views::service_name(&state.catalog, &a.service_id),
             status: a.status.as_str().to_owned(),
         })
         .collect();
@@ -609,17 +599,9 @@ async fn hand_over(
     )))
 }
 
-/// Percent-encodes a path segment.
+/// Percent-encodes a path segment (a conversation key: `:` and `+` included).
 fn encode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 // ---------------------------------------------------------------------------------------------

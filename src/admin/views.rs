@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::booking::catalog::Catalog;
+use crate::booking::catalog::{Catalog, ServiceId, StaffId};
 use crate::conversation::{ConversationKey, CustomerId, Masked};
 use crate::store::admin::{DeadOutbound, ListedConversation, ListedMessage};
 use crate::store::{InboxEvent, Store, StoreError};
@@ -430,6 +430,14 @@ fn cancellation_policy(
     }
 }
 
+/// A service's name in the salon's language; its id when the catalog no longer has it.
+pub fn service_name(catalog: &Catalog, id: &str) -> String {
+    catalog
+        .service(&ServiceId::new(id))
+        .map(|s| s.name.get(catalog.salon().default_language).to_owned())
+        .unwrap_or_else(|| id.to_owned())
+}
+
 /// A day's appointments with their deposits and customers.
 pub async fn day(
     store: &Store,
@@ -440,8 +448,14 @@ pub async fn day(
     let tz = catalog.salon().time_zone;
     let now = Utc::now();
     let mut views = Vec::new();
+    let mut payments: std::collections::HashMap<i64, _> = store
+        .payments_between(from, to)
+        .await?
+        .into_iter()
+        .map(|p| (p.appointment_id, p))
+        .collect();
     for a in store.appointments_between(from, to).await? {
-        let deposit = match store.payment(a.id).await? {
+        let deposit = match payments.remove(&a.id) {
             None => "none".to_owned(),
             Some(p) if p.disputed => "disputed".to_owned(),
             Some(p) if p.amount_refunded > 0 => "refunded".to_owned(),
@@ -455,17 +469,10 @@ pub async fn day(
             None => None,
         };
         let staff = catalog
-            .staff()
-            .iter()
-            .find(|s| s.id.as_str() == a.staff_id)
+            .staff_member(&StaffId::new(a.staff_id.clone()))
             .map(|s| s.name.clone())
             .unwrap_or_else(|| a.staff_id.clone());
-        let service = catalog
-            .services()
-            .iter()
-            .find(|s| s.id.as_str() == a.service_id)
-            .map(|s| s.name.get(catalog.salon().default_language).to_owned())
-            .unwrap_or_else(|| a.service_id.clone());
+        let service = service_name(catalog, &a.service_id);
         let refund_by_policy = crate::admin::ops::policy_refunds(catalog, &a, now);
         let policy = cancellation_policy(catalog, refund_by_policy, &a, now);
         views.push(AppointmentView {

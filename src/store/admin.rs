@@ -1,11 +1,12 @@
 //! What the salon's pages and the operator API read and change: listings across the tables
-//! (customers' messages, conversations, a day's appointments, the webhook log, dead letters), the
-//! counts of the stats page, and the operators' own changes (replay, retry, discard).
+//! (customers' messages, conversations, the webhook log, dead letters; a day's appointments are
+//! `appointments.rs`'s), the counts of the stats page, and the operators' own changes (replay,
+//! retry, discard).
 //!
-//! Each listing has an index for each of its filters (migration 0016); the filters are bound, never
-//! spliced. A customer's message is an inbox event of kind `message`; its sender is the payload's
-//! `message.from` (WhatsApp's digits, no `+`) and its text `message.text.body`, read with each
-//! backend's JSON operator (the same expression as the index, so the index serves it).
+//! Each listing has an index for each of its filters (migrations 0016 and 0017); the filters are
+//! bound, never spliced. A customer's message, whatever its channel, is an inbox event with a
+//! sender (`message_from`: a phone's digits without `+`, or `user:<id>`) and, for words, their text
+//! folded to lower case (`message_text`), both written by ingress (`event::Said`).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -211,6 +212,18 @@ struct MessageRow {
     payload: Json<Value>,
 }
 
+impl From<MessageRow> for ListedMessage {
+    fn from(r: MessageRow) -> Self {
+        Self {
+            id: r.id,
+            conversation_key: r.conversation_key,
+            received_at: r.received_at.0,
+            status: r.status,
+            payload: r.payload.0,
+        }
+    }
+}
+
 impl Store {
     /// Customers' messages matching `filter`, in time order (then id), and how many match.
     pub async fn list_messages(
@@ -255,16 +268,7 @@ impl Store {
             (rows, total)
         });
         Ok(Page {
-            rows: rows
-                .into_iter()
-                .map(|r| ListedMessage {
-                    id: r.id,
-                    conversation_key: r.conversation_key,
-                    received_at: r.received_at.0,
-                    status: r.status,
-                    payload: r.payload.0,
-                })
-                .collect(),
+            rows: rows.into_iter().map(ListedMessage::from).collect(),
             total,
         })
     }
@@ -311,45 +315,17 @@ impl Store {
         }))
     }
 
-    /// The newest message of each sender given (digits), for the conversations list.
-    pub async fn last_message_of(&self, digits: &str) -> Result<Option<ListedMessage>, StoreError> {
+    /// The newest message of a sender (as stored beside it: a phone's digits, or `user:<id>`), for
+    /// the conversations list and the day view's names.
+    pub async fn last_message_of(&self, sender: &str) -> Result<Option<ListedMessage>, StoreError> {
         let row: Option<MessageRow> = on!(Store, self, |s| sqlx::query_as(
             "SELECT id, conversation_key, received_at, status, payload FROM inbox_events \
              WHERE message_from = $1 ORDER BY received_at DESC, id DESC LIMIT 1"
         )
-        .bind(digits)
+        .bind(sender)
         .fetch_optional(s.read())
         .await?);
-        Ok(row.map(|r| ListedMessage {
-            id: r.id,
-            conversation_key: r.conversation_key,
-            received_at: r.received_at.0,
-            status: r.status,
-            payload: r.payload.0,
-        }))
-    }
-
-    /// Appointments starting in `[from, to)`, whatever their status, by start then staff.
-    pub async fn appointments_between(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<super::Appointment>, StoreError> {
-        let ids: Vec<(i64,)> = on!(Store, self, |s| sqlx::query_as(
-            "SELECT id FROM appointments WHERE starts_at >= $1 AND starts_at < $2 \
-             ORDER BY starts_at, staff_id, id",
-        )
-        .bind(Time(from))
-        .bind(Time(to))
-        .fetch_all(s.read())
-        .await?);
-        let mut found = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            if let Some(a) = self.appointment(id).await? {
-                found.push(a);
-            }
-        }
-        Ok(found)
+        Ok(row.map(ListedMessage::from))
     }
 
     /// The webhook log, newest first.
@@ -556,16 +532,7 @@ impl Store {
     /// an event to its conversation once, so a handled message replayed is settled again without
     /// answering twice.
     pub async fn replay_event(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let done = on!(Store, self, |s| sqlx::query(
-            "UPDATE inbox_events SET status = 'pending', attempts = 0, next_attempt_at = $2, \
-                 processed_at = NULL \
-             WHERE id = $1 AND status IN ('done', 'failed', 'dead')",
-        )
-        .bind(id)
-        .bind(Time(now))
-        .execute(s.write())
-        .await?
-        .rows_affected());
-        Ok(done == 1)
+        self.put_back_inbox(id, now, "('done', 'failed', 'dead')")
+            .await
     }
 }

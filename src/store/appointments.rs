@@ -38,6 +38,16 @@ pub struct BusyTime {
     pub occupied_until: DateTime<Utc>,
 }
 
+impl From<BusyTime> for crate::booking::availability::Busy {
+    fn from(b: BusyTime) -> Self {
+        Self {
+            staff: crate::booking::catalog::StaffId::new(b.staff_id),
+            start: b.starts_at,
+            end: b.occupied_until,
+        }
+    }
+}
+
 /// Why a booking change was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum BookingError {
@@ -237,6 +247,25 @@ impl Store {
     }
 
     /// A customer's appointments, by start time.
+    /// Appointments starting in `[from, to)`, whatever their status, by start then staff (the day
+    /// view).
+    pub async fn appointments_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Appointment>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM appointments WHERE starts_at >= $1 AND starts_at < $2 \
+             ORDER BY starts_at, staff_id, id"
+        );
+        let rows: Vec<Row> = on!(Store, self, |s| sqlx::query_as(&sql)
+            .bind(Time(from))
+            .bind(Time(to))
+            .fetch_all(s.read())
+            .await?);
+        rows.into_iter().map(Appointment::try_from).collect()
+    }
+
     pub async fn conversation_appointments(
         &self,
         conversation_key: &str,

@@ -259,16 +259,28 @@ impl Store {
     /// Puts a dead event back in its conversation's lane, with a fresh retry budget; `false` if it was
     /// not dead. It is handled against the conversation as it is now.
     pub async fn replay_inbox(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let done = on!(Store, self, |s| sqlx::query(
+        self.put_back_inbox(id, now, "('dead')").await
+    }
+
+    /// Puts event `id` back in its lane with a fresh retry budget when its status is one of
+    /// `statuses` (an SQL list of literals); `false` otherwise.
+    pub(super) async fn put_back_inbox(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        statuses: &'static str,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
             "UPDATE inbox_events SET status = 'pending', attempts = 0, next_attempt_at = $2, \
                  processed_at = NULL \
-             WHERE id = $1 AND status = 'dead'",
-        )
-        .bind(id)
-        .bind(Time(now))
-        .execute(s.write())
-        .await?
-        .rows_affected());
+             WHERE id = $1 AND status IN {statuses}"
+        );
+        let done = on!(Store, self, |s| sqlx::query(&sql)
+            .bind(id)
+            .bind(Time(now))
+            .execute(s.write())
+            .await?
+            .rows_affected());
         Ok(done == 1)
     }
 

@@ -196,6 +196,25 @@ impl Store {
             .await?))
     }
 
+    /// The deposits of the appointments starting in `[from, to)` (the day view's), in one read.
+    pub async fn payments_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StoredPayment>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM payments WHERE appointment_id IN \
+                 (SELECT id FROM appointments WHERE starts_at >= $1 AND starts_at < $2) \
+             ORDER BY appointment_id"
+        );
+        let rows: Vec<Row> = on!(Store, self, |s| sqlx::query_as(&sql)
+            .bind(Time(from))
+            .bind(Time(to))
+            .fetch_all(s.read())
+            .await?);
+        rows.into_iter().map(StoredPayment::try_from).collect()
+    }
+
     /// The deposits whose outcome is not known yet and whose session Stripe created, oldest first:
     /// what reconciliation asks Stripe about.
     pub async fn unsettled_payments(&self) -> Result<Vec<StoredPayment>, StoreError> {

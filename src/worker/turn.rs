@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::booking::availability::Busy;
-use crate::booking::catalog::{Catalog, StaffId};
+use crate::booking::catalog::Catalog;
 use crate::conversation::{ConversationKey, Masked};
 use crate::engine::effect::{Effect, Reply, ReplyUi, SlotRequest, TimerRequest, Turn};
 use crate::engine::input::Input;
@@ -676,11 +676,7 @@ impl TurnRunner {
                 )
                 .await?
                 .into_iter()
-                .map(|b| Busy {
-                    staff: StaffId::new(b.staff_id),
-                    start: b.starts_at,
-                    end: b.occupied_until,
-                })
+                .map(Busy::from)
                 .collect();
         }
         Ok(reads)
