@@ -556,6 +556,28 @@ async fn cancel_from_the_day_view(
     shown
 }
 
+/// Cancels `booked` from the day view with the policy's choice, and returns what the customer is
+/// told, once the page said they would be: the salon's cancellation.
+async fn told_of_the_salons_cancel(
+    browser: &mut Browser<'_>,
+    customer: &mut crate::conversations::Customer<'_>,
+    booked: &salonbot::store::Appointment,
+) -> (serde_json::Value, String) {
+    let shown = cancel_from_the_day_view(browser, booked, None).await;
+    assert!(
+        shown.body.contains("The customer is told."),
+        "{}",
+        shown.body
+    );
+    let told = customer.wait_for(1).await.remove(0);
+    let text = crate::conversations::text_of(&told).to_owned();
+    assert!(
+        text.contains("El salón ha tenido que cancelar tu cita"),
+        "{told}"
+    );
+    (told, text)
+}
+
 /// A booking without a deposit cancelled from the day view: cancelled in the customer's
 /// conversation, the customer told that the salon cancelled it, no deposit spoken of.
 async fn the_day_view_cancels_through_the_conversation(backend: Backend) {
@@ -571,18 +593,7 @@ async fn the_day_view_cancels_through_the_conversation(backend: Backend) {
     assert_eq!(booked.status, AppointmentStatus::Confirmed);
     let mut browser = Browser::new(&app);
     browser.log_in().await;
-    let shown = cancel_from_the_day_view(&mut browser, &booked, None).await;
-    assert!(
-        shown.body.contains("The customer is told."),
-        "{}",
-        shown.body
-    );
-    let told = ana.wait_for(1).await.remove(0);
-    let text = crate::conversations::text_of(&told);
-    assert!(
-        text.contains("El salón ha tenido que cancelar tu cita"),
-        "{told}"
-    );
+    let (told, text) = told_of_the_salons_cancel(&mut browser, &mut ana, &booked).await;
     assert!(!text.contains("señal"), "{told}");
     let after = app.store.appointment(booked.id).await.unwrap().unwrap();
     assert_eq!(after.status, AppointmentStatus::Cancelled);
@@ -600,10 +611,11 @@ async fn the_day_view_cancels_through_the_conversation(backend: Backend) {
         "{events:?}"
     );
     // Once cancelled there is nothing more to cancel.
+    let page = browser.get("/admin").await;
     let again = browser
         .post(
             &format!("/admin/appointments/{}/status", booked.id),
-            &[("csrf", &shown.csrf()), ("status", "cancelled")],
+            &[("csrf", &page.csrf()), ("status", "cancelled")],
         )
         .await;
     assert_eq!(again.status, 409, "{}", again.body);
@@ -716,18 +728,7 @@ async fn the_day_view_cancels_and_keeps_a_late_deposit(backend: Backend) {
         view.body
     );
     // No choice sent: the policy's.
-    let shown = cancel_from_the_day_view(&mut browser, &booked, None).await;
-    assert!(
-        shown.body.contains("The customer is told."),
-        "{}",
-        shown.body
-    );
-    let told = ana.wait_for(1).await.remove(0);
-    let text = crate::conversations::text_of(&told);
-    assert!(
-        text.contains("El salón ha tenido que cancelar tu cita"),
-        "{told}"
-    );
+    let (told, text) = told_of_the_salons_cancel(&mut browser, &mut ana, &booked).await;
     assert!(!text.contains("devuelto"), "{told}");
     crate::deposits::settled(&app, &ana).await;
     assert!(stripe.refunds().is_empty(), "the deposit is kept");
