@@ -420,14 +420,19 @@ impl Store {
         )
         .fetch_all(s.read())
         .await?);
-        let recent: Vec<(Time,)> = on!(Store, self, |s| {
-            sqlx::query_as(
-            "SELECT received_at FROM inbox_events WHERE message_from IS NOT NULL AND received_at >= $1",
-        )
-        .bind(Time(since))
-        .fetch_all(s.read())
-        .await?
-        });
+        // Counted per UTC day by the database: the rows themselves never leave it.
+        let utc_day = match self {
+            Store::Postgres(_) => "to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+            Store::Sqlite(_) => "date(received_at / 1000, 'unixepoch')",
+        };
+        let recent = format!(
+            "SELECT {utc_day} AS day, count(*) FROM inbox_events \
+             WHERE message_from IS NOT NULL AND received_at >= $1 GROUP BY 1"
+        );
+        let recent: Vec<(String, i64)> = on!(Store, self, |s| sqlx::query_as(&recent)
+            .bind(Time(since))
+            .fetch_all(s.read())
+            .await?);
         let money: (Option<i64>, Option<i64>) = on!(Store, self, |s| sqlx::query_as(DEPOSITS)
             .fetch_one(s.read())
             .await?);
@@ -448,10 +453,10 @@ impl Store {
         let mut per_day: Vec<(chrono::NaiveDate, i64)> = (1..=days)
             .map(|d| (first_day + chrono::Duration::days(i64::from(d)), 0))
             .collect();
-        for (at,) in recent {
-            let day = at.0.date_naive();
-            if let Some(slot) = per_day.iter_mut().find(|(d, _)| *d == day) {
-                slot.1 += 1;
+        for (day, n) in recent {
+            let day = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok();
+            if let Some(slot) = per_day.iter_mut().find(|(d, _)| Some(*d) == day) {
+                slot.1 = n;
             }
         }
         Ok(Totals {

@@ -305,6 +305,21 @@ async fn messages_are_filtered_ordered_and_paged(backend: Backend) {
     assert!(stats["first_message_at"].is_string());
     assert!(stats["median_answer_ms"].as_i64().unwrap() >= 0, "{stats}");
     assert!(stats["conversations"].as_i64().unwrap() >= 2);
+    // The three messages, counted on their (UTC) day's bar of the last 14 days.
+    let per_day = stats["messages_per_day"].as_array().unwrap();
+    assert_eq!(per_day.len(), 14, "{stats}");
+    let day = all["data"][2]["received_at"].as_str().unwrap()[..10].to_owned();
+    let bar = per_day.iter().find(|d| d["date"] == day.as_str());
+    assert_eq!(
+        bar.map(|d| &d["messages"]),
+        Some(&Value::from(3)),
+        "{stats}"
+    );
+    let all: i64 = per_day
+        .iter()
+        .map(|d| d["messages"].as_i64().unwrap())
+        .sum();
+    assert_eq!(all, 3, "{stats}");
 
     // Each accepted webhook is in the log.
     let _ = app.audit_records(3).await;
